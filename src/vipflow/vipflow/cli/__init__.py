@@ -1,0 +1,1 @@
+"""Command-line interface: one `vipflow` entry point, one module per subcommand."""

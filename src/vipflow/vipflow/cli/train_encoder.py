@@ -1,0 +1,5 @@
+"""Placeholder: being written (replace this whole file)."""
+
+
+def register(sub) -> None:
+    sub.add_parser("train-encoder", help="(not written yet)")
