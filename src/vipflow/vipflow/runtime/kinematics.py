@@ -40,13 +40,22 @@ def _mdh(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
     )
 
 
-def fk_matrix(q: np.ndarray) -> np.ndarray:
-    """4x4 base->fingertip transform for joint angles ``q`` (7,)."""
+_TOOL = _mdh(0.0, FLANGE_D, 0.0, 0.0) @ _mdh(0.0, HAND_D, 0.0, -np.pi / 4)
+
+
+def _chain(q: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Joint frames (joint i rotates about the z axis of frame i) and the fingertip transform."""
     t = np.eye(4)
+    frames = []
     for (a, d, alpha), theta in zip(_DH, np.asarray(q, dtype=np.float64), strict=True):
         t = t @ _mdh(a, d, alpha, theta)
-    t = t @ _mdh(0.0, FLANGE_D, 0.0, 0.0) @ _mdh(0.0, HAND_D, 0.0, -np.pi / 4)
-    return t
+        frames.append(t)
+    return frames, t @ _TOOL
+
+
+def fk_matrix(q: np.ndarray) -> np.ndarray:
+    """4x4 base->fingertip transform for joint angles ``q`` (7,)."""
+    return _chain(q)[1]
 
 
 def forward_kinematics(q: np.ndarray) -> np.ndarray:
@@ -62,15 +71,12 @@ def pose_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     return np.concatenate([dp, dr])
 
 
-def jacobian(q: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """6x7 geometric Jacobian by finite differences (cheap enough at 25 Hz)."""
-    base = forward_kinematics(q)
-    cols = []
-    for i in range(7):
-        dq = np.array(q, dtype=np.float64)
-        dq[i] += eps
-        cols.append(pose_error(forward_kinematics(dq), base) / eps)
-    return np.stack(cols, axis=1)
+def jacobian(q: np.ndarray) -> np.ndarray:
+    """6x7 geometric Jacobian (base frame) of the fingertip: rows ``[v; omega]``."""
+    frames, tip = _chain(q)
+    z = np.stack([f[:3, 2] for f in frames], axis=1)
+    o = np.stack([f[:3, 3] for f in frames], axis=1)
+    return np.vstack([np.cross(z.T, (tip[:3, 3][:, None] - o).T).T, z])
 
 
 def inverse_kinematics(
