@@ -1,0 +1,133 @@
+"""A dataset is a directory of episodes; listing it never trusts anything but the episodes.
+
+``list_episodes`` reports finished episodes, episodes recovered from crashes (flagged
+``incomplete``), and recordings still lying in ``.partial/`` (never usable until recovered), so
+a crash is visible in every listing instead of silently shrinking the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipflow.episodes.errors import EpisodeError
+from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR, atomic_write_text
+from vipflow.episodes.meta import EpisodeMeta
+from vipflow.episodes.reader import read_episode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpisodeSummary:
+    name: str
+    path: Path
+    status: str  # "ok" | "incomplete" (recovered) | "partial" (needs recover) | "unreadable"
+    meta: EpisodeMeta | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # per stream
+    duration_s: float = 0.0
+    cadence_status: str = ""
+    problem: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """Safe to train or evaluate on: finished, readable, not recovered from a crash."""
+        return self.status == "ok"
+
+    @property
+    def label(self) -> str:
+        return self.meta.label if self.meta else "unlabeled"
+
+    def to_dict(self) -> dict:
+        meta = self.meta
+        return {
+            "name": self.name,
+            "status": self.status,
+            "label": self.label,
+            "task": meta.task if meta else "",
+            "tags": meta.tags if meta else [],
+            "operator": meta.operator if meta else "",
+            "index": meta.index if meta else None,
+            "start_time_ns": meta.start_time_ns if meta else 0,
+            "duration_s": round(self.duration_s, 3),
+            "frames": self.counts.get("camera", 0),
+            "cadence": self.cadence_status,
+            "problem": self.problem,
+        }
+
+
+def _summary_from_info(path: Path, info: dict) -> EpisodeSummary:
+    meta = EpisodeMeta.from_dict(info["meta"])
+    cad = info.get("cadence", {})
+    return EpisodeSummary(
+        name=path.name,
+        path=path,
+        status="incomplete" if meta.incomplete else "ok",
+        meta=meta,
+        counts=dict(info.get("counts", {})),
+        duration_s=float(info.get("duration_s", 0.0)),
+        cadence_status=cad.get("status", ""),
+    )
+
+
+def summarize(path: Path) -> EpisodeSummary:
+    """Summary of one episode directory; errors are reported in the summary, not raised."""
+    if path.parent.name == PARTIAL_DIR:
+        return EpisodeSummary(
+            path.name, path, "partial", problem="interrupted recording; run `vipflow episodes recover`"
+        )
+    info_path = path / EPISODE_JSON
+    try:
+        if info_path.exists():
+            return _summary_from_info(path, json.loads(info_path.read_text()))
+        ep = read_episode(path, allow_incomplete=True)  # a bag without our side file
+        counts = {t: n for t, (_, n) in ep.topics.items()}
+        return EpisodeSummary(path.name, path, "incomplete" if ep.meta.incomplete else "ok", ep.meta, counts)
+    except (EpisodeError, OSError, ValueError, KeyError) as exc:
+        return EpisodeSummary(path.name, path, "unreadable", problem=str(exc))
+
+
+def is_episode_dir(path: Path) -> bool:
+    return path.is_dir() and (any(path.glob("*.mcap")) or (path / METADATA_YAML).exists())
+
+
+def list_episodes(dataset_dir: str | Path) -> list[EpisodeSummary]:
+    """All episodes in a dataset, sorted by name, including partial and unreadable ones
+    (check ``.usable`` before training on one)."""
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise EpisodeError(f"dataset directory {root} does not exist")
+    dirs = [p for p in sorted(root.iterdir()) if not p.name.startswith(".") and is_episode_dir(p)]
+    partial = sorted(p for p in (root / PARTIAL_DIR).glob("*") if p.is_dir())
+    return [summarize(p) for p in [*dirs, *partial]]
+
+
+def usable_episodes(dataset_dir: str | Path, labels: tuple[str, ...] | None = None) -> list[EpisodeSummary]:
+    """Episodes safe to train on, optionally filtered by label; skipped ones are logged."""
+    out = []
+    for s in list_episodes(dataset_dir):
+        if not s.usable:
+            log.warning("skipping %s: %s %s", s.name, s.status, s.problem)
+        elif labels is None or s.label in labels:
+            out.append(s)
+    return out
+
+
+def write_manifest(dataset_dir: str | Path) -> Path:
+    """Rewrite ``manifest.json`` from the episodes themselves (it is derived, never edited)."""
+    root = Path(dataset_dir)
+    episodes = list_episodes(root)
+    labels: dict[str, int] = {}
+    for s in episodes:
+        if s.status in ("ok", "incomplete"):
+            labels[s.label] = labels.get(s.label, 0) + 1
+    manifest = {
+        "format": "vipflow-dataset/1",
+        "episodes": [s.to_dict() for s in episodes],
+        "counts": {"total": len(episodes), "usable": sum(s.usable for s in episodes), "labels": labels},
+    }
+    path = root / MANIFEST
+    atomic_write_text(path, json.dumps(manifest, indent=2))
+    return path

@@ -1,0 +1,54 @@
+"""Where things live inside a dataset directory, and durable small-file writes.
+
+dataset/
+  manifest.json            list of episodes (rebuilt from the episodes, never the source of truth)
+  episode_0000/            one finished rosbag2 episode: metadata.yaml, episode_0000.mcap, episode.json
+  .partial/episode_0001/   an episode being recorded (or left behind by a crash)
+  .trash/episode_0002/     deleted or discarded episodes; `vipflow episodes restore` brings them back
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+PARTIAL_DIR = ".partial"
+TRASH_DIR = ".trash"
+MANIFEST = "manifest.json"
+EPISODE_JSON = "episode.json"
+METADATA_YAML = "metadata.yaml"
+
+
+def staging_path(final: Path) -> Path:
+    """Episodes are written here and renamed to ``final`` only once complete (atomic on POSIX)."""
+    return final.parent / PARTIAL_DIR / final.name
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or file creation inside ``path`` survive a power cut."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

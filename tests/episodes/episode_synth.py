@@ -1,0 +1,63 @@
+"""Synthetic episodes written through the real writer into real bags (test helper)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vipflow.episodes import EpisodeMeta, EpisodeWriter
+from vipflow.hardware import Frame, RobotState
+
+T0 = 1_000_000_000_000  # 1000 s on the backend clock
+
+
+def frame_image(i: int, h: int = 24, w: int = 32) -> np.ndarray:
+    """A frame whose pixels encode its index (so tests can tell which frame was chosen)."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = i % 256
+    img[..., 1] = (i // 256) % 256
+    img[..., 2] = np.arange(w, dtype=np.uint8)[None, :]
+    return img
+
+
+def state_at(t_ns: int, k: float) -> RobotState:
+    q = np.linspace(0, 0.6, 7) + 0.001 * k
+    pose = np.array([0.4 + 0.0005 * k, 0.0, 0.3, 0.0, 0.0, np.sin(0.001 * k), np.cos(0.001 * k)])
+    return RobotState(t_ns, q, np.full(7, 0.01), pose, 0.08 - 0.0001 * k)
+
+
+def write_synthetic(
+    path: Path,
+    seconds: float = 2.0,
+    cam_hz: float = 30.0,
+    state_hz: float = 100.0,
+    jitter_ns: int = 0,
+    label: str = "success",
+    image_format: str = "raw",
+    seed: int = 0,
+    meta: EpisodeMeta | None = None,
+    actions: str | None = None,
+) -> Path:
+    """Interleave camera and state samples in time order, as a recorder would."""
+    rng = np.random.default_rng(seed)
+    cam_t = T0 + np.round(np.arange(int(seconds * cam_hz)) * 1e9 / cam_hz).astype(np.int64)
+    st_t = T0 + 1000 + np.round(np.arange(int(seconds * state_hz)) * 1e9 / state_hz).astype(np.int64)
+    if jitter_ns:
+        cam_t = np.sort(cam_t + rng.integers(0, jitter_ns, len(cam_t)))
+        st_t = np.sort(st_t + rng.integers(0, jitter_ns, len(st_t)))
+    meta = meta or EpisodeMeta(task="close drawer", camera={"fps": cam_hz}, robot={"state_rate_hz": state_hz})
+    events = sorted(
+        [(int(t), "c", i) for i, t in enumerate(cam_t)] + [(int(t), "s", i) for i, t in enumerate(st_t)]
+    )
+    with EpisodeWriter(path, meta, image_format=image_format, time_offset_ns=0) as w:
+        for t, kind, i in events:
+            if kind == "c":
+                w.write_frame(Frame(t, frame_image(i)))
+            else:
+                w.write_state(state_at(t, i))
+                if actions and i % 4 == 0:
+                    w.write_action(t, np.full(7 if actions == "ee_delta" else 8, i, np.float32), actions)
+                    w.write_reward(t, -float(i), 1.0)
+        w.close(label)
+    return path
