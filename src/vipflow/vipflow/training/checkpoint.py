@@ -1,0 +1,176 @@
+"""Training checkpoints as safetensors + JSON (no pickle), with everything exact resume needs.
+
+Layout of ``<run>/checkpoints/step_00001000/``:
+
+* ``model.safetensors``     the encoder's state dict (the same keys as the export);
+* ``optimizer.safetensors`` every tensor of the optimiser state (Adam moments, step counts);
+* ``state.json``            step, config, the optimiser/scaler/RNG state with tensors replaced by
+                            references into the safetensors files.
+
+``<run>/checkpoints/last`` holds the name of the newest complete checkpoint. A checkpoint is
+written into a temporary folder and renamed, so a crash mid-write leaves the previous one intact.
+The data stream needs no state: samples are a function of (seed, sample number).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+
+from vipflow.training.errors import CheckpointError
+
+FORMAT = "vipflow-train-checkpoint/1"
+TENSOR_REF = "__tensor__"
+TUPLE_REF = "__tuple__"
+
+
+def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON-able copy of ``obj`` whose tensors are moved into ``tensors`` (keys from their path)."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous()
+        return {TENSOR_REF: prefix}
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str | int) for k in obj):
+            raise CheckpointError(f"cannot store a dict with keys {list(obj)[:3]} at {prefix}")
+        # JSON keys are strings; remember which were ints (optimiser state is keyed by param index)
+        return {
+            "__dict__": [[k, split_tensors(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()],
+        }
+    if isinstance(obj, tuple):
+        return {TUPLE_REF: [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.integer | np.floating):
+        return obj.item()
+    raise CheckpointError(f"cannot store a {type(obj).__name__} at {prefix} in a checkpoint")
+
+
+def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`split_tensors`."""
+    if isinstance(obj, dict):
+        if TENSOR_REF in obj:
+            try:
+                return tensors[obj[TENSOR_REF]]
+            except KeyError:
+                raise CheckpointError(f"checkpoint refers to a missing tensor {obj[TENSOR_REF]!r}") from None
+        if TUPLE_REF in obj:
+            return tuple(join_tensors(v, tensors) for v in obj[TUPLE_REF])
+        return {k: join_tensors(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [join_tensors(v, tensors) for v in obj]
+    return obj
+
+
+def rng_state() -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class TrainingState:
+    step: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    scaler: dict | None
+    rng: dict
+    config: dict
+    extra: dict
+
+
+def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
+    """Write ``state`` atomically under ``run_dir/checkpoints`` and point ``last`` at it."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step_{state.step:08d}"
+    tmp = root / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.model.items()}, tmp / "model.safetensors")
+    opt_tensors: dict[str, torch.Tensor] = {}
+    aux_tensors: dict[str, torch.Tensor] = {}
+    meta = {
+        "format": FORMAT,
+        "step": state.step,
+        "config": state.config,
+        "extra": state.extra,
+        "optimizer": split_tensors(state.optimizer, "optimizer", opt_tensors),
+        "scaler": split_tensors(state.scaler, "scaler", aux_tensors),
+        "rng": split_tensors(state.rng, "rng", aux_tensors),
+    }
+    save_file(opt_tensors, tmp / "optimizer.safetensors")
+    save_file(aux_tensors, tmp / "aux.safetensors")
+    (tmp / "state.json").write_text(json.dumps(meta, indent=1))
+    final = root / name
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    last_tmp = root / ".last.tmp"
+    last_tmp.write_text(name)
+    os.replace(last_tmp, root / "last")
+    old = sorted(p for p in root.glob("step_*") if p.is_dir())
+    for p in old[: max(0, len(old) - keep)]:
+        shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, a ``checkpoints`` folder or a run folder -> the checkpoint folder."""
+    path = Path(path)
+    for root in (path, path / "checkpoints"):
+        if (root / "state.json").is_file():
+            return root
+        if (root / "last").is_file():
+            return root / (root / "last").read_text().strip()
+    raise CheckpointError(f"no training checkpoint at {path} (expected state.json or checkpoints/last)")
+
+
+def load_checkpoint(path: str | Path) -> TrainingState:
+    ckpt = resolve_checkpoint(path)
+    try:
+        meta = json.loads((ckpt / "state.json").read_text())
+        model = load_file(ckpt / "model.safetensors")
+        opt_tensors = load_file(ckpt / "optimizer.safetensors")
+        aux_tensors = load_file(ckpt / "aux.safetensors")
+    except (OSError, json.JSONDecodeError, SafetensorsError) as e:
+        raise CheckpointError(
+            f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
+        ) from e
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{ckpt} is not a vipflow training checkpoint (format {meta.get('format')!r})")
+    return TrainingState(
+        step=int(meta["step"]),
+        model=model,
+        optimizer=join_tensors(meta["optimizer"], opt_tensors),
+        scaler=join_tensors(meta["scaler"], aux_tensors),
+        rng=join_tensors(meta["rng"], aux_tensors),
+        config=meta["config"],
+        extra=meta.get("extra", {}),
+    )

@@ -1,0 +1,248 @@
+"""Where training videos come from: mp4 files, frame folders, recorded episodes, manifests.
+
+Every source is resolved to a :class:`VideoSource` once, up front: manifests give explicit frame
+file names and folders are listed a single time, so nothing scans directories per sample (the
+official VIP loader re-globs the data root and the video folder for every sample). The frames
+themselves are decoded once, into the frame cache (:mod:`vipflow.training.cache`).
+
+Supported layouts:
+
+* a video file (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``);
+* a folder of frames (``.jpg``/``.jpeg``/``.png``), ordered by the number in the file name;
+* a recorded episode (rosbag2 directory with ``episode.json``), read on the 25 Hz grid;
+* VIP's Ego4D ``manifest.csv`` with columns ``path,len``: frames ``{path}{i:06d}.jpg``,
+  0-based (``path`` ends in ``/``);
+* LIV's ``manifest.csv`` with columns ``directory,text,num_frames``: frames
+  ``{directory}/{i}.jpg`` or ``.png``, 0-based, with the text annotation;
+* a folder holding any mix of the above, one level deep.
+
+Relative paths inside a manifest are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vipflow.training.errors import TrainingDataError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+EGO4D_COLUMNS = ("path", "len")
+LIV_COLUMNS = ("directory", "text", "num_frames")
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """One training video: how to decode its frames, and its text annotation (LIV)."""
+
+    name: str
+    kind: str  # "video" | "frames" | "episode" | "array"
+    path: Path | None = None
+    frame_files: tuple[Path, ...] = ()
+    text: str = ""
+    array: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def identity(self) -> str:
+        """What the cache keys on: the location plus size and mtime of what is read.
+
+        Any edit to a file (or a different frame list) changes it, so stale cache entries are
+        rebuilt instead of silently reused.
+        """
+        h = hashlib.sha256(f"{self.kind}\0{self.name}\0{self.text}".encode())
+        if self.array is not None:
+            h.update(str(self.array.shape).encode())
+            h.update(hashlib.sha256(np.ascontiguousarray(self.array)).digest())
+        for p in self._stat_targets():
+            try:
+                st = p.stat()
+            except OSError as e:
+                raise TrainingDataError(
+                    f"{self.name}: cannot read {p} ({e.strerror}); fix the path or remove it"
+                ) from e
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        return h.hexdigest()
+
+    def _stat_targets(self) -> Sequence[Path]:
+        if self.kind == "frames":
+            return self.frame_files
+        if self.kind == "episode" and self.path is not None:
+            return sorted(p for p in self.path.iterdir() if p.is_file())
+        return [self.path] if self.path is not None else []
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield (H, W, 3) uint8 RGB frames in order, one at a time (long videos never sit in RAM)."""
+        if self.kind == "array":
+            yield from self.array
+        elif self.kind == "video":
+            yield from _decode_video(self.path)
+        elif self.kind == "frames":
+            for p in self.frame_files:
+                yield _read_image(p, self.name)
+        elif self.kind == "episode":
+            yield from _episode_frames(self.path)
+        else:
+            raise TrainingDataError(f"{self.name}: unknown source kind {self.kind!r}")
+
+
+def _decode_video(path: Path) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise TrainingDataError(
+            f"cannot open video {path}: not a video file or an unsupported codec; re-encode it as H.264 mp4"
+        )
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def _read_image(path: Path, video: str) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise TrainingDataError(
+            f"{video}: frame {path} is missing or not a readable image; fix the file or the manifest"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _episode_frames(path: Path) -> Iterator[np.ndarray]:
+    # Imported here: the episodes module pulls in rosbags, which pure-video training never needs.
+    from vipflow.episodes import read_episode
+
+    yield from read_episode(path).on_grid().frames
+
+
+def _episode_text(path: Path) -> str:
+    from vipflow.episodes import read_episode
+
+    meta = read_episode(path).meta
+    return getattr(meta, "goal_text", "") or getattr(meta, "task", "") or ""
+
+
+def _natural_key(name: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    with os.scandir(folder) as it:
+        names = [e.name for e in it if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
+    return [folder / n for n in sorted(names, key=_natural_key)]
+
+
+def _is_episode(folder: Path) -> bool:
+    return (folder / "episode.json").is_file()
+
+
+def _resolve(base: Path, value: str) -> str:
+    return value if os.path.isabs(value) else str(base / value)
+
+
+def load_manifest(path: str | Path) -> list[VideoSource]:
+    """Sources listed by an Ego4D-style (``path,len``) or LIV-style (``directory,text,num_frames``)
+    ``manifest.csv``."""
+    path = Path(path)
+    base = path.parent
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+            columns = set(rows[0]) if rows else set()
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise TrainingDataError(f"cannot read manifest {path}: {e}") from e
+    if not rows:
+        raise TrainingDataError(f"manifest {path} lists no videos")
+    sources = []
+    if set(LIV_COLUMNS) <= columns:
+        for i, row in enumerate(rows):
+            folder = Path(_resolve(base, row["directory"]))
+            n = _manifest_length(path, i, row["num_frames"])
+            suffix = ".jpg" if (folder / "0.jpg").is_file() else ".png"
+            files = tuple(folder / f"{j}{suffix}" for j in range(n))
+            sources.append(VideoSource(str(folder), "frames", folder, files, text=row["text"]))
+    elif set(EGO4D_COLUMNS) <= columns:
+        for i, row in enumerate(rows):
+            prefix = _resolve(base, row["path"])
+            n = _manifest_length(path, i, row["len"])
+            files = tuple(Path(f"{prefix}{j:06d}.jpg") for j in range(n))
+            sources.append(VideoSource(prefix, "frames", Path(prefix), files))
+    else:
+        raise TrainingDataError(
+            f"manifest {path} has columns {sorted(columns)}; expected Ego4D-style {list(EGO4D_COLUMNS)} "
+            f"or LIV-style {list(LIV_COLUMNS)}"
+        )
+    return sources
+
+
+def _manifest_length(path: Path, row: int, value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TrainingDataError(
+            f"manifest {path} row {row + 2}: frame count {value!r} is not an integer"
+        ) from None
+
+
+def discover_sources(path: str | Path) -> list[VideoSource]:
+    """Resolve a path (file, folder, manifest, episode or dataset folder) into video sources."""
+    path = Path(path)
+    if not path.exists():
+        raise TrainingDataError(f"training data {path} does not exist")
+    if path.is_file():
+        if path.name.endswith(".csv"):
+            return load_manifest(path)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return [VideoSource(str(path), "video", path)]
+        raise TrainingDataError(
+            f"{path} is neither a video ({', '.join(sorted(VIDEO_SUFFIXES))}) nor a manifest.csv"
+        )
+    if (path / "manifest.csv").is_file():
+        return load_manifest(path / "manifest.csv")
+    found = _folder_source(path)
+    if found is not None:
+        return [found]
+    sources = []
+    for child in sorted(path.iterdir(), key=lambda p: _natural_key(p.name)):
+        if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
+            sources.append(VideoSource(str(child), "video", child))
+        elif child.is_dir():
+            sub = _folder_source(child)
+            if sub is not None:
+                sources.append(sub)
+    if not sources:
+        raise TrainingDataError(
+            f"found no videos, frame folders, episodes or manifest.csv in {path}; "
+            "see docs/training.md for the supported layouts"
+        )
+    return sources
+
+
+def _folder_source(folder: Path) -> VideoSource | None:
+    if _is_episode(folder):
+        return VideoSource(str(folder), "episode", folder, text=_episode_text(folder))
+    files = _image_files(folder)
+    return VideoSource(str(folder), "frames", folder, tuple(files)) if files else None
+
+
+def array_sources(videos: Sequence[np.ndarray], texts: Sequence[str] | None = None) -> list[VideoSource]:
+    """In-memory videos ((T, H, W, 3) uint8 RGB each), e.g. rendered by the simulator."""
+    if texts is not None and len(texts) != len(videos):
+        raise TrainingDataError(f"got {len(videos)} videos but {len(texts)} texts")
+    sources = []
+    for i, v in enumerate(videos):
+        v = np.asarray(v)
+        if v.dtype != np.uint8 or v.ndim != 4 or v.shape[-1] != 3:
+            raise TrainingDataError(f"video {i} must be (T, H, W, 3) uint8 RGB, got {v.shape} {v.dtype}")
+        sources.append(VideoSource(f"array{i}", "array", text=texts[i] if texts else "", array=v))
+    return sources
