@@ -1,0 +1,102 @@
+"""Turning an absolute robot target into position-servo commands for the kitchen Franka.
+
+The kitchen's arm has MuJoCo position servos (kp 870/120, joint damping 100/10). Over one 40 ms
+control period such a servo covers only about kp·dt/damping ≈ 35 % of a step, and it sags under
+gravity by qfrc_bias/kp. So a target is tracked by (1) damped-least-squares IK on the
+``end_effector`` site for the joint step that reaches it, (2) dividing that step by the 0.35
+tracking ratio, rescaled as a whole when it exceeds the speed limit so the direction is kept,
+and (3) adding the gravity (bias-force) offset. Both constants are specific to 25 Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+N_ARM = 7
+
+
+@dataclass(frozen=True)
+class ServoConfig:
+    """Control-law constants for 25 Hz (recompute kp·dt/damping for another rate)."""
+
+    tracking_ratio: float = 0.35
+    max_joint_speed: float = 2.0  # rad/s commanded, as FrankaKitchen's action scaling
+    ik_damping: float = 0.05  # DLS lambda
+    rotation_weight: float = 1.0  # metres of error per radian in the IK objective
+
+
+def site_pose(model: mujoco.MjModel, data: mujoco.MjData, site_id: int) -> np.ndarray:
+    """``[x, y, z, qx, qy, qz, qw]`` of a site in the world frame (kinematics must be current)."""
+    quat = Rotation.from_matrix(data.site_xmat[site_id].reshape(3, 3)).as_quat()
+    return np.concatenate([data.site_xpos[site_id], quat])
+
+
+def pose_error(current: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """6-D error (translation, base-frame rotation vector) taking ``current`` to ``target``."""
+    drot = Rotation.from_quat(target[3:7]) * Rotation.from_quat(current[3:7]).inv()
+    return np.concatenate([target[:3] - current[:3], drot.as_rotvec()])
+
+
+def ik_step(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    site_id: int,
+    target_pose: np.ndarray,
+    config: ServoConfig,
+) -> np.ndarray:
+    """Joint step (7,) that moves the site to ``target_pose`` to first order (DLS)."""
+    jacp = np.zeros((3, model.nv))
+    jacr = np.zeros((3, model.nv))
+    mujoco.mj_jacSite(model, data, jacp, jacr, site_id)
+    jac = np.vstack([jacp[:, :N_ARM], config.rotation_weight * jacr[:, :N_ARM]])
+    err = pose_error(site_pose(model, data, site_id), target_pose)
+    err[3:] *= config.rotation_weight
+    lam2 = config.ik_damping**2
+    return jac.T @ np.linalg.solve(jac @ jac.T + lam2 * np.eye(6), err)
+
+
+def servo_command(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    joint_step: np.ndarray,
+    period_s: float,
+    config: ServoConfig,
+) -> np.ndarray:
+    """Position-servo targets (7,) for the arm that realise ``joint_step`` within one period."""
+    q = data.qpos[:N_ARM]
+    command = np.asarray(joint_step, dtype=np.float64) / config.tracking_ratio
+    limit = config.max_joint_speed * period_s
+    peak = float(np.max(np.abs(command)))
+    if peak > limit:
+        command *= limit / peak  # keep the direction, cap the speed
+    gravity = data.qfrc_bias[:N_ARM] / model.actuator_gainprm[:N_ARM, 0]
+    ctrl = q + command + gravity
+    lo, hi = model.actuator_ctrlrange[:N_ARM].T
+    return np.clip(ctrl, lo, hi)
+
+
+def solve_ik(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    site_id: int,
+    target_pose: np.ndarray,
+    config: ServoConfig,
+    iterations: int = 200,
+    tol: float = 1e-4,
+) -> bool:
+    """Move ``data.qpos[:7]`` kinematically until the site reaches ``target_pose`` (for resets)."""
+    lo, hi = model.jnt_range[:N_ARM].T
+    for _ in range(iterations):
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        err = pose_error(site_pose(model, data, site_id), target_pose)
+        if np.linalg.norm(err) < tol:
+            return True
+        step = ik_step(model, data, site_id, target_pose, config)
+        data.qpos[:N_ARM] = np.clip(data.qpos[:N_ARM] + step, lo, hi)
+    mujoco.mj_kinematics(model, data)
+    return bool(np.linalg.norm(pose_error(site_pose(model, data, site_id), target_pose)) < 1e-2)

@@ -1,0 +1,127 @@
+"""The kitchen tasks we simulate: success test, where a reset puts the gripper, what the camera sees.
+
+Success uses FrankaKitchen's own definition (``‖qpos[idx] − goal‖ < 0.3`` on the task's object
+joints, the constants imported from gymnasium-robotics) so our numbers mean what theirs mean.
+The reset offsets put the gripper 10–20 cm from the handle: at 25 Hz the position servos track
+at ~35 % of the commanded speed, so a 50-step (2 s) episode cannot start from the stock home pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium_robotics.envs.franka_kitchen.kitchen_env import (
+    BONUS_THRESH,
+    OBS_ELEMENT_GOALS,
+    OBS_ELEMENT_INDICES,
+)
+
+
+class UnknownTaskError(ValueError):
+    """The task name is not one of the simulated kitchen tasks."""
+
+
+@dataclass(frozen=True)
+class CameraView:
+    """A free MuJoCo camera aimed at the task (the model's own cameras see only the countertop).
+
+    ``lookat`` is relative to the task site in its stock (closed) position, so the view frames
+    the handle, the gripper in front of it and the space the door moves into.
+    """
+
+    lookat: tuple[float, float, float]
+    distance: float = 1.4
+    azimuth: float = 90.0  # looking along +y, from behind the robot into the kitchen
+    elevation: float = -30.0
+
+
+@dataclass(frozen=True)
+class KitchenTask:
+    """One kitchen task.
+
+    ``site`` is the handle the expert grasps or pushes; ``reset_offset`` is the gripper position
+    relative to that site at reset, jittered uniformly by ``reset_noise`` metres per axis.
+    ``goal_text`` is the sentence used as a LIV goal and episode metadata.
+    """
+
+    name: str
+    kitchen_name: str  # FrankaKitchen's task key
+    site: str
+    reset_offset: tuple[float, float, float]
+    reset_noise: float
+    gripper_open: bool  # gripper opening at reset
+    view: CameraView
+    goal_text: str
+
+    @property
+    def qpos_indices(self) -> np.ndarray:
+        return OBS_ELEMENT_INDICES[self.kitchen_name]
+
+    @property
+    def goal(self) -> np.ndarray:
+        return OBS_ELEMENT_GOALS[self.kitchen_name]
+
+    def distance_to_goal(self, qpos: np.ndarray) -> float:
+        return float(np.linalg.norm(qpos[self.qpos_indices] - self.goal))
+
+    def is_success(self, qpos: np.ndarray) -> bool:
+        return self.distance_to_goal(qpos) < BONUS_THRESH
+
+
+TASKS: dict[str, KitchenTask] = {
+    task.name: task
+    for task in (
+        KitchenTask(
+            name="slide_cabinet",
+            kitchen_name="slide cabinet",
+            site="slide_site",
+            reset_offset=(-0.07, -0.14, -0.04),
+            reset_noise=0.03,
+            gripper_open=True,
+            view=CameraView(lookat=(0.08, -0.06, -0.08)),
+            goal_text="open the slide cabinet",
+        ),
+        KitchenTask(
+            name="microwave",
+            kitchen_name="microwave",
+            site="microhandle_site",
+            reset_offset=(0.0, -0.09, 0.0),
+            reset_noise=0.03,
+            gripper_open=True,
+            view=CameraView(lookat=(-0.08, -0.1, 0.0)),
+            goal_text="open the microwave door",
+        ),
+        KitchenTask(
+            name="hinge_cabinet",
+            kitchen_name="hinge cabinet",
+            site="hinge_site2",
+            reset_offset=(0.0, -0.10, 0.0),
+            reset_noise=0.03,
+            gripper_open=True,
+            view=CameraView(lookat=(0.05, -0.1, -0.1)),
+            goal_text="open the hinge cabinet door",
+        ),
+        KitchenTask(
+            name="light_switch",
+            kitchen_name="light switch",
+            site="light_site",
+            reset_offset=(0.08, -0.08, 0.0),
+            reset_noise=0.03,
+            gripper_open=False,
+            view=CameraView(lookat=(0.0, -0.05, 0.0), distance=1.2),
+            goal_text="turn on the light switch",
+        ),
+    )
+}
+
+
+def get_task(name: str) -> KitchenTask:
+    """Look a task up by name; accepts FrankaKitchen's spelling ("slide cabinet") too."""
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    try:
+        return TASKS[key]
+    except KeyError:
+        raise UnknownTaskError(
+            f"unknown simulated task {name!r}; choose one of {sorted(TASKS)}"
+        ) from None
