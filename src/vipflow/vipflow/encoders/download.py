@@ -1,0 +1,174 @@
+"""`vipflow weights download`: fetch the official release files, verify them, put them where
+`load_encoder(name)` looks.
+
+Verification: where a digest is published we check it (torchvision publishes the first 8 hex
+digits of the SHA-256 in the file name). VIP, R3M and LIV publish no digest, so for those the
+check is a successful strict load (every key and shape as the official layout); the SHA-256 we
+computed is printed and written next to the file so you can pin it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from vipflow.encoders.errors import (
+    ChecksumMismatchError,
+    EncoderError,
+    OfflineError,
+    UnknownEncoderError,
+    WeightsDownloadError,
+)
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    key: str  # name on the command line
+    family: str
+    arch: str
+    filename: str
+    urls: tuple[str, ...]
+    licence: str
+    sha256: str | None = None  # full digest, when the publisher gives one
+    sha256_prefix: str | None = None  # leading hex digits (torchvision file names)
+
+
+WEIGHTS: dict[str, WeightsFile] = {
+    w.key: w
+    for w in (
+        WeightsFile(
+            "vip", "vip", "resnet50", "vip_resnet50.pt",
+            ("https://pytorch.s3.amazonaws.com/models/rl/vip/model.pt",),
+            "CC BY-NC 4.0 (non-commercial)",
+        ),
+        WeightsFile(
+            "r3m-resnet50", "r3m", "resnet50", "r3m_resnet50.pt",
+            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_50.pt",), "MIT",
+        ),
+        WeightsFile(
+            "r3m-resnet34", "r3m", "resnet34", "r3m_resnet34.pt",
+            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_34.pt",), "MIT",
+        ),
+        WeightsFile(
+            "r3m-resnet18", "r3m", "resnet18", "r3m_resnet18.pt",
+            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_18.pt",), "MIT",
+        ),
+        WeightsFile(
+            "liv", "liv", "rn50", "liv_rn50.pt",
+            ("https://huggingface.co/jasonyma/LIV/resolve/main/model.pt",), "MIT",
+        ),
+        WeightsFile(
+            "resnet50", "resnet50", "resnet50", "resnet50-0676ba61.pth",
+            ("https://download.pytorch.org/models/resnet50-0676ba61.pth",),
+            "BSD-3-Clause (torchvision)", sha256_prefix="0676ba61",
+        ),
+    )
+}
+# `weights download r3m` means the ResNet-50 one, like the official loader's default.
+ALIASES = {"r3m": "r3m-resnet50"}
+
+Opener = Callable[..., object]
+
+
+def get_weights_file(key: str) -> WeightsFile:
+    key = ALIASES.get(key, key)
+    if key not in WEIGHTS:
+        raise UnknownEncoderError(f"no official weights named {key!r}; choose one of {', '.join(WEIGHTS)}")
+    return WEIGHTS[key]
+
+
+def find_downloaded(family: str, arch: str) -> Path | None:
+    """The downloaded file for (family, arch), also checking torchvision's own cache for ResNet-50."""
+    from vipflow.encoders.encoder import default_weights_dir
+
+    for w in WEIGHTS.values():
+        if w.family == family and w.arch == arch:
+            for folder in (default_weights_dir(), Path(torch.hub.get_dir()) / "checkpoints"):
+                if (folder / w.filename).is_file():
+                    return folder / w.filename
+    return None
+
+
+def _fetch(url: str, part: Path, opener: Opener) -> str:
+    """Stream ``url`` into ``part``; returns the SHA-256 hex digest."""
+    digest = hashlib.sha256()
+    with opener(url, timeout=30) as resp, open(part, "wb") as out:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=part.name.removesuffix(".part")) as bar:
+            while chunk := resp.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def _offline_message(w: WeightsFile, dest_dir: Path, errors: list[str]) -> str:
+    return (
+        f"could not reach the host for {w.key!r}:\n  " + "\n  ".join(errors) + "\n"
+        "This machine looks offline (or a proxy/firewall blocks it). What to do:\n"
+        f"  1. on a machine with internet: vipflow weights download {w.key} --dir ./weights\n"
+        f"     (or fetch {w.urls[0]} with any browser)\n"
+        f"  2. copy the file here as {dest_dir / w.filename}\n"
+        f"     (or anywhere, and pass --weights PATH / load_encoder({w.family!r}, PATH))"
+    )
+
+
+def download(
+    key: str | WeightsFile,
+    dest_dir: Path | None = None,
+    *,
+    force: bool = False,
+    opener: Opener = urllib.request.urlopen,
+) -> Path:
+    """Download, verify (digest where published, then a strict load) and move into place."""
+    from vipflow.encoders.encoder import default_weights_dir, load_encoder
+
+    w = key if isinstance(key, WeightsFile) else get_weights_file(key)
+    dest_dir = Path(dest_dir) if dest_dir is not None else default_weights_dir()
+    dest = dest_dir / w.filename
+    if dest.is_file() and not force:
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    errors: list[str] = []
+    digest = None
+    for url in w.urls:
+        try:
+            digest = _fetch(url, part, opener)
+            break
+        except urllib.error.HTTPError as exc:
+            part.unlink(missing_ok=True)
+            raise WeightsDownloadError(
+                f"{url} answered HTTP {exc.code} ({exc.reason}): the file has moved or is gone. "
+                "See docs/encoders.md for the alternative sources (Google Drive, Hugging Face)."
+            ) from exc
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            part.unlink(missing_ok=True)
+            errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+    if digest is None:
+        raise OfflineError(_offline_message(w, dest_dir, errors))
+    expected = w.sha256 or w.sha256_prefix
+    if expected and not digest.startswith(expected):
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatchError(
+            f"{w.key}: SHA-256 {digest} does not match the published {expected}; the download was deleted. "
+            "Retry; if it persists the file on the server changed - do not use it."
+        )
+    try:
+        load_encoder(w.family, part, arch=w.arch, optimize=False)
+    except EncoderError as exc:
+        part.unlink(missing_ok=True)
+        raise WeightsDownloadError(
+            f"{w.key}: the downloaded file does not load strictly, deleted it:\n{exc}"
+        ) from exc
+    shutil.move(part, dest)
+    dest.with_name(dest.name + ".sha256").write_text(f"{digest}  {dest.name}\n")
+    return dest

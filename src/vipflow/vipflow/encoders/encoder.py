@@ -1,0 +1,217 @@
+"""`Encoder`: frames (and, for LIV, sentences) -> embeddings, plus `load_encoder` / `save_encoder`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from vipflow.encoders.checkpoints import (
+    ExportInfo,
+    infer_conv_arch,
+    is_safetensors,
+    load_state_strict,
+    read_export,
+    read_official,
+    write_export,
+)
+from vipflow.encoders.errors import CheckpointLayoutError, TextNotSupportedError, WeightsNotFoundError
+from vipflow.encoders.families import Family, get_family, resolve_arch
+from vipflow.encoders.inference import Forward, build_inference_forward, weights_version
+from vipflow.encoders.nets import LIVNet, tokenize
+from vipflow.encoders.preprocess import ImageTransform, PreprocessConfig
+
+
+class Encoder:
+    """A loaded image (and for LIV text) encoder with the preprocessing of its official release.
+
+    ``module`` is the plain network (trainable, takes normalised NCHW input); ``transform`` turns
+    uint8 frames into that input. ``embed_images`` uses a frozen, optimised copy (inference.py).
+    """
+
+    def __init__(
+        self,
+        family: Family,
+        arch: str,
+        module: nn.Module,
+        preprocess: PreprocessConfig,
+        *,
+        head_dim: int | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        optimize: bool = True,
+    ) -> None:
+        self.family = family
+        self.name = family.name
+        self.arch = arch
+        self.similarity = family.similarity
+        self.head_dim = head_dim
+        self.embed_dim = int(module.embed_dim)
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.optimize = optimize
+        self.preprocess = preprocess
+        self.transform = ImageTransform(preprocess, channels_last=True)
+        self.module = module.to(self.device, dtype).to(memory_format=torch.channels_last)
+        self._fingerprint: tuple[tuple, str] | None = None
+        self._inference: tuple[tuple, Forward] | None = None
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.name}/{self.arch}, dim={self.embed_dim}, {self.device}, {self.dtype})"
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over family, arch, preprocessing and every weight; recomputed only after weights change."""
+        version = weights_version(self.module)
+        if self._fingerprint is None or self._fingerprint[0] != version:
+            h = hashlib.sha256()
+            h.update(f"{self.name}|{self.arch}|{self.preprocess.to_json()}".encode())
+            for key, tensor in sorted(self.module.state_dict().items()):
+                t = tensor.detach().to("cpu").contiguous()
+                h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            self._fingerprint = (version, h.hexdigest())
+        return self._fingerprint[1]
+
+    def _image_forward(self, example: torch.Tensor) -> Forward:
+        version = weights_version(self.module)
+        if self._inference is None or self._inference[0] != version:
+            tower = self.module.image_tower if isinstance(self.module, LIVNet) else self.module
+            self._inference = (version, build_inference_forward(tower, example, optimize=self.optimize))
+        return self._inference[1]
+
+    def embed_images(self, frames: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """(N,H,W,3) uint8 RGB of any size -> (N, embed_dim) float32, in eval (inference) mode."""
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(
+                f"embed_images needs uint8 RGB frames shaped (N,H,W,3); got {frames.dtype} {frames.shape}"
+            )
+        out = np.empty((len(frames), self.embed_dim), dtype=np.float32)
+        bar = tqdm(total=len(frames), desc=f"embed {self.name}", unit="frame", disable=not progress)
+        with torch.inference_mode():
+            for start in range(0, len(frames), batch_size):
+                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size]))
+                x = self.transform(chunk.to(self.device, non_blocking=True), dtype=self.dtype)
+                out[start : start + len(chunk)] = self._image_forward(x)(x).float().cpu().numpy()
+                bar.update(len(chunk))
+        bar.close()
+        return out
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        """Sentences -> (len(texts), embed_dim) float32; LIV only."""
+        if not isinstance(self.module, LIVNet):
+            raise TextNotSupportedError(f"encoder {self.name!r} has no text tower; use 'liv' for text goals")
+        if isinstance(texts, str):
+            texts = [texts]
+        # The CLIP text tower has no BatchNorm or dropout, so train/eval mode does not matter here.
+        with torch.inference_mode():
+            tokens = tokenize(list(texts)).to(self.device)
+            return self.module.encode_text(tokens).float().cpu().numpy()
+
+
+def default_weights_dir() -> Path:
+    """Where `vipflow weights download` puts files: $VIPFLOW_WEIGHTS_DIR or ~/.cache/vipflow/weights."""
+    return Path(os.environ.get("VIPFLOW_WEIGHTS_DIR", Path.home() / ".cache" / "vipflow" / "weights"))
+
+
+def _default_weights(name: str, arch: str) -> Path:
+    from vipflow.encoders.download import find_downloaded
+
+    found = find_downloaded(name, arch)
+    if found is None:
+        raise WeightsNotFoundError(
+            f"no weights given for encoder {name!r} ({arch}) and none found in {default_weights_dir()}.\n"
+            "  - pass a file (official .pt or our .safetensors export): --weights PATH, or\n"
+            f"    load_encoder({name!r}, PATH)\n"
+            f"  - or fetch the official file on a machine with internet: vipflow weights download {name}\n"
+            "  - or, for tests and training from scratch only, ask for a random init explicitly: "
+            "random_init=True / --random-init"
+        )
+    return found
+
+
+def load_encoder(
+    name: str,
+    weights: str | Path | None = None,
+    *,
+    arch: str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    preprocess: PreprocessConfig | None = None,
+    hidden_dim: int | None = None,
+    random_init: bool = False,
+    seed: int = 0,
+    legacy_vip_crop: bool = False,
+    optimize: bool = True,
+) -> Encoder:
+    """Build an encoder from an official release file, our safetensors export, or (explicitly) random.
+
+    weights=None looks in the weights directory (see `default_weights_dir`). ``random_init=True``
+    skips loading (seeded, with a warning): no official weights exist offline, and training starts
+    from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
+    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input.
+    """
+    family = get_family(name)
+    arch = resolve_arch(family, arch) if arch else None
+    head_dim = hidden_dim
+    state: dict[str, torch.Tensor] | None = None
+    source = "random init"
+    if random_init:
+        if weights is not None:
+            raise ValueError("pass either weights or random_init=True, not both")
+        warnings.warn(f"encoder {name!r}: random weights (random_init=True), not pretrained", stacklevel=2)
+    else:
+        path = Path(weights) if weights is not None else _default_weights(name, arch or family.default_arch)
+        if not path.is_file():
+            raise WeightsNotFoundError(f"weights file {path} does not exist (encoder {name!r})")
+        source = str(path)
+        if is_safetensors(path):
+            info, state = read_export(path)
+            if info.family != family.name:
+                raise CheckpointLayoutError(
+                    f"{path} is a {info.family!r} export; load it with load_encoder({info.family!r}, ...)"
+                )
+            if arch and arch != info.arch:
+                raise CheckpointLayoutError(f"{path} holds arch {info.arch!r}, not the requested {arch!r}")
+            arch, head_dim = info.arch, info.head_dim
+            preprocess = preprocess or info.preprocess
+        else:
+            state = read_official(family, path)
+            if family.name in ("vip", "r3m") and arch is None:
+                arch, found_head = infer_conv_arch(state)
+                if family.name == "vip" and hidden_dim is None:
+                    head_dim = found_head
+    arch = family.check_arch(arch)
+    if family.name == "vip" and head_dim is None:
+        head_dim = family.default_head_dim
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = family.build(arch, head_dim)
+    if state is not None:
+        load_state_strict(module, state, source=source, layout=family.layout_hint)
+    preprocess = preprocess or family.default_preprocess(arch)
+    if legacy_vip_crop:
+        preprocess = preprocess.with_legacy_vip_crop()
+    return Encoder(family, arch, module.eval(), preprocess, head_dim=head_dim, device=device, dtype=dtype,
+                   optimize=optimize)
+
+
+def save_encoder(encoder: Encoder, path: str | Path) -> Path:
+    """Write our export: weights as safetensors, with family/arch/embed_dim/preprocess metadata."""
+    path = Path(path)
+    info = ExportInfo(
+        family=encoder.name,
+        arch=encoder.arch,
+        embed_dim=encoder.embed_dim,
+        head_dim=encoder.head_dim,
+        preprocess=encoder.preprocess,
+    )
+    write_export(path, info, encoder.module)
+    return path
