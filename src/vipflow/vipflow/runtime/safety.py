@@ -72,9 +72,12 @@ class SafetyLayer:
             return self._hold(f"{self.space} action must have {self._dim} values, got {action.shape[0]}")
         if not np.all(np.isfinite(action)):
             return self._hold("non-finite action (NaN/inf) from the policy")
-        state_problem = _state_problem(state)
+        state_problem = _state_problem(state) or self._box_problems(np.asarray(state.ee_pose[:3]))
         if state_problem:
-            return self._hold(state_problem)
+            return self._hold(
+                f"robot state unusable: {'; '.join(state_problem)}; bring the arm back (reset) or "
+                "fix the limits YAML"
+            )
         action = self._clamp(action)
         target = self._candidate(state, action, 1.0)
         if self.violations(state, target):
@@ -83,7 +86,11 @@ class SafetyLayer:
             target = self._candidate(state, action, 0.0)
             stuck = self.violations(state, target)
             if stuck:
-                return self._hold("robot state already outside the limits: " + "; ".join(stuck))
+                where = self._joint_problems(np.asarray(state.joint_pos, dtype=np.float64)) or stuck
+                return self._hold(
+                    "robot state already outside the limits: " + "; ".join(where)
+                    + "; move the arm back (reset) or fix the limits YAML"
+                )
             self.report.clamped["scaled_down"] += 1
             lo, hi = 0.0, 1.0
             for _ in range(_BISECTION_STEPS):
@@ -233,10 +240,8 @@ def _rotation_angle(q_a: np.ndarray, q_b: np.ndarray) -> float:
     return float((Rotation.from_quat(q_a) * Rotation.from_quat(q_b).inv()).magnitude())
 
 
-def _state_problem(state: RobotState) -> str:
-    arrays = (state.joint_pos, state.ee_pose)
+def _state_problem(state: RobotState) -> list[str]:
+    arrays = (state.joint_pos, state.ee_pose, [state.gripper_width])
     if any(not np.all(np.isfinite(np.asarray(a, dtype=np.float64))) for a in arrays):
-        return "non-finite robot state: check the robot driver"
-    if not np.isfinite(state.gripper_width):
-        return "non-finite gripper width in the robot state"
-    return ""
+        return ["non-finite robot state (check the robot driver)"]
+    return []
