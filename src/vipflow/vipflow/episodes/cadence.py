@@ -68,6 +68,20 @@ class CadenceReport:
         return [f"{s.stream}: {r}" for s in self.streams.values() for r in s.reasons]
 
 
+def nominal_rates(meta) -> dict[str, float]:
+    """Expected rate per stream from an EpisodeMeta (camera fps, robot state rate, control grid)."""
+    state = meta.robot.get("state_rate_hz")
+    rates = {
+        "camera": meta.camera.get("fps"),
+        "joint_states": state,
+        "ee_pose": state,
+        "gripper": state,
+        "action": meta.nominal_rate_hz,
+        "reward": meta.nominal_rate_hz,
+    }
+    return {k: float(v) for k, v in rates.items() if v}
+
+
 def _worse(a: str, b: str) -> str:
     return max(a, b, key=STATUS_ORDER.index)
 

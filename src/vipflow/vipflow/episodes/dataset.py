@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vipflow.episodes.cadence import CadenceReport
 from vipflow.episodes.errors import EpisodeError
 from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR, atomic_write_text
 from vipflow.episodes.meta import EpisodeMeta
@@ -30,6 +31,7 @@ class EpisodeSummary:
     duration_s: float = 0.0
     cadence_status: str = ""
     problem: str = ""
+    cadence: CadenceReport | None = None
 
     @property
     def usable(self) -> bool:
@@ -69,6 +71,7 @@ def _summary_from_info(path: Path, info: dict) -> EpisodeSummary:
         counts=dict(info.get("counts", {})),
         duration_s=float(info.get("duration_s", 0.0)),
         cadence_status=cad.get("status", ""),
+        cadence=CadenceReport.from_dict(cad) if cad else None,
     )
 
 

@@ -42,6 +42,17 @@ TOPIC_TYPES = {
     TOPIC_REWARD: MSG_FLOAT32_ARRAY,
 }
 
+# Cadence stream of each topic; robot state fans out to three topics written together.
+TOPIC_STREAM = {
+    TOPIC_IMAGE: "camera",
+    TOPIC_IMAGE_COMPRESSED: "camera",
+    TOPIC_JOINTS: "joint_states",
+    TOPIC_EE_POSE: "ee_pose",
+    TOPIC_GRIPPER: "gripper",
+    TOPIC_ACTION: "action",
+    TOPIC_REWARD: "reward",
+}
+
 # image_format -> (topic, file extension for cv2.imencode or None for raw)
 IMAGE_FORMATS = {
     "raw": (TOPIC_IMAGE, None),

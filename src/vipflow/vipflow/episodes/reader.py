@@ -21,7 +21,7 @@ from rosbags.rosbag2.errors import ReaderError
 
 from vipflow.actions import actions_from_states
 from vipflow.episodes import messages as m
-from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report
+from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report, nominal_rates
 from vipflow.episodes.errors import (
     CorruptBagError,
     EpisodeNotFoundError,
@@ -202,42 +202,19 @@ class Episode:
 
     def stamps(self) -> dict[str, np.ndarray]:
         """Arrival times per cadence stream (camera, joint_states, ee_pose, gripper, action, reward)."""
-        names = {
-            m.TOPIC_JOINTS: "joint_states",
-            m.TOPIC_EE_POSE: "ee_pose",
-            m.TOPIC_GRIPPER: "gripper",
-            m.TOPIC_ACTION: "action",
-            m.TOPIC_REWARD: "reward",
-            m.TOPIC_IMAGE: "camera",
-            m.TOPIC_IMAGE_COMPRESSED: "camera",
-        }
         out: dict[str, list[int]] = {}
-        for topic, t, _ in self.messages([t for t in names if t in self.topics]):
-            out.setdefault(names[topic], []).append(t)
+        for topic, t, _ in self.messages([t for t in m.TOPIC_STREAM if t in self.topics]):
+            out.setdefault(m.TOPIC_STREAM[topic], []).append(t)
         return {k: np.asarray(v, np.int64) for k, v in out.items()}
 
     def cadence(
         self, grid_hz: float | None = None, thresholds: CadenceThresholds | None = None
     ) -> CadenceReport:
-        """Cadence computed from the bag itself (the stored report is ``stored_cadence``)."""
-        rate = self.meta.robot.get("state_rate_hz")
-        nominal = {
-            "camera": self.meta.camera.get("fps"),
-            "joint_states": rate,
-            "ee_pose": rate,
-            "gripper": rate,
-            "action": self.meta.nominal_rate_hz,
-            "reward": self.meta.nominal_rate_hz,
-        }
-        drops = (
-            {k: v.queue_drops for k, v in self.stored_cadence.streams.items()} if self.stored_cadence else {}
-        )
+        """Cadence computed from the bag itself (the report stored at recording is ``stored_cadence``)."""
+        stored = self.stored_cadence.streams.items() if self.stored_cadence else ()
+        drops = {k: v.queue_drops for k, v in stored}
         return cadence_report(
-            self.stamps(),
-            {k: v for k, v in nominal.items() if v},
-            grid_hz or self.meta.nominal_rate_hz,
-            drops,
-            thresholds,
+            self.stamps(), nominal_rates(self.meta), grid_hz or self.meta.nominal_rate_hz, drops, thresholds
         )
 
     def on_grid(self, rate_hz: float = 25.0, *, frames: bool = True) -> GridEpisode:

@@ -28,7 +28,7 @@ from rosbags.rosbag2.errors import WriterError
 
 from vipflow.actions import action_space
 from vipflow.episodes import messages as m
-from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report
+from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report, nominal_rates
 from vipflow.episodes.errors import DatasetNotWritableError, DiskFullError, EpisodeWriteError
 from vipflow.episodes.layout import (
     EPISODE_JSON,
@@ -41,16 +41,6 @@ from vipflow.episodes.meta import FORMAT_VERSION, FORMAT_VERSION_KEY, META_KEY, 
 from vipflow.hardware import Frame, RobotState
 
 BAG_VERSION = 8
-
-# Cadence stream name -> topic. Robot state fans out to three topics written together.
-STREAMS = {
-    "camera": None,
-    "joint_states": m.TOPIC_JOINTS,
-    "ee_pose": m.TOPIC_EE_POSE,
-    "gripper": m.TOPIC_GRIPPER,
-    "action": m.TOPIC_ACTION,
-    "reward": m.TOPIC_REWARD,
-}
 
 
 def os_error_to_episode_error(exc: OSError, where: Path, doing: str) -> EpisodeWriteError:
@@ -116,7 +106,7 @@ class EpisodeWriter:
         self.base_frame = str(meta.robot.get("base_frame", "base"))
         self.staging = staging_path(self.path)
         self._lock = threading.Lock()
-        self._stamps: dict[str, list[int]] = {k: [] for k in STREAMS}
+        self._stamps: dict[str, list[int]] = {k: [] for k in m.TOPIC_STREAM.values()}
         self._queue_drops: dict[str, int] = {}
         self._failed: EpisodeWriteError | None = None
         self._closed = False
@@ -140,6 +130,11 @@ class EpisodeWriter:
                 for topic in (self.image_topic, m.TOPIC_JOINTS, m.TOPIC_EE_POSE, m.TOPIC_GRIPPER)
             }
             self._flush()
+            # Metadata must survive a crash too: recovery reads it from here.
+            atomic_write_text(
+                self.staging / EPISODE_JSON,
+                json.dumps({"format": FORMAT_VERSION, "meta": self.meta.to_dict(), "recording": True}),
+            )
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self) -> EpisodeWriter:
@@ -208,6 +203,12 @@ class EpisodeWriter:
             m.serialize(m.float32_array_msg([value, reward], "value,reward"), m.MSG_FLOAT32_ARRAY),
         )
 
+    def write_raw(self, topic: str, stamp_ns: int, raw: bytes) -> None:
+        """Write an already serialized message at bag time ``stamp_ns`` (used by recovery)."""
+        if topic not in m.TOPIC_STREAM:
+            raise ValueError(f"{topic} is not an episode topic ({sorted(m.TOPIC_STREAM)})")
+        self._write(m.TOPIC_STREAM[topic], topic, stamp_ns, raw)
+
     def count_dropped(self, stream: str, n: int = 1) -> None:
         """Record samples that never reached the writer (e.g. a full recorder queue)."""
         self._queue_drops[stream] = self._queue_drops.get(stream, 0) + n
@@ -242,24 +243,13 @@ class EpisodeWriter:
 
     # -- closing ---------------------------------------------------------------------------
     def cadence(self) -> CadenceReport:
-        nominal = {
-            "camera": self.meta.camera.get("fps"),
-            "action": self.meta.nominal_rate_hz,
-            "reward": self.meta.nominal_rate_hz,
-        }
-        rate = self.meta.robot.get("state_rate_hz")
-        nominal.update({"joint_states": rate, "ee_pose": rate, "gripper": rate})
         stamps = {
-            k: np.asarray(v, dtype=np.int64)
+            k: np.asarray(v, np.int64)
             for k, v in self._stamps.items()
             if v or k in ("camera", "joint_states")
         }
         return cadence_report(
-            stamps,
-            {k: v for k, v in nominal.items() if v},
-            self.meta.nominal_rate_hz,
-            self._queue_drops,
-            self.thresholds,
+            stamps, nominal_rates(self.meta), self.meta.nominal_rate_hz, self._queue_drops, self.thresholds
         )
 
     def close(self, label: str | None = None) -> Path:
