@@ -1,0 +1,82 @@
+"""Where rollouts run: a robot + camera + clock, and how a rollout is reset and judged.
+
+``HardwareBackend`` wraps any Camera/Robot pair (franky + RealSense, the ROS node's topic
+adapters, the fakes): an operator resets the scene and judges success, perception runs in its
+own thread on the monotonic clock. ``SimBackend`` (in :mod:`vipflow.runtime.sim_backend`) resets
+and judges itself and runs on the physics clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from vipflow.hardware import Camera, Clock, MonotonicClock, Robot
+from vipflow.runtime.limits import SafetyLimits
+from vipflow.runtime.operator import Operator
+
+
+class Backend(Protocol):
+    name: str
+    camera: Camera
+    robot: Robot
+    clock: Clock
+    perception: str  # "thread" (hardware) or "inline" (physics clock)
+
+    def start(self) -> None: ...
+
+    def reset(self, index: int, total: int, operator: Operator) -> None:
+        """Bring the scene to a start state for rollout ``index``."""
+        ...
+
+    def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
+        """(success, who judged) after rollout ``index``."""
+        ...
+
+    def limits(self, base: SafetyLimits) -> SafetyLimits:
+        """The limits to enforce here (a simulator may replace the workspace with its own frame's)."""
+        ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def stop(self) -> None: ...
+
+
+class HardwareBackend:
+    """A real (or faked) robot and camera, reset and judged by an operator."""
+
+    perception = "thread"
+
+    def __init__(
+        self, camera: Camera, robot: Robot, clock: Clock | None = None, *, name: str = "hardware",
+        perception: str = "thread", details: dict[str, Any] | None = None,
+    ) -> None:
+        self.camera, self.robot = camera, robot
+        self.clock = clock or MonotonicClock()
+        self.name = name
+        self.perception = perception
+        self._details = details or {}
+
+    def start(self) -> None:
+        self.robot.start()
+        self.camera.start()
+
+    def reset(self, index: int, total: int, operator: Operator) -> None:
+        self.robot.hold()
+        operator.prepare(index, total)
+        self.robot.recover()  # clears a reflex from the previous rollout; harmless otherwise
+
+    def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
+        return operator.judge(index), "operator"
+
+    def limits(self, base: SafetyLimits) -> SafetyLimits:
+        return base
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "camera": type(self.camera).__name__, "robot": type(self.robot).__name__,
+                **self._details}
+
+    def stop(self) -> None:
+        try:
+            self.robot.stop()
+        finally:
+            self.camera.stop()

@@ -1,0 +1,57 @@
+"""The person running an evaluation: resets the scene between rollouts and judges success.
+
+The VIP paper judged success visually; so does a real-robot session here: after each rollout
+the operator presses a key (s = success, f = failure), the DROID-style prompt. A simulator
+judges itself and never asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+
+class OperatorAbort(RuntimeError):
+    """The operator ended the session at a prompt (q, or end of input)."""
+
+
+class Operator(Protocol):
+    def prepare(self, index: int, total: int) -> None:
+        """Block until the scene is reset for rollout ``index`` (0-based) of ``total``."""
+        ...
+
+    def judge(self, index: int) -> bool:
+        """Ask whether rollout ``index`` succeeded."""
+        ...
+
+
+class ConsoleOperator:
+    """Prompts on the terminal. ``ask`` is ``input`` by default (swap it for a GUI or a pedal)."""
+
+    def __init__(self, ask: Callable[[str], str] = input) -> None:
+        self.ask = ask
+
+    def _read(self, prompt: str) -> str:
+        try:
+            return self.ask(prompt).strip().lower()
+        except EOFError as exc:
+            raise OperatorAbort("no operator input (end of input); session stopped") from exc
+
+    def prepare(self, index: int, total: int) -> None:
+        answer = self._read(
+            f"[rollout {index + 1}/{total}] Reset the scene and the arm's start pose, keep clear of the "
+            "robot, then press Enter to start (q to quit): "
+        )
+        if answer == "q":
+            raise OperatorAbort(f"operator quit before rollout {index + 1}")
+
+    def judge(self, index: int) -> bool:
+        while True:
+            answer = self._read(f"[rollout {index + 1}] Success? [s]uccess / [f]ailure (q to quit): ")
+            if answer in ("s", "y", "success", "yes"):
+                return True
+            if answer in ("f", "n", "failure", "no"):
+                return False
+            if answer == "q":
+                raise OperatorAbort(f"operator quit while judging rollout {index + 1}")
+

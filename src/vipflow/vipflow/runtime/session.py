@@ -1,0 +1,200 @@
+"""Evaluation session: N rollouts of a policy, each recorded as an episode, into a results ledger.
+
+Per rollout: the backend resets the scene (a prompt on hardware, a seeded reset in simulation),
+the control loop runs ``horizon`` ticks, every tick is written to the rollout's episode (frames,
+robot state, the action actually commanded after the safety layer, and ``[value, reward]``
+against the goal), the rollout is judged (operator key or the simulator) and the ledger is
+rewritten. Ctrl-C stops the current rollout safely, marks it aborted (not counted) and ends the
+session with everything so far saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vipflow.actions import actions_from_states
+from vipflow.episodes import EpisodeMeta, EpisodeWriter
+from vipflow.rewards import values as reward_values
+from vipflow.runtime.backend import Backend
+from vipflow.runtime.ledger import Ledger, RolloutOutcome
+from vipflow.runtime.limits import SafetyLimits
+from vipflow.runtime.loop import ControlLoop, PolicyLike, TickRecord, policy_action_space, stop_on_sigint
+from vipflow.runtime.operator import Operator, OperatorAbort
+from vipflow.runtime.perception import EncoderLike
+from vipflow.runtime.safety import SafetyLayer
+from vipflow.runtime.timing import TimingSamples
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    output_dir: Path
+    policy_name: str  # the comparison table's column, e.g. "VIP-RWR"
+    task: str
+    rollouts: int = 10
+    horizon: int = 100
+    rate_hz: float = 25.0
+    seed: int = 0
+    goal_text: str = ""
+    image_format: str = "raw"
+    policy_path: str = ""
+    policy_task: str | None = None  # task name for a task-conditioned policy (None: its only task)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What rewards are measured against: a goal embedding and the encoder's similarity."""
+
+    embedding: np.ndarray
+    similarity: str = "l2"
+    source: str = ""
+
+
+class RolloutRecorder:
+    """``on_tick`` sink that writes one tick into the rollout's episode."""
+
+    def __init__(self, writer: EpisodeWriter, space: str, goal: Goal | None) -> None:
+        self.writer, self.space, self.goal = writer, space, goal
+        self._last_frame = self._last_state = -1
+        self._value: float | None = None
+        self.first_value: float | None = None
+
+    def on_tick(self, rec: TickRecord) -> None:
+        state, obs = rec.state, rec.observation
+        if obs is not None and obs.frame.stamp_ns > self._last_frame:
+            self.writer.write_frame(obs.frame)
+            self._last_frame = obs.frame.stamp_ns
+        if state is not None and state.stamp_ns > self._last_state:
+            self.writer.write_state(state)
+            self._last_state = state.stamp_ns
+        if state is not None:
+            self.writer.write_action(rec.commanded_ns, self.executed_action(rec), self.space)
+        if self.goal is not None and obs is not None:
+            value = float(reward_values(obs.embedding[None], self.goal.embedding, self.goal.similarity)[0])
+            reward = 0.0 if self._value is None else value - self._value
+            if self.first_value is None:
+                self.first_value = value
+            self._value = value
+            self.writer.write_reward(rec.commanded_ns, value, reward)
+
+    def executed_action(self, rec: TickRecord) -> np.ndarray:
+        """The action the robot was actually asked for (after the safety layer; zero step on hold)."""
+        s, t = rec.state, rec.target
+        q_next = s.joint_pos if t is None or t.joint_pos is None else t.joint_pos
+        ee_next = s.ee_pose if t is None or t.ee_pose is None else t.ee_pose
+        g_next = s.gripper_width if t is None else t.gripper_width
+        return actions_from_states(
+            self.space, np.stack([s.joint_pos, q_next]), np.stack([s.ee_pose, ee_next]),
+            np.array([s.gripper_width, g_next]),
+        )[0]
+
+    @property
+    def final_value(self) -> float | None:
+        return self._value
+
+
+class EvaluationSession:
+    def __init__(
+        self,
+        backend: Backend,
+        encoder: EncoderLike,
+        policy: PolicyLike,
+        config: EvaluationConfig,
+        operator: Operator,
+        *,
+        limits: SafetyLimits | None = None,
+        goal: Goal | None = None,
+        encoder_info: dict[str, Any] | None = None,
+        torch_threads: int | None = 1,
+    ) -> None:
+        self.backend, self.encoder, self.policy = backend, encoder, policy
+        self.config, self.operator, self.goal = config, operator, goal
+        self.space = policy_action_space(policy)
+        self.limits = backend.limits(limits or SafetyLimits())
+        self.torch_threads = torch_threads
+        self.ledger_path = Path(config.output_dir) / "ledger.json"
+        self.ledger = Ledger(
+            policy={"name": config.policy_name, "path": config.policy_path, "action_space": self.space,
+                    "encoder": encoder_info or {}},
+            task=config.task,
+            seed=config.seed,
+            backend=backend.describe(),
+            config={"rollouts": config.rollouts, "horizon": config.horizon, "rate_hz": config.rate_hz,
+                    "goal": goal.source if goal else None, "limits": self.limits.to_dict()},
+        )
+        self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
+        self.safety = SafetyLayer(self.limits, action_space=self.space)  # its report spans the session
+
+    def run(self) -> Ledger:
+        cfg = self.config
+        if self.ledger_path.exists():
+            raise FileExistsError(
+                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --output"
+            )
+        self.backend.start()
+        try:
+            for i in tqdm(range(cfg.rollouts), desc=f"{cfg.policy_name} rollouts", unit="rollout"):
+                try:
+                    self.backend.reset(i, cfg.rollouts, self.operator)
+                except OperatorAbort:
+                    break
+                outcome = self._rollout(i)
+                self.ledger.rollouts.append(outcome)
+                self._save()
+                if outcome.judged_by == "aborted":
+                    break
+        finally:
+            self.backend.stop()
+            self._save()
+        return self.ledger
+
+    def _rollout(self, i: int) -> RolloutOutcome:
+        cfg = self.config
+        name = f"rollout_{i:03d}"
+        meta = EpisodeMeta(
+            task=cfg.task, goal_text=cfg.goal_text, source="rollout", action_space=self.space,
+            nominal_rate_hz=cfg.rate_hz, index=i, session=cfg.output_dir.name,
+            tags=["rollout", cfg.policy_name, f"seed{cfg.seed}"],
+            robot={"backend": self.backend.name}, extra={"policy": cfg.policy_path or cfg.policy_name},
+        )
+        writer = EpisodeWriter(Path(cfg.output_dir) / "episodes" / name, meta, cfg.image_format)
+        recorder = RolloutRecorder(writer, self.space, self.goal)
+        hw = self.backend
+        loop = ControlLoop(
+            hw.camera, hw.robot, self.encoder, self.policy, self.safety, hw.clock, cfg.rate_hz,
+            perception=hw.perception, task=cfg.policy_task, on_tick=recorder.on_tick,
+            torch_threads=self.torch_threads,
+        )
+        with writer:
+            with stop_on_sigint(loop):
+                result = loop.run(cfg.horizon)
+            aborted = result.stop_reason.startswith("SIGINT")
+            if aborted:
+                success, judged_by = None, "aborted"
+            else:
+                try:
+                    success, judged_by = self.backend.judge(i, self.operator)
+                except OperatorAbort:
+                    success, judged_by = None, "aborted"
+            writer.meta.extra["stop_reason"] = result.stop_reason
+            writer.meta.notes = f"evaluation rollout {i} of {cfg.policy_name}: {result.stop_reason}"
+            label = "unlabeled" if success is None else ("success" if success else "failure")
+            path = writer.close(label=label)
+        self.timing.extend(result.timing)
+        ret = None
+        if recorder.first_value is not None and recorder.final_value is not None:
+            ret = recorder.final_value - recorder.first_value
+        return RolloutOutcome(
+            index=i, success=success, judged_by=judged_by, steps=result.ticks, stop_reason=result.stop_reason,
+            episode=str(path.relative_to(cfg.output_dir)), safe_stopped=result.safe_stopped,
+            return_=ret, final_value=recorder.final_value, holds=result.holds,
+        )
+
+    def _save(self) -> None:
+        self.ledger.timing = self.timing.report()
+        self.ledger.safety = self.safety.report.to_dict()
+        self.ledger.save(self.ledger_path)

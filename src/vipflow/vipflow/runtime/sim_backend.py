@@ -1,0 +1,72 @@
+"""The FrankaKitchen simulator as an evaluation backend: it resets and judges itself.
+
+Rollout ``i`` of a session with seed ``s`` starts from ``KitchenSim.reset(s * 1000 + i)``, so a
+(policy, seed) pair is reproducible rollout by rollout and different seeds see different starts.
+Perception runs inline: the physics clock does not advance while the encoder runs, so the
+threaded mode's wall-clock decoupling has nothing to decouple here.
+
+The kitchen reports poses in its world frame at the ``end_effector`` site, so the default
+table-top box (robot base frame) does not apply: the workspace becomes a box around the task's
+handle and the arm's start, the joint limits become the model's, and the Franka-hand kinematic
+predictions are switched off (the site is not the Franka hand frame).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from vipflow.runtime.limits import JointLimits, SafetyLimits, WorkspaceBox
+from vipflow.runtime.operator import Operator
+
+WORKSPACE_PADDING_M = 0.35
+JOINT_MARGIN_RAD = 0.05
+
+
+class SimBackend:
+    name = "sim"
+    perception = "inline"
+
+    def __init__(self, task: str, seed: int = 0, image_size: int = 224) -> None:
+        from vipflow.sim import KitchenSim  # lazy: mujoco is an optional extra
+
+        self.task = task
+        self.seed = int(seed)
+        self.image_size = image_size
+        self.sim = KitchenSim(task, seed=self.seed, image_size=image_size)
+        self.camera, self.robot, self.clock = self.sim.camera(), self.sim.robot(), self.sim.clock()
+
+    def start(self) -> None:
+        self.robot.start()
+        self.camera.start()
+
+    def reset(self, index: int, total: int, operator: Operator) -> None:
+        self.sim.reset(self.seed * 1000 + index)
+        self.camera.start()  # the reset scene is the first frame of the rollout
+
+    def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
+        return bool(self.sim.success()), "sim"
+
+    def limits(self, base: SafetyLimits) -> SafetyLimits:
+        anchor = np.stack([self.sim.site_position(self.sim.task.site), self.sim.home_ee_pose[:3],
+                           self.sim.state().ee_pose[:3]])
+        box = WorkspaceBox(
+            min=tuple(float(v) for v in anchor.min(axis=0) - WORKSPACE_PADDING_M),
+            max=tuple(float(v) for v in anchor.max(axis=0) + WORKSPACE_PADDING_M),
+        )
+        rng = self.sim.model.jnt_range[:7]
+        joints = JointLimits(min=tuple(map(float, rng[:, 0])), max=tuple(map(float, rng[:, 1])),
+                             margin_rad=JOINT_MARGIN_RAD)
+        return dataclasses.replace(base, workspace=box, joints=joints, kinematics="none")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "seed": self.seed, "image_size": self.image_size}
+
+    def stop(self) -> None:
+        try:
+            self.robot.stop()
+            self.camera.stop()
+        finally:
+            self.sim.close()
