@@ -7,6 +7,9 @@ deterministic head is the fixed-variance special case (weighted MSE). Both act w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -54,3 +57,27 @@ def build_policy_net(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return PolicyNet(input_dim, action_dim, hidden_sizes, head)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op threads, then restore.
+
+    A batch-32 MLP step is too small to gain from threads, and on a shared CPU the thread
+    hand-offs cost more than the maths. Fixing the count also fixes the matmul reduction order,
+    which bit-exact resume relies on.
+    """
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def make_optimizer(net: nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam with the fused CPU/GPU kernel: about half the per-step optimiser time of the default."""
+    return torch.optim.Adam(net.parameters(), lr=lr, fused=True)

@@ -1,0 +1,58 @@
+"""``train``: the whole offline pipeline from a TrainConfig (what ``vipflow train`` runs)."""
+
+from __future__ import annotations
+
+import logging
+
+from vipflow.policy.cache import EmbeddingCache, default_cache_dir
+from vipflow.policy.config import TrainConfig
+from vipflow.policy.dataset import demo_goals
+from vipflow.policy.from_episodes import embed_texts, explicit_goals, load_episodes, task_descriptions
+from vipflow.policy.prepared import prepare
+from vipflow.policy.spec import EncoderRef
+from vipflow.policy.trainer import TrainResult, fit
+
+log = logging.getLogger(__name__)
+
+
+def open_cache(cfg: TrainConfig) -> EmbeddingCache:
+    if cfg.cache_dir == "off":
+        return EmbeddingCache(None)
+    return EmbeddingCache(cfg.cache_dir or default_cache_dir())
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None) -> TrainResult:
+    """Episodes -> embeddings (cached) -> rewards and weights -> policy checkpoints in ``cfg.run_dir``.
+
+    ``encoder``: an already loaded ``vipflow.encoders.Encoder`` (default: load ``cfg.encoder``).
+    ``resume``: continue ``cfg.run_dir`` from its ``last`` checkpoint (a fresh start if it has none).
+    """
+    if encoder is None:
+        from vipflow.encoders import load_encoder
+
+        encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device)
+    cache = open_cache(cfg)
+    episodes = load_episodes(cfg, encoder, cache)
+    s = cache.stats
+    log.info(
+        "embeddings: %d episode(s) from cache, %d encoded (%d frames in %.1f s), %d corrupt entries rebuilt",
+        s.hits,
+        s.misses,
+        s.frames_encoded,
+        s.encode_seconds,
+        s.rebuilt,
+    )
+    tasks = sorted({e.task for e in episodes})
+    goals = explicit_goals(cfg, encoder, tasks)
+    goal_source = "images" if cfg.goal_images else "text" if cfg.goal_text else "demos"
+    if goals is None:
+        goals = demo_goals(episodes)
+    task_texts = None
+    if cfg.task_conditioning == "text":
+        descriptions = task_descriptions(episodes)
+        vectors = embed_texts(encoder, [descriptions[t] for t in tasks], "task")
+        task_texts = dict(zip(tasks, vectors, strict=True))
+    ref = EncoderRef(encoder.name, encoder.arch, encoder.fingerprint, encoder.embed_dim, encoder.similarity)
+    data = prepare(episodes, goals, ref, cfg, task_texts, goal_source)
+    log.info("%s: %s", cfg.weighting.method, data.weight_stats.summary())
+    return fit(data, cfg, resume=resume, on_step=on_step)
