@@ -22,7 +22,14 @@ import numpy as np
 
 from vipflow.actions import proprio_vector
 from vipflow.hardware import Camera, Clock, HardwareError, MonotonicClock, Robot, RobotState, RobotTarget
-from vipflow.runtime.perception import EncoderLike, InlinePerception, Observation, ThreadedPerception
+from vipflow.runtime.perception import (
+    EncoderLike,
+    InlinePerception,
+    Observation,
+    Perception,
+    ThreadedPerception,
+)
+from vipflow.runtime.priority import raise_to_realtime
 from vipflow.runtime.safety import Hold, SafetyLayer
 from vipflow.runtime.timing import TimingSamples
 
@@ -80,8 +87,9 @@ class ControlLoop:
     """Runs ``policy`` on ``robot`` at ``rate_hz``; the caller starts/stops camera and robot.
 
     ``perception="thread"`` encodes in a background thread (hardware); ``"inline"`` encodes
-    inside the tick (simulators with a physics clock). ``on_tick(record)`` runs after the
-    command has left, e.g. to record the rollout as an episode.
+    inside the tick (simulators with a physics clock); a ``Perception`` object is used as is.
+    ``on_tick(record)`` runs after the command has left, e.g. to record the rollout as an episode.
+    ``realtime_priority`` (e.g. 80) puts the loop thread on SCHED_FIFO while it runs, if permitted.
     """
 
     def __init__(
@@ -94,10 +102,11 @@ class ControlLoop:
         clock: Clock | None = None,
         rate_hz: float = 25.0,
         *,
-        perception: str = "thread",
+        perception: str | Perception = "thread",
         task: str | None = None,
         on_tick: Callable[[TickRecord], None] | None = None,
         torch_threads: int | None = 1,
+        realtime_priority: int | None = None,
     ) -> None:
         if rate_hz <= 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
@@ -114,11 +123,17 @@ class ControlLoop:
         self.on_tick = on_tick
         self.proprio_keys = policy_proprio_keys(policy)
         if perception == "thread":
-            self.perception = ThreadedPerception(camera, encoder, self.clock, torch_threads=torch_threads)
+            self.perception: Perception = ThreadedPerception(
+                camera, encoder, self.clock, torch_threads=torch_threads
+            )
         elif perception == "inline":
             self.perception = InlinePerception(camera, encoder, self.clock)
-        else:
+        elif isinstance(perception, str):
             raise ValueError(f"perception must be 'thread' or 'inline', got {perception!r}")
+        else:
+            self.perception = perception  # a ready Perception (e.g. a blocking inline baseline)
+        self.realtime_priority = realtime_priority
+        self.realtime = False  # whether the last run got real-time priority
         self._stop_request: str | None = None
 
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -146,6 +161,8 @@ class ControlLoop:
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)  # the encoder thread must hand back the GIL quickly
         self.perception.start()
+        restore = raise_to_realtime(self.realtime_priority) if self.realtime_priority else None
+        self.realtime = restore is not None
         try:
             self.wait_for_observation(warmup_timeout_s)
             t0 = self.clock.now_ns()
@@ -203,6 +220,8 @@ class ControlLoop:
         finally:
             self.perception.stop()
             sys.setswitchinterval(old_switch)
+            if restore is not None:
+                restore()
             timing.encoder_latency += self.perception.take_encoder_latencies_ms()
         safe = True if reason == "completed" else self._safe_stop()
         result = LoopResult(timing.ticks, reason, safe, timing, holds, error)
