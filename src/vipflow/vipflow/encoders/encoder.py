@@ -159,6 +159,8 @@ def load_encoder(
     released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input.
     """
     family = get_family(name)
+    if legacy_vip_crop and family.name != "vip":
+        raise ValueError(f"legacy_vip_crop reproduces the released VIP forward; not applicable to {name!r}")
     arch = resolve_arch(family, arch) if arch else None
     head_dim = hidden_dim
     state: dict[str, torch.Tensor] | None = None

@@ -47,7 +47,8 @@ def build_inference_forward(tower: nn.Module, example: torch.Tensor, *, optimize
     if example.device.type == "cpu" and example.dtype == torch.float32:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", FutureWarning)  # TorchScript deprecation notices
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks inside attention
                 traced = torch.jit.trace(copy.deepcopy(tower).eval(), example, check_trace=False)
                 return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         except Exception as exc:  # fall back to eager below

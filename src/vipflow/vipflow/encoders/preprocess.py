@@ -52,7 +52,7 @@ class PreprocessConfig:
 
     def with_legacy_vip_crop(self) -> PreprocessConfig:
         """Always Resize(256)+CenterCrop(224), even on 224×224 input, as the released VIP forward did."""
-        return replace(self, skip_at_crop_size=False)
+        return replace(self, resize=256, crop=224, skip_at_crop_size=False)
 
 
 # Per-family defaults, matching the official forward (VIP) or documented caller pipeline (R3M,
