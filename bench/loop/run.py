@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--camera-fps", type=float, default=30.0)
     p.add_argument("--torch-threads", type=int, default=1)
-    p.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop thread (0: off)")
+    p.add_argument("--rt-priority", type=int, default=80, help="loop thread SCHED_FIFO priority (0: off)")
     p.add_argument("--out", type=Path, default=Path("bench/results/loop.json"))
     args = p.parse_args(argv)
 
