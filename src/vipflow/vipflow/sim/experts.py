@@ -171,6 +171,7 @@ class DoorExpert(ScriptedExpert):
     arc_step = 0.3  # rad of door angle the target leads by
     grip_width = 0.0
     close_steps = 3
+    grasp_height = 0.0  # metres along the handle from its site
 
     def start(self, sim: KitchenSim) -> None:
         self.angle0 = self._angle(sim)
@@ -180,7 +181,7 @@ class DoorExpert(ScriptedExpert):
         return float(sim.data.qpos[j])
 
     def plan(self, sim, ee):
-        h = self.handle(sim, self.site)
+        h = self.handle(sim, self.site) + np.array([0.0, 0.0, self.grasp_height])
         open_ = GRIPPER_MAX_WIDTH
         if self.phase <= 1:  # straight in: the reset already put the fingers in front of it
             close = float(np.linalg.norm(h - ee)) < 0.03
@@ -205,6 +206,7 @@ class HingeCabinetExpert(DoorExpert):
     site = "hinge_site2"
     joint = "right_hinge_cabinet"
     opening = 1.0
+    grasp_height = -0.12  # low on the handle: the cabinet is at the edge of the arm's reach
 
 
 EXPERTS: dict[str, type[ScriptedExpert]] = {

@@ -101,6 +101,8 @@ class KitchenSim:
             noise = self.rng.uniform(-self.task.reset_noise, self.task.reset_noise, size=3)
             start = self.home_ee_pose.copy()
             start[:3] = self.data.site_xpos[self._task_site] + np.asarray(self.task.reset_offset) + noise
+            if self.task.posture is not None:
+                self.data.qpos[:N_ARM] = self.task.posture
             if not solve_ik(self.model, self.data, self._ee_site, start, self.servo):
                 raise RobotError(f"reset for {self.task.name}: no arm pose reaches {start[:3]}")
             finger = FINGER_MAX if self.task.gripper_open else 0.0
