@@ -91,3 +91,82 @@ def small_config(tmp_path):
         return TrainConfig(**base)
 
     return make
+
+
+# --- real episodes (EpisodeWriter bags) and a real small encoder ------------------------------
+
+T0 = 1_000_000_000_000
+PERIOD_NS = 40_000_000  # 25 Hz
+
+
+def bar_image(p: float, size: int = 32, marker: int = 0) -> np.ndarray:
+    """A frame whose bright bar grows with progress p (``marker`` tints a corner pixel per episode)."""
+    img = np.full((size, size, 3), 30, np.uint8)
+    img[0, 0, 0] = marker % 256
+    img[8:24, : max(1, round(p * size))] = (230, 200, 40)
+    return img
+
+
+def write_episode(
+    dataset,
+    name: str,
+    direction: int,
+    *,
+    label: str | None = None,
+    task: str = "push",
+    tags: tuple[str, ...] = (),
+    action_space: str | None = None,
+    ticks: int = 21,
+    nan_at: int | None = None,
+):
+    """A demo moving forward (direction +1) or backward (-1) in progress, through the real writer."""
+    from vipflow.episodes import EpisodeMeta, EpisodeWriter
+    from vipflow.hardware import Frame, RobotState
+
+    meta = EpisodeMeta(task=task, tags=list(tags), action_space=action_space, goal_text=f"{task} the object")
+    p = 0.1 + 0.04 * np.arange(ticks) if direction > 0 else 0.9 - 0.04 * np.arange(ticks)
+    joint, ee, grip = Synthetic.state(p)
+    path = dataset / name
+    with EpisodeWriter(path, meta, time_offset_ns=0) as w:
+        for i in range(ticks):
+            t = T0 + i * PERIOD_NS
+            pose = ee[i].copy()
+            if nan_at == i:
+                pose[0] = np.nan
+            w.write_state(RobotState(t, joint[i], np.zeros(7), pose, float(grip[i])))
+            w.write_frame(Frame(t, bar_image(p[i], marker=sum(name.encode()))))
+        w.close(label or ("success" if direction > 0 else "failure"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_encoder_file(tmp_path_factory):
+    """A real convnet-small VIP-family encoder exported to safetensors (seeded random weights)."""
+    import warnings
+
+    from vipflow.encoders import load_encoder, save_encoder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc = load_encoder("vip", arch="convnet-small", random_init=True, seed=0)
+    return save_encoder(enc, tmp_path_factory.mktemp("enc") / "convnet_small.safetensors")
+
+
+@pytest.fixture(scope="session")
+def progress_dataset(tmp_path_factory):
+    """4 forward (success) + 4 backward (failure) real episodes of one task."""
+    root = tmp_path_factory.mktemp("dataset")
+    for k in range(4):
+        write_episode(root, f"fwd_{k}", +1)
+        write_episode(root, f"back_{k}", -1)
+    return root
+
+
+@pytest.fixture
+def episode_writer():
+    return write_episode
+
+
+@pytest.fixture
+def frame_for_progress():
+    return bar_image

@@ -48,6 +48,7 @@ class TrainConfig:
     # Goal (default: mean last-frame embedding of the successful demos of each task)
     goal_images: tuple[str, ...] = ()
     goal_text: str | None = None
+    goal_last_frames: int = 1  # demo goals: average this many final frames of each successful demo
     gamma: float = 0.98  # only LIV's cosine similarity uses it (scale 1/(1-gamma))
     weighting: WeightingConfig = field(default_factory=WeightingConfig)
     # Policy and optimisation
@@ -65,7 +66,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "save_every", "log_every"):
+        for name in ("steps", "batch_size", "eval_every", "save_every", "log_every", "goal_last_frames"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:

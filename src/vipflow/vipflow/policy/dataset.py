@@ -110,18 +110,18 @@ def check_episodes(episodes: list[EpisodeData]) -> None:
         raise EmptySelectionError("the selected episodes contain no transitions")
 
 
-def demo_goals(episodes: list[EpisodeData]) -> dict[str, np.ndarray]:
-    """Per task, the mean embedding of the last frame of each successful demo (VIP App. H.1)."""
+def demo_goals(episodes: list[EpisodeData], last_frames: int = 1) -> dict[str, np.ndarray]:
+    """Per task, the mean embedding of the last frame(s) of each successful demo (VIP App. H.1)."""
     goals = {}
     for task in sorted({e.task for e in episodes}):
-        last = [e.embeddings[-1] for e in episodes if e.task == task and e.label == "success"]
+        last = [e.embeddings[-last_frames:] for e in episodes if e.task == task and e.label == "success"]
         if not last:
             raise GoalError(
                 f"task {task!r} has no episode labelled success among the selected ones, so there is no demo "
                 "goal; label the demos (`vipflow episodes label`), include them (--label success) or give "
                 "--goal-image / --goal-text"
             )
-        goals[task] = np.mean(np.stack(last).astype(np.float64), axis=0).astype(np.float32)
+        goals[task] = np.concatenate(last).astype(np.float64).mean(axis=0).astype(np.float32)
     return goals
 
 

@@ -46,7 +46,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
     goals = explicit_goals(cfg, encoder, tasks)
     goal_source = "images" if cfg.goal_images else "text" if cfg.goal_text else "demos"
     if goals is None:
-        goals = demo_goals(episodes)
+        goals = demo_goals(episodes, cfg.goal_last_frames)
     task_texts = None
     if cfg.task_conditioning == "text":
         descriptions = task_descriptions(episodes)
