@@ -39,10 +39,21 @@ class TaskConfigError(ConfigError):
 
 @dataclass(frozen=True)
 class GoalSpec:
+    """The goal rewards are measured against (also the ``goal.*`` parameters of the ROS nodes)."""
+
     source: str = _f("dataset", "where the goal embedding comes from", choices=GOAL_SOURCES)
     text: str = _f("", "goal sentence (LIV text goal; also the episode's goal text)")
     images: tuple[str, ...] = _f((), "goal images (png/jpg) whose mean embedding is the goal")
-    last_frames: int = _f(1, "dataset goals: how many final frames of each successful demo to average")
+    dataset: str = _f("", "source 'dataset': directory of the demos ('' in a task file = record.dataset)")
+    last_frames: int = _f(1, "source 'dataset': final frames averaged per successful demo")
+
+    def describe(self) -> str:
+        """One line for logs and ledgers saying what the goal is."""
+        if self.source == "images":
+            return f"images: {', '.join(self.images)}"
+        if self.source == "text":
+            return f"text: {self.text!r}"
+        return f"dataset: last {self.last_frames} frame(s) of the successful demos in {self.dataset}"
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,21 @@ class TaskConfig:
     @property
     def goal_text(self) -> str:
         return self.goal.text or self.description
+
+    def resolved_goal(self) -> GoalSpec:
+        """The goal with paths made absolute and the defaults filled in (what the nodes receive)."""
+        return replace(
+            self.goal,
+            text=self.goal_text,
+            images=tuple(str(p) for p in self.goal_image_paths(check=False)),
+            dataset=str(self.goal_dataset_dir),
+        )
+
+    @property
+    def goal_dataset_dir(self) -> Path:
+        if not self.goal.dataset:
+            return self.dataset_dir
+        return Path(os.path.expanduser(self.goal.dataset)).absolute()
 
     def goal_image_paths(self, *, check: bool = True) -> list[Path]:
         """Goal images resolved against the config's directory; ``check`` demands they exist."""

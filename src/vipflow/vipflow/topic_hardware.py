@@ -27,8 +27,11 @@ from vipflow.config_schema import option
 from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.hardware import CameraTimeout, Frame, HardwareError, RobotError, RobotState, RobotTarget
+from vipflow.task_config import TaskConfig
 
 MSG_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
+MSG_POINT_STAMPED = "geometry_msgs/msg/PointStamped"
+MSG_STRING = "std_msgs/msg/String"
 FRANKA_FINGER_JOINTS = ("fr3_finger_joint1", "fr3_finger_joint2")
 
 NowFn = Callable[[], int]
@@ -112,7 +115,7 @@ def pose_vector(msg, what: str = "ee_pose") -> np.ndarray:
     return pose
 
 
-class _Clocks:
+class Clocks:
     """ROS time and monotonic time, both injectable so tests control them."""
 
     def __init__(self, ros_now_ns: NowFn | None, mono_now_ns: NowFn | None) -> None:
@@ -122,8 +125,12 @@ class _Clocks:
     def mono_stamp(self, header_ns: int) -> int:
         return self.mono_now_ns() - message_age_ns(header_ns, self.ros_now_ns())
 
+    def ros_stamp(self, mono_ns: int) -> int:
+        """The inverse: a capture time on the monotonic clock as a ROS header stamp."""
+        return self.ros_now_ns() - max(0, self.mono_now_ns() - mono_ns)
 
-class TopicCamera(_Clocks):
+
+class TopicCamera(Clocks):
     """``Camera`` fed by sensor_msgs/Image CDR bytes (``on_image``, called by a subscription).
 
     Decoding happens in ``read`` (the consumer's thread, e.g. perception), not in the ROS
@@ -155,6 +162,10 @@ class TopicCamera(_Clocks):
         self._running = True
 
     def read(self, timeout_s: float = 1.0) -> Frame:
+        return self.read_stamped(timeout_s)[0]
+
+    def read_stamped(self, timeout_s: float = 1.0) -> tuple[Frame, int]:
+        """The next new frame and its original header stamp (ROS time, to stamp derived messages)."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._seq > self._read_seq or not self._running, timeout_s):
                 raise CameraTimeout(
@@ -165,7 +176,8 @@ class TopicCamera(_Clocks):
             if not self._running:
                 raise CameraTimeout(f"camera on {self.topic} was stopped")
             raw, stamp, self._read_seq = self._raw, self._stamp, self._seq
-        return Frame(stamp_ns=stamp, rgb=decode_rgb(m.deserialize(raw, m.MSG_IMAGE)))
+        msg = m.deserialize(raw, m.MSG_IMAGE)
+        return Frame(stamp_ns=stamp, rgb=decode_rgb(msg)), m.stamp_of(msg)
 
     def stop(self) -> None:
         with self._cond:
@@ -195,7 +207,6 @@ class TopicHardwareConfig:
     joint_names: tuple[str, ...] = option(m.DEFAULT_JOINT_NAMES, "the 7 arm joints, in order")
     finger_joint_names: tuple[str, ...] = option(FRANKA_FINGER_JOINTS, "gripper finger joints (width = sum)")
     base_frame: str = option("fr3_link0", "frame_id of pose commands (the robot base)")
-    qos_depth: int = option(5, "queue depth of the best-effort input subscriptions")
     gripper_deadband_m: float = option(0.005, "send a gripper goal only when the target moves this much")
     state_timeout_s: float = option(0.5, "refuse to command when the arm state is older (FCI stopped?)")
     start_timeout_s: float = option(10.0, "how long start() waits for the first camera frame and state")
@@ -203,6 +214,17 @@ class TopicHardwareConfig:
     @property
     def use_gripper(self) -> bool:
         return bool(self.gripper_topic)
+
+    @staticmethod
+    def task_params(task: TaskConfig, prefix: str = "hardware.") -> dict[str, str]:
+        """The topic parameters a task config implies, as dotted node parameters."""
+        t = task.topics
+        return {
+            f"{prefix}image_topic": t.image,
+            f"{prefix}joint_states_topic": t.joint_states,
+            f"{prefix}ee_pose_topic": t.ee_pose,
+            f"{prefix}gripper_topic": t.gripper,
+        }
 
 
 @dataclass
@@ -212,7 +234,7 @@ class _Latest:
     count: int = 0
 
 
-class TopicRobot(_Clocks):
+class TopicRobot(Clocks):
     """``Robot`` fed by JointState / PoseStamped / gripper JointState CDR bytes; commands out as CDR.
 
     Without ``publish_pose`` the robot is read-only (the recorder: a person moves the arm);
@@ -377,6 +399,25 @@ class TopicRobot(_Clocks):
             self.hold()
 
 
+def hardware_subscriptions(
+    config: TopicHardwareConfig, camera: TopicCamera | None, robot: TopicRobot | None
+) -> list[tuple[str, str, Callable[[bytes], None]]]:
+    """(message type, topic, raw callback) for every input ``camera`` and ``robot`` need.
+
+    A node subscribes to each with ``raw=True``, so the two ROS nodes that read the hardware
+    (recorder, policy) cannot disagree on what they listen to.
+    """
+    subs: list[tuple[str, str, Callable[[bytes], None]]] = []
+    if camera is not None:
+        subs.append((m.MSG_IMAGE, config.image_topic, camera.on_image))
+    if robot is not None:
+        subs.append((m.MSG_JOINTS, config.joint_states_topic, robot.on_joint_state))
+        subs.append((m.MSG_POSE, config.ee_pose_topic, robot.on_pose))
+        if config.use_gripper:
+            subs.append((m.MSG_JOINTS, config.gripper_topic, robot.on_gripper))
+    return subs
+
+
 def joint_trajectory_cdr(q: np.ndarray, names: Sequence[str], stamp_ns: int, reach_s: float) -> bytes:
     """A one-point trajectory_msgs/JointTrajectory reaching ``q`` after ``reach_s`` seconds."""
     t = m.TYPESTORE.types
@@ -392,9 +433,46 @@ def joint_trajectory_cdr(q: np.ndarray, names: Sequence[str], stamp_ns: int, rea
         header=t["std_msgs/msg/Header"](stamp=stamp, frame_id=""),
         joint_names=list(names), points=[point],
     )
-    return bytes(m.serialize(msg, MSG_TRAJECTORY))
+    return to_cdr(msg, MSG_TRAJECTORY)
+
+
+# -- outgoing messages as CDR bytes (rclpy's Publisher.publish takes ``bytes``) --------------------
+def to_cdr(msg, msgtype: str) -> bytes:
+    return bytes(m.serialize(msg, msgtype))
 
 
 def pose_cdr(pose: np.ndarray, stamp_ns: int, frame_id: str) -> bytes:
-    """geometry_msgs/PoseStamped CDR bytes (rclpy publishes ``bytes``, not memoryviews)."""
-    return bytes(m.serialize(m.pose_msg(pose, stamp_ns, frame_id), m.MSG_POSE))
+    """geometry_msgs/PoseStamped."""
+    return to_cdr(m.pose_msg(pose, stamp_ns, frame_id), m.MSG_POSE)
+
+
+def image_cdr(frame: Frame, stamp_ns: int) -> bytes:
+    """sensor_msgs/Image (rgb8) of a frame, stamped ``stamp_ns`` (ROS time)."""
+    return to_cdr(m.image_msg(frame, stamp_ns, "raw"), m.MSG_IMAGE)
+
+
+def float32_array_cdr(values, label: str) -> bytes:
+    """std_msgs/Float32MultiArray with one dimension named ``label``."""
+    return to_cdr(m.float32_array_msg(values, label), m.MSG_FLOAT32_ARRAY)
+
+
+def point_stamped_cdr(xyz, stamp_ns: int, frame_id: str = "") -> bytes:
+    """geometry_msgs/PointStamped (the reward node: x = value, y = reward, stamped like the image)."""
+    t = m.TYPESTORE.types
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    x, y, z = (float(v) for v in xyz)
+    msg = t[MSG_POINT_STAMPED](
+        header=t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                                        frame_id=frame_id),
+        point=t["geometry_msgs/msg/Point"](x=x, y=y, z=z),
+    )
+    return to_cdr(msg, MSG_POINT_STAMPED)
+
+
+def string_cdr(text: str) -> bytes:
+    return to_cdr(m.TYPESTORE.types[MSG_STRING](data=str(text)), MSG_STRING)
+
+
+def string_of(raw: bytes) -> str:
+    """The text of a std_msgs/String (key presses, status lines)."""
+    return str(m.deserialize(raw, MSG_STRING).data)

@@ -1,0 +1,1 @@
+"""demo_recorder: kinesthetic demos from ROS topics into rosbag2 (MCAP) episodes."""

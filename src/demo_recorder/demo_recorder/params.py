@@ -1,0 +1,101 @@
+"""Parameters of the demo_recorder nodes (ROS-free: the launch files and the tests read them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vipflow.config_schema import option
+from vipflow.episodes.recorder import SessionConfig
+from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.task_config import IMAGE_FORMATS, TaskConfig
+from vipflow.topic_hardware import TopicHardwareConfig
+
+CAMERA_BACKENDS = ("pyrealsense2", "replay")
+
+
+@dataclass(frozen=True)
+class RecorderNodeParams:
+    task: str = option("", "task name stored with every episode")
+    dataset: str = option("", "dataset directory (created if missing)")
+    num_episodes: int = option(20, "episodes to record in this session (also when resuming)")
+    episode_time_s: float = option(2.0, "length of one demo (VIP paper: 50 steps at 25 Hz = 2 s)")
+    reset_time_s: float = option(10.0, "reset phase between demos, seconds")
+    auto_start: bool = option(False, "start the next demo when the reset time is over, without a key")
+    resume: bool = option(False, "continue numbering in a dataset that already holds episodes")
+    goal_text: str = option("", "goal sentence stored with every episode")
+    operator: str = option("", "who records (stored with every episode)")
+    tags: tuple[str, ...] = option((), "tags stored with every episode")
+    image_format: str = option("raw", "frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
+    rate_hz: float = option(25.0, "nominal control-grid rate stored with the episodes")
+    state_rate_hz: float = option(100.0, "how often the robot state is sampled into the episode")
+    camera_timeout_s: float = option(1.0, "a camera silent for this long stops the episode with an error")
+    key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
+    prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
+    hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
+
+    def session_config(self) -> SessionConfig:
+        return SessionConfig(
+            dataset=Path(self.dataset).expanduser(),
+            task=self.task,
+            num_episodes=self.num_episodes,
+            episode_time_s=self.episode_time_s,
+            reset_time_s=self.reset_time_s,
+            auto_start=self.auto_start,
+            goal_text=self.goal_text,
+            operator=self.operator,
+            tags=self.tags,
+            source="ros2",
+            image_format=self.image_format,
+            nominal_rate_hz=self.rate_hz,
+            state_rate_hz=self.state_rate_hz,
+            resume=self.resume,
+            camera_timeout_s=self.camera_timeout_s,
+        )
+
+
+@dataclass(frozen=True)
+class CameraNodeParams:
+    backend: str = option(
+        "pyrealsense2", "pyrealsense2 (a RealSense) or replay (an mp4 or episode)", choices=CAMERA_BACKENDS
+    )
+    image_topic: str = option("/camera/camera/color/image_raw", "sensor_msgs/Image out (rgb8)")
+    width: int = option(640, "pyrealsense2: colour width")
+    height: int = option(480, "pyrealsense2: colour height")
+    fps: int = option(30, "pyrealsense2: frame rate")
+    serial: str = option("", "pyrealsense2: device serial number ('' = the first camera)")
+    replay_path: str = option("", "replay: an mp4 file or a recorded episode directory")
+    replay_loop: bool = option(True, "replay: start over at the end of the recording")
+    read_timeout_s: float = option(2.0, "report the camera as silent after this long")
+
+
+def recorder_params_from_task(task: TaskConfig) -> dict:
+    """The recorder parameters a task config implies (launch arguments override some)."""
+    return {
+        "task": task.task,
+        "dataset": str(task.dataset_dir),
+        "num_episodes": task.record.episodes,
+        "episode_time_s": task.record.horizon / task.rate_hz,
+        "reset_time_s": task.record.reset_s,
+        "goal_text": task.goal_text,
+        "image_format": task.record.image_format,
+        "rate_hz": task.rate_hz,
+        **TopicHardwareConfig.task_params(task),
+    }
+
+
+def camera_params_from_task(task: TaskConfig, serial: str = "") -> dict:
+    c = task.camera
+    return {
+        "image_topic": task.topics.image,
+        "width": c.width,
+        "height": c.height,
+        "fps": c.fps,
+        "serial": serial,
+    }
+
+
+@dataclass(frozen=True)
+class KeysNodeParams:
+    key_topic: str = option(KEY_TOPIC, "key presses out (std_msgs/String)")
+    prompt_topic: str = option(PROMPT_TOPIC, "prompts in, printed on this terminal (std_msgs/String)")

@@ -1,0 +1,87 @@
+"""demo_recorder: a session of kinesthetic demos recorded from ROS topics into MCAP episodes.
+
+A thin rclpy adapter around ``vipflow.episodes.recorder.RecorderSession``: the camera image and
+the arm's joint states, end-effector pose (best-effort, as franka_ros2 publishes it) and gripper
+joints arrive as raw CDR and feed the ROS-free ``TopicCamera``/``TopicRobot``; the operator's
+keys come from ``key_topic`` (run ``ros2 run demo_recorder keys`` in a terminal) and the
+session's prompts go to ``prompt_topic`` and the log. The node exits when the session ends.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import rclpy
+import rclpy.executors
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rosidl_runtime_py.utilities import get_message
+from std_msgs.msg import String
+
+from demo_recorder.params import RecorderNodeParams
+from vipflow.episodes.errors import EpisodeError
+from vipflow.episodes.recorder import RecorderSession
+from vipflow.hardware import HardwareError
+from vipflow.remote_keys import OperatorLink, PromptWriter
+from vipflow.ros_node import declare_parameters, needs_dynamic_typing, spin
+from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
+
+
+def _descriptor(spec) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        description=spec.help, read_only=True, dynamic_typing=needs_dynamic_typing(spec)
+    )
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__("demo_recorder")
+        self.params: RecorderNodeParams = declare_parameters(self, RecorderNodeParams, _descriptor)
+        p, hw = self.params, self.params.hardware
+        self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
+        self.robot = TopicRobot(config=hw, ros_now_ns=self._ros_now)  # read-only: a person moves the arm
+        # Best effort (sensor data QoS) receives franka_ros2's best-effort pose topics and reliable
+        # publishers alike.
+        for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
+            self.create_subscription(get_message(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+        self.link = OperatorLink(
+            self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
+        )
+        self.create_subscription(String, p.key_topic, self.link.on_key, 10, raw=True)
+        out = PromptWriter(self.link.say)
+        self.session = RecorderSession(p.session_config(), self.camera, self.robot, self.link.keys, out)
+        self.finished = False
+        self.exit_code = 0
+        self._thread = threading.Thread(target=self._run, name="recorder-session", daemon=True)
+        self._thread.start()
+        self.link.say(
+            f"recording {p.task!r} into {p.dataset}; keys come from {p.key_topic}: run "
+            "`ros2 run demo_recorder keys` in a terminal"
+        )
+
+    def _ros_now(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _run(self) -> None:
+        try:
+            result = self.session.run()
+            self.link.say(f"{len(result.kept)} episode(s) kept in {self.params.dataset}")
+        except (EpisodeError, HardwareError) as exc:
+            self.link.say(f"error: {exc}")
+            self.exit_code = 1
+        finally:
+            self.finished = True
+
+    def close(self) -> None:
+        if not self.finished:
+            self.link.close()  # "q": the session stops at its next key poll, closing the episode safely
+            self._thread.join(timeout=15.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin(rclpy, RecorderNode, args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Parameters of rwr_policy_node and its evaluate mode (ROS-free: launch files and tests read them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vipflow.config_schema import option, to_flat
+from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.runtime.limits import SafetyLimits
+from vipflow.task_config import IMAGE_FORMATS, GoalSpec, TaskConfig
+from vipflow.topic_hardware import TopicHardwareConfig
+
+JUDGES = ("operator", "topic")
+
+
+@dataclass(frozen=True)
+class PolicyNodeParams:
+    policy: str = option(
+        "", "policy checkpoint: a run directory (its last checkpoint), a checkpoint dir or file"
+    )
+    task: str = option("", "task for task-conditioned policies ('' = the policy's only task)")
+    encoder_weights: str = option(
+        "",
+        "weights of the encoder the policy was trained on ('' = the weights directory); fingerprint-checked",
+    )
+    device: str = option("cpu", "torch device of encoder and policy: cpu, cuda or cuda:N")
+    torch_threads: int = option(1, "torch threads of the encoder thread (keeps the 25 Hz thread responsive)")
+    rate_hz: float = option(25.0, "control rate (VIP paper: 25 Hz)")
+    horizon: int = option(0, "ticks per ~/start (0 = until ~/stop)")
+    autostart: bool = option(False, "start moving as soon as the node is up (otherwise call ~/start)")
+    command_topic: str = option(
+        "/cartesian_impedance_example_controller/equilibrium_pose",
+        "pose targets out (geometry_msgs/PoseStamped)",
+    )
+    joint_command_topic: str = option(
+        "", "joint targets out (trajectory_msgs/JointTrajectory); '' = Cartesian targets only"
+    )
+    action_topic: str = option(
+        "/vip/action", "policy output before the safety layer (std_msgs/Float32MultiArray)"
+    )
+    status_topic: str = option(
+        "/vip/policy_status", "state, tick, hold and stop reasons (std_msgs/String, JSON)"
+    )
+    gripper_move_action: str = option(
+        "/franka_gripper/move", "franka_msgs/action/Move server ('' = no gripper)"
+    )
+    gripper_grasp_action: str = option(
+        "/franka_gripper/grasp", "franka_msgs/action/Grasp server, used to close"
+    )
+    gripper_speed: float = option(0.05, "gripper speed, m/s")
+    gripper_force: float = option(20.0, "grasp force, N")
+    error_recovery_action: str = option(
+        "/action_server/error_recovery", "franka_msgs/action/ErrorRecovery server ('' = no recovery)"
+    )
+    controller_manager: str = option("/controller_manager", "controller manager namespace (recovery)")
+    hardware_component: str = option(
+        "FrankaHardwareInterface", "ros2_control hardware re-activated after recovery ('' = skip)"
+    )
+    controller: str = option(
+        "cartesian_impedance_example_controller", "controller re-activated after recovery ('' = skip)"
+    )
+    service_timeout_s: float = option(10.0, "how long each recovery step may take")
+    hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
+    safety: SafetyLimits = field(default_factory=SafetyLimits)
+
+
+@dataclass(frozen=True)
+class EvaluateNodeParams(PolicyNodeParams):
+    horizon: int = option(100, "ticks per rollout (VIP paper: 100)")
+    rollouts: int = option(10, "rollouts in the session (VIP paper: 10)")
+    output_dir: str = option(
+        "",
+        "ledger and rollout episodes ('' = results/<task>/<policy_name>/seed<seed>, like vipflow evaluate)",
+    )
+    policy_name: str = option("", "column name in the comparison table ('' = the policy directory's name)")
+    seed: int = option(0, "seed recorded in the ledger (rows of the comparison table)")
+    image_format: str = option("raw", "rollout frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
+    goal: GoalSpec = field(default_factory=GoalSpec)
+    judge: str = option(
+        "operator", "who judges success: operator (keys) or topic (a simulator)", choices=JUDGES
+    )
+    success_topic: str = option(
+        "/kitchen/success", "judge 'topic': std_msgs/Bool, true when the task is done"
+    )
+    reset_service: str = option("/kitchen/reset", "judge 'topic': std_srvs/Trigger that starts a new rollout")
+    key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
+    prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
+
+
+def policy_params_from_task(task: TaskConfig) -> dict:
+    """The policy-node parameters a task config implies: topics, rate, safety limits."""
+    out = {
+        "task": task.task,
+        "rate_hz": task.rate_hz,
+        "command_topic": task.topics.command,
+        "controller": task.robot.controller,
+        **TopicHardwareConfig.task_params(task),
+        **to_flat(task.safety_limits(), "safety."),
+    }
+    if task.robot.driver == "sim":  # the simulator bridge has no gripper actions or FCI to recover
+        out.update(
+            gripper_move_action="",
+            gripper_grasp_action="",
+            error_recovery_action="",
+            hardware_component="",
+            controller="",
+        )
+    return out
+
+
+def evaluate_params_from_task(task: TaskConfig) -> dict:
+    goal = task.resolved_goal()
+    return {
+        **policy_params_from_task(task),
+        "horizon": task.evaluate.horizon,
+        "rollouts": task.evaluate.rollouts,
+        "image_format": task.record.image_format,
+        "judge": "topic" if task.kind == "sim" else "operator",
+        "goal.source": goal.source,
+        "goal.images": list(goal.images),
+        "goal.text": goal.text,
+        "goal.dataset": goal.dataset,
+        "goal.last_frames": goal.last_frames,
+    }

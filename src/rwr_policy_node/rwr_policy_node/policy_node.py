@@ -1,0 +1,365 @@
+"""rwr_policy_node: an offline RWR/BC policy driving a Franka through franka_ros2 at 25 Hz.
+
+Two executables share this adapter:
+
+``rwr_policy_node``  serves the policy: ``~/start`` runs the 25 Hz loop (``horizon`` ticks, or
+                     until ``~/stop``), ``~/stop`` holds the arm; status on ``status_topic``.
+``evaluate``         runs an evaluation session: ``rollouts`` rollouts of ``horizon`` ticks, each
+                     recorded as an episode, judged by the operator's keys (``keys`` tool) or a
+                     simulator's success topic, summarised in a results ledger; then exits.
+
+rclpy only carries bytes and calls services/actions. Image, joint states, end-effector pose and
+gripper joints arrive raw into ``vipflow.topic_hardware``'s camera and robot; every command
+leaves the core's safety layer as PoseStamped CDR for the Cartesian impedance controller's
+``equilibrium_pose`` (or a JointTrajectory). The gripper is commanded through franka_msgs'
+Move/Grasp actions, and an FCI error is cleared with the ErrorRecovery action followed by
+re-activating the hardware component and the controller (franka_hardware's documented sequence).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import rclpy
+import rclpy.executors
+from controller_manager_msgs.srv import SetHardwareComponentState, SwitchController
+from franka_msgs.action import ErrorRecovery, Grasp, Move
+from geometry_msgs.msg import PoseStamped
+from lifecycle_msgs.msg import State
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionClient
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rosidl_runtime_py.utilities import get_message
+from std_msgs.msg import Bool, Float32MultiArray, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from rwr_policy_node.params import EvaluateNodeParams, PolicyNodeParams
+from rwr_policy_node.policy_runner import (
+    CallbackBackend,
+    PolicyRunner,
+    gripper_goal,
+    load_policy_with_encoder,
+)
+from vipflow.config_schema import ConfigError
+from vipflow.hardware import RobotError
+from vipflow.remote_keys import OperatorLink
+from vipflow.ros_node import declare_parameters, needs_dynamic_typing, spin, wait_future
+from vipflow.runtime.loop import TickRecord
+from vipflow.topic_hardware import (
+    TopicCamera,
+    TopicRobot,
+    float32_array_cdr,
+    hardware_subscriptions,
+    string_cdr,
+)
+
+STATUS_EVERY_TICKS = 5  # 5 Hz status at 25 Hz
+
+
+def _descriptor(spec) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        description=spec.help, read_only=True, dynamic_typing=needs_dynamic_typing(spec)
+    )
+
+
+class PolicyNode(Node):
+    """Hardware adapter shared by both executables: topics in, commands out, gripper, recovery."""
+
+    def __init__(self, name: str = "rwr_policy_node", schema: type = PolicyNodeParams) -> None:
+        super().__init__(name)
+        self.params = declare_parameters(self, schema, _descriptor)
+        p, hw = self.params, self.params.hardware
+        if not p.policy:
+            raise ConfigError(
+                f"node {name}: parameter 'policy' is empty; pass policy:=<run dir or checkpoint>"
+            )
+        self.policy, self.encoder = load_policy_with_encoder(p.policy, p.encoder_weights, p.device)
+        self.space = self.policy.config.action_space
+        self.group = ReentrantCallbackGroup()  # services and actions may wait on each other
+        self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
+        pose_out = self.create_publisher(PoseStamped, p.command_topic, 10)
+        joints_out = (
+            self.create_publisher(JointTrajectory, p.joint_command_topic, 10)
+            if p.joint_command_topic
+            else None
+        )
+        use_gripper = hw.use_gripper and bool(p.gripper_move_action)
+        self.robot = TopicRobot(
+            pose_out.publish,
+            publish_joints=joints_out.publish if joints_out else None,
+            send_gripper=self._send_gripper if use_gripper else None,
+            recover_fn=self._recover if p.error_recovery_action else None,
+            config=hw,
+            period_s=1.0 / p.rate_hz,
+            ros_now_ns=self._ros_now,
+        )
+        for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
+            self.create_subscription(get_message(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+        self.action_out = self.create_publisher(Float32MultiArray, p.action_topic, 10)
+        self.status_out = self.create_publisher(String, p.status_topic, 10)
+        if use_gripper:
+            self.move_client = ActionClient(self, Move, p.gripper_move_action, callback_group=self.group)
+            self.grasp_client = ActionClient(self, Grasp, p.gripper_grasp_action, callback_group=self.group)
+        if p.error_recovery_action:
+            self.recovery_client = ActionClient(
+                self, ErrorRecovery, p.error_recovery_action, callback_group=self.group
+            )
+            cm = p.controller_manager.rstrip("/")
+            self.hw_state_client = self.create_client(
+                SetHardwareComponentState, f"{cm}/set_hardware_component_state", callback_group=self.group
+            )
+            self.switch_client = self.create_client(
+                SwitchController, f"{cm}/switch_controller", callback_group=self.group
+            )
+        self.finished = False
+        self.exit_code = 0
+
+    def _ros_now(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    # -- gripper and recovery (called from the control thread) --------------------------------------
+    def _send_gripper(self, width: float) -> None:
+        p = self.params
+        measured = self.robot.state().gripper_width
+        if gripper_goal(width, measured, p.hardware.gripper_deadband_m) == "grasp":
+            client, goal = (
+                self.grasp_client,
+                Grasp.Goal(width=width, speed=p.gripper_speed, force=p.gripper_force),
+            )
+            goal.epsilon.inner = goal.epsilon.outer = 0.08  # succeed at whatever width the object stops us
+        else:
+            client, goal = self.move_client, Move.Goal(width=width, speed=p.gripper_speed)
+        if not client.server_is_ready():
+            self.get_logger().warning(
+                f"gripper action server not available; gripper command {width:.3f} m dropped",
+                throttle_duration_sec=5.0,
+            )
+            return
+        client.send_goal_async(goal)  # fire and forget: the next command supersedes it
+
+    def _recover(self) -> None:
+        """franka_hardware's sequence: ErrorRecovery, hardware component active, controller active."""
+        p = self.params
+        t = p.service_timeout_s
+        if not self.recovery_client.wait_for_server(timeout_sec=t):
+            raise RobotError(f"ErrorRecovery action {p.error_recovery_action} is not available")
+        handle = wait_future(
+            self.recovery_client.send_goal_async(ErrorRecovery.Goal()), t, "ErrorRecovery goal"
+        )
+        if not handle.accepted:
+            raise RobotError("the robot rejected ErrorRecovery; check Desk (is the user stop released?)")
+        wait_future(handle.get_result_async(), t, "ErrorRecovery")
+        if p.hardware_component:
+            req = SetHardwareComponentState.Request(
+                name=p.hardware_component, target_state=State(id=State.PRIMARY_STATE_ACTIVE, label="active")
+            )
+            res = self._call(self.hw_state_client, req, "set_hardware_component_state")
+            if not res.ok:
+                raise RobotError(f"controller manager refused to activate {p.hardware_component}")
+        if p.controller:
+            req = SwitchController.Request(
+                activate_controllers=[p.controller],
+                strictness=SwitchController.Request.BEST_EFFORT,
+                activate_asap=True,
+            )
+            req.timeout.sec = int(t)
+            if not self._call(self.switch_client, req, "switch_controller").ok:
+                raise RobotError(f"controller manager could not re-activate {p.controller}")
+        self.get_logger().info("robot recovered")
+
+    def _call(self, client, request, what: str):
+        t = self.params.service_timeout_s
+        if not client.wait_for_service(timeout_sec=t):
+            raise RobotError(f"service {client.srv_name} ({what}) is not available")
+        return wait_future(client.call_async(request), t, what)
+
+    # -- output ------------------------------------------------------------------------------------
+    def publish_tick(self, rec: TickRecord) -> None:
+        if rec.action is not None:
+            self.action_out.publish(float32_array_cdr(rec.action, self.space))
+        if rec.index % STATUS_EVERY_TICKS == 0:
+            self.publish_status(
+                {
+                    "state": "holding" if rec.target is None else "moving",
+                    "tick": rec.index,
+                    "hold_reason": rec.hold_reason,
+                }
+            )
+
+    def publish_status(self, status: dict) -> None:
+        self.status_out.publish(string_cdr(json.dumps(status)))
+
+
+class ServeNode(PolicyNode):
+    """``rwr_policy_node``: ~/start and ~/stop services around the control loop."""
+
+    def __init__(self) -> None:
+        super().__init__("rwr_policy_node", PolicyNodeParams)
+        p = self.params
+        self.runner = PolicyRunner(
+            self.camera,
+            self.robot,
+            self.encoder,
+            self.policy,
+            p.safety,
+            rate_hz=p.rate_hz,
+            task=p.task or None,
+            torch_threads=p.torch_threads,
+            on_tick=self.publish_tick,
+            on_done=self._on_done,
+        )
+        self.create_service(Trigger, "~/start", self._start, callback_group=self.group)
+        self.create_service(Trigger, "~/stop", self._stop, callback_group=self.group)
+        if p.autostart:
+            self._autostart = self.create_timer(0.5, self._autostart_once)
+        self.get_logger().info(
+            f"policy {p.policy} ({self.space}) on encoder {self.encoder.name}/{self.encoder.arch}; "
+            f"commands -> {p.command_topic}; call ~/start to move"
+        )
+
+    def _autostart_once(self) -> None:
+        self._autostart.cancel()
+        self.get_logger().info(self.runner.start(self.params.horizon)[1])
+
+    def _start(self, request, response):
+        response.success, response.message = self.runner.start(self.params.horizon)
+        self.get_logger().info(f"~/start: {response.message}")
+        return response
+
+    def _stop(self, request, response):
+        response.success, response.message = self.runner.stop("~/stop service")
+        return response
+
+    def _on_done(self, result, error) -> None:
+        status = self.runner.status()
+        self.publish_status(status)
+        if error is not None:
+            self.get_logger().error(f"policy run failed: {error}")
+        else:
+            self.get_logger().info(f"policy run ended after {result.ticks} ticks: {result.stop_reason}")
+
+    def close(self) -> None:
+        self.runner.stop("node shutting down")
+        self.runner.wait(5.0)
+
+
+class EvaluateNode(PolicyNode):
+    """``evaluate``: N recorded rollouts, judged, into a results ledger; exits when done."""
+
+    def __init__(self) -> None:
+        super().__init__("evaluate", EvaluateNodeParams)
+        from vipflow.goals import goal_embedding
+        from vipflow.runtime.backend import HardwareBackend
+        from vipflow.runtime.operator import ConsoleOperator
+        from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
+
+        p: EvaluateNodeParams = self.params
+        self.link = OperatorLink(
+            self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
+        )
+        self.create_subscription(String, p.key_topic, self.link.on_key, 10, raw=True)
+        operator = ConsoleOperator(ask=self.link.ask)
+        if p.judge == "topic":
+            self._success = False
+            self.create_subscription(Bool, p.success_topic, self._on_success, 10)
+            self.reset_client = self.create_client(Trigger, p.reset_service, callback_group=self.group)
+            backend = CallbackBackend(
+                self.camera,
+                self.robot,
+                reset_fn=self._reset_sim,
+                success_fn=lambda: self._success,
+                details={"success_topic": p.success_topic},
+            )
+        else:
+            backend = HardwareBackend(
+                self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic}
+            )
+        task = p.task or self.policy.tasks[0]
+        name = p.policy_name or Path(p.policy).expanduser().resolve().name
+        goal = Goal(
+            goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
+        )
+        # The same layout as `vipflow evaluate run`, so `vipflow evaluate table` reads both.
+        output = (
+            Path(p.output_dir).expanduser()
+            if p.output_dir
+            else Path("results") / task / name / f"seed{p.seed}"
+        )
+        config = EvaluationConfig(
+            output_dir=output,
+            policy_name=name,
+            task=task,
+            rollouts=p.rollouts,
+            horizon=p.horizon,
+            rate_hz=p.rate_hz,
+            seed=p.seed,
+            goal_text=p.goal.text,
+            image_format=p.image_format,
+            policy_path=str(Path(p.policy).expanduser().resolve()),
+            policy_task=task if task in self.policy.tasks else None,
+        )
+        info = {
+            "name": self.encoder.name,
+            "arch": self.encoder.arch,
+            "fingerprint": self.encoder.fingerprint,
+            "weights": p.encoder_weights or "default",
+        }
+        self.session = EvaluationSession(
+            backend,
+            self.encoder,
+            self.policy,
+            config,
+            operator,
+            limits=p.safety,
+            goal=goal,
+            encoder_info=info,
+            torch_threads=p.torch_threads,
+        )
+        self.output = output
+        self._thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
+        self._thread.start()
+
+    def _on_success(self, msg: Bool) -> None:
+        self._success = bool(msg.data)
+
+    def _reset_sim(self, index: int) -> None:
+        res = self._call(self.reset_client, Trigger.Request(), "simulator reset")
+        if not res.success:
+            raise RobotError(f"simulator reset failed: {res.message}")
+        self._success = False
+
+    def _run(self) -> None:
+        try:
+            ledger = self.session.run()
+            s = ledger.summary()
+            lo, hi = s["wilson95"]
+            self.link.say(
+                f"evaluation done: {s['successes']}/{s['n']} successes (Wilson 95%: {100 * lo:.0f}-"
+                f"{100 * hi:.0f}%), {s['aborted']} aborted; ledger {self.session.ledger_path}"
+            )
+        except Exception as exc:
+            self.link.say(f"evaluation failed: {exc}")
+            self.exit_code = 1
+        finally:
+            self.finished = True
+
+    def close(self) -> None:
+        self.link.stop.set()
+        self._thread.join(timeout=10.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin(rclpy, ServeNode, threads=4, args=args)
+
+
+def evaluate_main(args: list[str] | None = None) -> int:
+    return spin(rclpy, EvaluateNode, threads=4, args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

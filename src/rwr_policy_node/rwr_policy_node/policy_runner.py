@@ -1,0 +1,170 @@
+"""The policy node's work without rclpy: load policy and encoder, run the 25 Hz loop on demand.
+
+``PolicyRunner`` owns at most one ``vipflow.runtime.ControlLoop`` run at a time, in its own
+thread, so the ROS start/stop services answer at once and the executor never waits for a tick.
+``CallbackBackend`` is the evaluation backend of a simulator that sits behind ROS (reset by a
+service, judged by a success topic); real hardware uses ``HardwareBackend`` and an operator.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.runtime.backend import HardwareBackend
+from vipflow.runtime.limits import SafetyLimits
+from vipflow.runtime.loop import ControlLoop, LoopResult, TickRecord, policy_action_space
+from vipflow.runtime.operator import Operator
+from vipflow.runtime.safety import SafetyLayer
+
+FOREVER_TICKS = 10**12  # "run until stopped": about 1,000 years at 25 Hz
+
+
+def load_policy_with_encoder(path: str, encoder_weights: str = "", device: str = "cpu"):
+    """The policy and the encoder it was trained on (name/arch from the checkpoint, fingerprint checked)."""
+    from vipflow.encoders import load_encoder
+    from vipflow.policy import load_policy
+
+    policy = load_policy(path)
+    ref = policy.config.encoder
+    encoder = load_encoder(ref.name, encoder_weights or None, arch=ref.arch, device=device)
+    policy.check_encoder(encoder)
+    return policy, encoder
+
+
+def gripper_goal(target_width: float, measured_width: float, deadband_m: float) -> str:
+    """'grasp' when the policy closes the hand (force-controlled, holds an object), else 'move'."""
+    return "grasp" if target_width < measured_width - deadband_m else "move"
+
+
+class PolicyRunner:
+    """Start/stop the control loop from service callbacks; ``status()`` for the status topic."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        robot: Robot,
+        encoder,
+        policy,
+        limits: SafetyLimits,
+        *,
+        rate_hz: float = 25.0,
+        task: str | None = None,
+        torch_threads: int | None = 1,
+        on_tick: Callable[[TickRecord], None] | None = None,
+        on_done: Callable[[LoopResult | None, BaseException | None], None] | None = None,
+    ) -> None:
+        self.camera, self.robot, self.encoder, self.policy = camera, robot, encoder, policy
+        self.safety = SafetyLayer(limits, action_space=policy_action_space(policy))
+        self.rate_hz, self.task, self.torch_threads = rate_hz, task, torch_threads
+        self.on_tick, self.on_done = on_tick, on_done
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: ControlLoop | None = None
+        self._hardware_started = False
+        self.last_result: LoopResult | None = None
+        self.last_error: BaseException | None = None
+        self.runs = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, ticks: int = 0) -> tuple[bool, str]:
+        """Begin a run of ``ticks`` ticks (0 = until ``stop``); returns (accepted, message)."""
+        with self._lock:
+            if self.running:
+                return False, "already running; call stop first"
+            self._thread = threading.Thread(
+                target=self._run, args=(ticks or FOREVER_TICKS,), name="policy-loop", daemon=True
+            )
+            self._thread.start()
+        return True, f"started ({ticks} ticks)" if ticks else "started (until stop)"
+
+    def stop(self, reason: str = "stop requested") -> tuple[bool, str]:
+        with self._lock:
+            loop = self._loop
+            if not self.running or loop is None:
+                return False, "not running"
+            loop.request_stop(reason)
+        return True, "stopping: the arm holds its pose at the next tick"
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+        return not self.running
+
+    def _run(self, ticks: int) -> None:
+        result, error = None, None
+        try:
+            if not self._hardware_started:
+                self.robot.start()
+                self.camera.start()
+                self._hardware_started = True
+            elif self.last_result is not None and self.last_result.stop_reason.startswith("robot error"):
+                self.robot.recover()  # the previous run ended in a reflex: clear it before moving again
+            loop = ControlLoop(
+                self.camera,
+                self.robot,
+                self.encoder,
+                self.policy,
+                self.safety,
+                None,
+                self.rate_hz,
+                perception="thread",
+                task=self.task,
+                on_tick=self.on_tick,
+                torch_threads=self.torch_threads,
+            )
+            with self._lock:
+                self._loop = loop
+            result = loop.run(ticks)
+        except HardwareError as exc:  # the robot never came up; nothing was commanded
+            error = exc
+        except Exception as exc:  # a bug: the loop has already held the arm; report, don't die silently
+            error = exc
+        finally:
+            with self._lock:
+                self._loop = None
+                self.last_result, self.last_error = result, error
+                self.runs += 1
+        if self.on_done is not None:
+            self.on_done(result, error)
+
+    def status(self) -> dict[str, Any]:
+        r = self.last_result
+        return {
+            "state": "running" if self.running else "idle",
+            "runs": self.runs,
+            "last_stop_reason": None if r is None else r.stop_reason,
+            "last_ticks": None if r is None else r.ticks,
+            "last_holds": None if r is None else r.holds,
+            "last_error": None if self.last_error is None else str(self.last_error),
+        }
+
+
+class CallbackBackend(HardwareBackend):
+    """A simulator behind ROS: ``reset_fn(index)`` starts a rollout, ``success_fn()`` judges it."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        robot: Robot,
+        *,
+        reset_fn: Callable[[int], None],
+        success_fn: Callable[[], bool],
+        name: str = "ros-sim",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(camera, robot, name=name, details=details)
+        self.reset_fn, self.success_fn = reset_fn, success_fn
+
+    def reset(self, index: int, total: int, operator: Operator) -> None:
+        self.robot.hold()
+        self.reset_fn(index)
+
+    def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
+        return bool(self.success_fn()), "simulator"

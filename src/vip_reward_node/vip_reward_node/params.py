@@ -1,0 +1,55 @@
+"""Parameters of vip_reward_node (ROS-free: the launch files and the tests read the same schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vipflow.config_schema import option
+from vipflow.task_config import GoalSpec, TaskConfig
+
+QOS_RELIABILITY = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class RewardNodeParams:
+    image_topic: str = option("/camera/camera/color/image_raw", "sensor_msgs/Image in (rgb8, bgr8 or mono8)")
+    embedding_topic: str = option("/vip/embedding", "embedding out (std_msgs/Float32MultiArray)")
+    reward_topic: str = option("/vip/reward", "[value, reward] out (std_msgs/Float32MultiArray)")
+    reward_stamped_topic: str = option(
+        "/vip/reward_stamped", "value (x) and reward (y) with the image's header (geometry_msgs/PointStamped)"
+    )
+    encoder: str = option("vip", "encoder family: vip, r3m, liv or resnet50")
+    encoder_arch: str = option("", "architecture ('' = the family default)")
+    encoder_weights: str = option("", "weights file: official .pt or our .safetensors")
+    device: str = option("cpu", "torch device: cpu, cuda or cuda:N")
+    gamma: float = option(0.98, "discount γ (LIV's cosine similarity is divided by 1-γ)")
+    task: str = option("", "dataset goals: whose demos to use in a multi-task dataset ('' = the only task)")
+    goal: GoalSpec = field(default_factory=lambda: GoalSpec(source="images"))
+    qos_reliability: str = option(
+        "best_effort",
+        "image subscription reliability (best_effort also receives reliable publishers)",
+        choices=QOS_RELIABILITY,
+    )
+    qos_depth: int = option(1, "image subscription queue depth (1 = always the newest frame)")
+
+
+def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", device: str = "cpu") -> dict:
+    """The node parameters a task config implies (launch overrides: weights file, device)."""
+    goal = task.resolved_goal()
+    return {
+        "image_topic": task.topics.image,
+        "embedding_topic": task.topics.embedding,
+        "reward_topic": task.topics.reward,
+        "reward_stamped_topic": task.topics.reward + "_stamped",
+        "encoder": task.encoder.name,
+        "encoder_arch": task.encoder.arch,
+        "encoder_weights": encoder_weights or task.encoder.weights,
+        "device": device,
+        "gamma": task.reward.gamma,
+        "task": task.task,
+        "goal.source": goal.source,
+        "goal.images": list(goal.images),
+        "goal.text": goal.text,
+        "goal.dataset": goal.dataset,
+        "goal.last_frames": goal.last_frames,
+    }
