@@ -31,37 +31,12 @@ import numpy as np
 import torch
 
 from vipflow.encoders import load_encoder
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.fakes import FakeCamera, FakeRobot, untrained_policy
 from vipflow.hardware import MonotonicClock
-from vipflow.policy import EncoderRef, Normalization, PolicyConfig, build_policy_net, load_policy, save_policy
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.perception import InlinePerception
 from vipflow.runtime.safety import SafetyLayer
-
-PROPRIO = ("ee_pose", "gripper")
-
-
-def untrained_policy(encoder, directory: Path):
-    """A real checkpoint (safetensors + JSON) with random weights and millimetre-scale actions."""
-    proprio_dim = 8
-    config = PolicyConfig(
-        encoder=EncoderRef(
-            encoder.name, encoder.arch, encoder.fingerprint, encoder.embed_dim, encoder.similarity
-        ),
-        action_space="ee_delta",
-        proprio_keys=PROPRIO,
-        normalization=Normalization(
-            obs_mean=(0.0,) * (encoder.embed_dim + proprio_dim),
-            obs_std=(1.0,) * (encoder.embed_dim + proprio_dim),
-            action_mean=(0.0,) * 6 + (0.04,),
-            action_std=(0.002,) * 3 + (0.005,) * 3 + (0.01,),
-        ),
-        method="bc",
-    )
-    net = build_policy_net(config.input_dim, config.action_dim, config.hidden_sizes, config.head, seed=0)
-    save_policy(directory, net, config, None)
-    return load_policy(directory)
 
 
 def run_mode(mode: str, ticks: int, encoder, policy, args) -> dict:

@@ -173,3 +173,10 @@ def test_property_joint_delta_never_emits_an_unsafe_target(q, action):
     assert np.linalg.norm(hand[:3] - s.ee_pose[:3]) <= LIMITS.step.max_translation_m + 1e-9
     assert _rot_angle(hand[3:], s.ee_pose[3:]) <= LIMITS.step.max_rotation_rad + 1e-9
     assert LIMITS.gripper.min_width_m <= out.gripper_width <= LIMITS.gripper.max_width_m
+
+
+def test_huge_finite_action_is_clamped_along_its_direction():
+    s = state_at(HOME_Q)
+    out = SafetyLayer().filter(s, np.array([1e308, 0.0, -1e308, 0.0, 0.0, 0.0, 0.04]))
+    dp = out.ee_pose[:3] - s.ee_pose[:3]
+    np.testing.assert_allclose(dp, [0.01 / np.sqrt(2), 0.0, -0.01 / np.sqrt(2)], atol=1e-12)

@@ -9,6 +9,9 @@ leaves the robot in an error mode until ``recover()``. Faults are injected expli
 stalls / frozen frames / disconnects, robot reflex errors / command stalls / frozen state /
 disconnects.
 
+``untrained_policy`` writes a real policy checkpoint with random weights, for benchmarks, dry
+runs and tests that need the full load path but no training.
+
 Time comes from an injected ``Clock``: ``MonotonicClock`` for real-time runs (threads allowed) or
 ``ManualClock`` for fast, deterministic single-threaded tests (sleeping advances virtual time).
 """
@@ -19,6 +22,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -385,3 +389,49 @@ class FakeRobot:
     @property
     def joint_target(self) -> np.ndarray:
         return self._q_target.copy()
+
+
+def untrained_policy(
+    encoder,
+    directory: str | Path,
+    *,
+    action_space: str = "ee_delta",
+    proprio_keys: tuple[str, ...] = ("ee_pose", "gripper"),
+    step_scale: float = 0.002,
+    seed: int = 0,
+):
+    """Save and load a policy on ``encoder`` with random weights and small actions.
+
+    Actions come out around ``step_scale`` per step (metres / radians) with a half-open gripper, so
+    the policy moves the arm a little, like an early checkpoint; the checkpoint is a genuine
+    ``vipflow.policy`` one (safetensors + JSON) and is loaded back with ``load_policy``.
+    """
+    from vipflow.actions import PROPRIO_FEATURES
+    from vipflow.actions import action_space as space_spec
+    from vipflow.policy import (
+        EncoderRef,
+        Normalization,
+        PolicyConfig,
+        build_policy_net,
+        load_policy,
+        save_policy,
+    )
+
+    dim = space_spec(action_space).dim
+    obs_dim = encoder.embed_dim + sum(PROPRIO_FEATURES[k] for k in proprio_keys)
+    config = PolicyConfig(
+        encoder=EncoderRef(encoder.name, encoder.arch, encoder.fingerprint, encoder.embed_dim,
+                           encoder.similarity),
+        action_space=action_space,
+        proprio_keys=tuple(proprio_keys),
+        normalization=Normalization(
+            obs_mean=(0.0,) * obs_dim,
+            obs_std=(1.0,) * obs_dim,
+            action_mean=(0.0,) * (dim - 1) + (GRIPPER_MAX_WIDTH / 2,),
+            action_std=(step_scale,) * (dim - 1) + (0.01,),
+        ),
+        method="bc",
+    )
+    net = build_policy_net(config.input_dim, config.action_dim, config.hidden_sizes, config.head, seed=seed)
+    save_policy(directory, net, config, None)
+    return load_policy(directory)

@@ -1,2 +1,29 @@
 """25 Hz policy runtime: control loop, perception thread, safety layer, robot backends,
-evaluation sessions and results ledgers."""
+evaluation sessions and results ledgers (see docs/runtime.md).
+
+The package namespace holds the pieces a ROS node or a script composes a loop from; evaluation
+lives in ``vipflow.runtime.session`` / ``ledger`` / ``table``, and the backends in
+``backend``, ``sim_backend`` (needs the ``sim`` extra) and ``franky_robot`` (needs ``franka``).
+"""
+
+from vipflow.runtime.limits import LimitsError, SafetyLimits, limits_from_dict, load_limits
+from vipflow.runtime.loop import ControlLoop, LoopResult, TickRecord, stop_on_sigint
+from vipflow.runtime.perception import InlinePerception, Observation, ThreadedPerception
+from vipflow.runtime.safety import Hold, SafetyLayer, SafetyReport
+
+__all__ = [
+    "ControlLoop",
+    "Hold",
+    "InlinePerception",
+    "LimitsError",
+    "LoopResult",
+    "Observation",
+    "SafetyLayer",
+    "SafetyLimits",
+    "SafetyReport",
+    "ThreadedPerception",
+    "TickRecord",
+    "limits_from_dict",
+    "load_limits",
+    "stop_on_sigint",
+]

@@ -148,9 +148,9 @@ class SafetyLayer:
         else:
             for sl, cap, name in ((slice(0, 3), step.max_translation_m, "translation"),
                                   (slice(3, 6), step.max_rotation_rad, "rotation")):
-                norm = float(np.linalg.norm(a[sl]))
-                if norm > cap:
-                    a[sl] *= cap / norm
+                if _norm(a[sl]) > cap:
+                    unit = a[sl] / np.max(np.abs(a[sl]))  # scale first: no overflow for huge values
+                    a[sl] = unit / np.linalg.norm(unit) * cap
                     self.report.clamped[name] += 1
         g_lo, g_hi = self.limits.gripper.min_width_m, self.limits.gripper.max_width_m
         if not g_lo <= a[-1] <= g_hi:
@@ -234,6 +234,12 @@ class SafetyLayer:
     def _hold(self, reason: str) -> Hold:
         self.report.holds[reason.split(":")[0]] += 1
         return Hold(reason)
+
+
+def _norm(v: np.ndarray) -> float:
+    """Euclidean norm that cannot overflow for huge finite inputs (a policy may output 1e300)."""
+    m = float(np.max(np.abs(v)))
+    return 0.0 if m == 0.0 else m * float(np.linalg.norm(v / m))
 
 
 def _rotation_angle(q_a: np.ndarray, q_b: np.ndarray) -> float:

@@ -110,8 +110,10 @@ class EvaluationSession:
         goal: Goal | None = None,
         encoder_info: dict[str, Any] | None = None,
         torch_threads: int | None = 1,
+        realtime_priority: int | None = None,
     ) -> None:
         self.backend, self.encoder, self.policy = backend, encoder, policy
+        self.realtime_priority = realtime_priority
         self.config, self.operator, self.goal = config, operator, goal
         self.space = policy_action_space(policy)
         self.limits = backend.limits(limits or SafetyLimits())
@@ -167,7 +169,7 @@ class EvaluationSession:
         loop = ControlLoop(
             hw.camera, hw.robot, self.encoder, self.policy, self.safety, hw.clock, cfg.rate_hz,
             perception=hw.perception, task=cfg.policy_task, on_tick=recorder.on_tick,
-            torch_threads=self.torch_threads,
+            torch_threads=self.torch_threads, realtime_priority=self.realtime_priority,
         )
         with writer:
             with stop_on_sigint(loop):
