@@ -1,5 +1,244 @@
-"""Placeholder: being written (replace this whole file)."""
+"""`vipflow rewards`: score recordings against a goal; per-frame CSV/JSON, metrics and PNG curves.
+
+vipflow rewards demo.mp4 --encoder vip --weights vip_resnet50.pt --goal-image goal.png --out out/
+vipflow rewards ep_000 ep_001 --encoder liv --weights liv_rn50.pt --goal-text "close the drawer"
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vipflow.encoders import Encoder, EncoderError, load_encoder
+from vipflow.episodes.errors import EpisodeError
+from vipflow.metrics import auroc, bump_rate, voc
+from vipflow.plots import plot_reward_curves
+from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
+from vipflow.video import Recording, VideoError, open_recording, read_image
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+LAST_FRAME = "last frame"  # goal used when none is given (optimistic: distance 0 at the end)
 
 
 def register(sub) -> None:
-    sub.add_parser("rewards", help="(not written yet)")
+    p = sub.add_parser(
+        "rewards",
+        help="per-frame values and rewards of recordings against a goal, with metrics and plots",
+        description="Score mp4 files, frame folders or episode directories against a goal (images, a "
+        "sentence for LIV, or the last frames of goal episodes). Without a goal, each input's last "
+        "frame is its goal (optimistic: that frame has distance 0).",
+    )
+    p.add_argument("inputs", nargs="+", type=Path, help="mp4 / frame folder / episode directory")
+    p.add_argument("--encoder", default="vip", help="vip, r3m, liv or resnet50 (default vip)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="official .pt or our .safetensors (default: the weights folder)",
+    )
+    p.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
+    p.add_argument("--arch", default=None, help="backbone (default: from the file)")
+    p.add_argument(
+        "--legacy-vip-crop",
+        action="store_true",
+        help="released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames",
+    )
+    p.add_argument(
+        "--goal-image",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="IMG",
+        help="goal image(s); several are averaged in embedding space",
+    )
+    p.add_argument("--goal-text", default=None, help="goal sentence (LIV)")
+    p.add_argument(
+        "--goal-episode",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="recordings whose last frames define the goal (mean embedding)",
+    )
+    p.add_argument("--goal-last-k", type=int, default=1, help="last frames per goal episode (default 1)")
+    p.add_argument(
+        "--labels",
+        nargs="+",
+        default=None,
+        choices=("success", "failure", "unlabeled"),
+        help="one label per input, for AUROC (default: episode metadata)",
+    )
+    p.add_argument("--gamma", type=float, default=0.98, help="LIV's cos/(1-gamma) scale (default 0.98)")
+    p.add_argument(
+        "--out", type=Path, default=Path("rewards_out"), help="output folder (default rewards_out)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Scored:
+    name: str
+    recording: Recording
+    label: str | None
+    values: dict[str, np.ndarray]  # goal name -> (T,)
+    metrics: dict[str, dict[str, float]]
+
+
+def _embed(encoder: Encoder, rec: Recording, batch_size: int) -> np.ndarray:
+    parts = []
+    with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=rec.length < 2 * batch_size) as bar:
+        for chunk in rec.chunks(4 * batch_size):
+            parts.append(encoder.embed_images(chunk, batch_size=batch_size))
+            bar.update(len(chunk))
+    return np.concatenate(parts)
+
+
+def _goals(args: argparse.Namespace, encoder: Encoder) -> dict[str, np.ndarray]:
+    goals: dict[str, np.ndarray] = {}
+    if args.goal_image:
+        goals["image"] = goal_from_images(encoder, [read_image(p) for p in args.goal_image])
+    if args.goal_text is not None:
+        goals["text"] = goal_from_text(encoder, args.goal_text)
+    if args.goal_episode:
+        goals["episodes"] = goal_from_episodes(encoder, args.goal_episode, last_k=args.goal_last_k)
+    return goals
+
+
+def _metrics(v: np.ndarray) -> dict[str, float]:
+    r = step_rewards(v)
+    return {
+        "voc": voc(v),
+        "bump_rate": bump_rate(r),
+        "return": float(v[-1] - v[0]),
+        "final_value": float(v[-1]),
+    }
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    names: list[str] = []
+    for i, p in enumerate(paths):
+        stem = p.stem if p.is_file() else p.name
+        names.append(stem if stem not in names else f"{stem}_{i}")
+    return names
+
+
+def _write_outputs(
+    out: Path, s: Scored, encoder: Encoder, args: argparse.Namespace, goals_desc: dict
+) -> None:
+    goals = list(s.values)
+    rows = len(next(iter(s.values.values())))
+    fps = s.recording.fps
+    with open(out / f"{s.name}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["frame", "time_s", *(f"{k}_{g}" for g in goals for k in ("value", "reward"))])
+        rewards = {g: step_rewards(v) for g, v in s.values.items()}
+        for t in range(rows):  # the reward on row t is earned by the step (t-1) -> t
+            cells = []
+            for g in goals:
+                cells += [f"{s.values[g][t]:.6g}", "" if t == 0 else f"{rewards[g][t - 1]:.6g}"]
+            w.writerow([t, f"{t / fps:.4f}" if fps else "", *cells])
+    doc = {
+        "input": str(s.recording.path),
+        "kind": s.recording.kind,
+        "frames": rows,
+        "fps": fps,
+        "label": s.label,
+        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        "similarity": encoder.similarity,
+        "gamma": args.gamma if encoder.similarity == "cosine" else None,
+        "goals": goals_desc,
+        "metrics": s.metrics,
+        "values": {g: v.tolist() for g, v in s.values.items()},
+        "rewards": {g: r.tolist() for g, r in rewards.items()},
+    }
+    (out / f"{s.name}.json").write_text(json.dumps(doc, indent=2))
+    plot_reward_curves(
+        out / f"{s.name}.png",
+        s.values,
+        fps=fps,
+        title=f"{s.name}: {encoder.name}/{encoder.arch}" + (f" ({s.label})" if s.label else ""),
+        distance_label="L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal",
+    )
+
+
+def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
+    summary: dict = {
+        "inputs": {s.name: {"label": s.label, "metrics": s.metrics} for s in scored},
+        "goals": {},
+    }
+    for g in goal_names:
+        vocs = [s.metrics[g]["voc"] for s in scored]
+        bumps = [b for s in scored if np.isfinite(b := s.metrics[g]["bump_rate"])]  # T<2 has none
+        entry = {"mean_voc": float(np.mean(vocs)), "mean_bump_rate": float(np.mean(bumps)) if bumps else None}
+        succ = [s.metrics[g]["final_value"] for s in scored if s.label == "success"]
+        fail = [s.metrics[g]["final_value"] for s in scored if s.label == "failure"]
+        if succ and fail:
+            entry["auroc_final_value"] = auroc(succ, fail)
+        summary["goals"][g] = entry
+    return summary
+
+
+def _score_all(args: argparse.Namespace) -> int:
+    if args.labels is not None and len(args.labels) != len(args.inputs):
+        print(
+            f"error: --labels has {len(args.labels)} entries for {len(args.inputs)} inputs", file=sys.stderr
+        )
+        return 2
+    recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
+    encoder = load_encoder(
+        args.encoder,
+        args.weights,
+        arch=args.arch,
+        device=args.device,
+        dtype=DTYPES[args.dtype],
+        random_init=args.random_init,
+        legacy_vip_crop=args.legacy_vip_crop,
+    )
+    goals = _goals(args, encoder)
+    goals_desc = {
+        "image": {"kind": "images", "paths": [str(p) for p in args.goal_image]},
+        "text": {"kind": "text", "text": args.goal_text},
+        "episodes": {
+            "kind": "episodes",
+            "paths": [str(p) for p in args.goal_episode],
+            "last_k": args.goal_last_k,
+        },
+    }
+    goals_desc = {g: goals_desc[g] for g in goals} or {LAST_FRAME: {"kind": "last frame of each input"}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    scored: list[Scored] = []
+    for i, (name, rec) in enumerate(zip(_unique_names(args.inputs), recordings, strict=True)):
+        emb = _embed(encoder, rec, args.batch_size)
+        per_goal = goals or {LAST_FRAME: emb[-1]}
+        vals = {g: values(emb, goal, encoder.similarity, args.gamma) for g, goal in per_goal.items()}
+        label = args.labels[i] if args.labels else rec.label
+        s = Scored(name, rec, label, vals, {g: _metrics(v) for g, v in vals.items()})
+        _write_outputs(args.out, s, encoder, args, goals_desc)
+        scored.append(s)
+        line = "  ".join(f"[{g}] VOC {m['voc']:+.3f} bump {m['bump_rate']:.3f}" for g, m in s.metrics.items())
+        print(f"{name}: {len(emb)} frames  {line}  -> {args.out / name}.{{csv,json,png}}")
+    summary = _summary(scored, list(goals_desc))
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    for g, entry in summary["goals"].items():
+        extra = f"  AUROC {entry['auroc_final_value']:.3f}" if "auroc_final_value" in entry else ""
+        print(f"[{g}] mean VOC {entry['mean_voc']:+.3f}  mean bump rate {entry['mean_bump_rate']}{extra}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _score_all(args)
+    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,183 @@
+"""Frames from recordings: mp4 (any OpenCV-decodable video), folders of images, and recorded
+episodes, as uint8 RGB arrays (T,H,W,3). Videos are read in chunks so long ones fit in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class VideoError(Exception):
+    """Base class: a recording cannot be turned into frames."""
+
+
+class RecordingNotFoundError(VideoError, FileNotFoundError):
+    """The path does not exist."""
+
+
+class UnreadableVideoError(VideoError):
+    """The file is not a decodable video (corrupt, empty, unsupported codec)."""
+
+
+class FrameFolderError(VideoError):
+    """A frame folder is empty, has unreadable images, or images of different sizes."""
+
+
+def _natural_key(path: Path) -> list:
+    """frame_2.png before frame_10.png."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", path.name)]
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """One image file -> (H,W,3) uint8 RGB (grey and alpha are converted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingNotFoundError(f"image {path} does not exist")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FrameFolderError(f"{path}: not a readable image (supported: {', '.join(IMAGE_SUFFIXES)})")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 25.0) -> Path:
+    """(T,H,W,3) uint8 RGB -> mp4 (mp4v), e.g. for sharing reward examples and for tests."""
+    path = Path(path)
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"write_video needs uint8 RGB (T,H,W,3), T>0; got {frames.dtype} {frames.shape}")
+    h, w = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    if not writer.isOpened():
+        raise VideoError(f"cannot open {path} for writing (is the folder writable?)")
+    try:
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return path
+
+
+@dataclass
+class Recording:
+    """A source of frames. ``length`` is exact for folders and episodes; for videos it is the
+    container's frame count (used for progress bars only)."""
+
+    path: Path
+    kind: str  # "video" | "frames" | "episode"
+    length: int
+    fps: float | None = None
+    label: str | None = None  # episodes: success / failure / unlabeled
+    goal_text: str = ""  # episodes: the task's goal sentence, if recorded
+    _frames: np.ndarray | None = None
+    _files: list[Path] | None = None
+
+    def chunks(self, size: int = 64) -> Iterator[np.ndarray]:
+        """Consecutive (n<=size,H,W,3) uint8 RGB blocks, in order."""
+        if self.kind == "video":
+            yield from _video_chunks(self.path, size)
+        elif self.kind == "frames":
+            shape = None
+            for start in range(0, len(self._files), size):
+                files = self._files[start : start + size]
+                images = [read_image(f) for f in files]
+                shape = shape or images[0].shape
+                for f, im in zip(files, images, strict=True):
+                    if im.shape != shape:
+                        raise FrameFolderError(
+                            f"{f}: size {im.shape[:2]} differs from the first frame's {shape[:2]}; "
+                            "resize the frames to one size"
+                        )
+                yield np.stack(images)
+        else:
+            for start in range(0, len(self._frames), size):
+                yield self._frames[start : start + size]
+
+    def read(self) -> np.ndarray:
+        """All frames at once (T,H,W,3)."""
+        return np.concatenate(list(self.chunks()), axis=0)
+
+
+def _video_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        block: list[np.ndarray] = []
+        total = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            block.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            total += 1
+            if len(block) == size:
+                yield np.stack(block)
+                block = []
+        if block:
+            yield np.stack(block)
+        if total == 0:
+            raise UnreadableVideoError(f"{path}: no frame could be decoded (empty or corrupt video)")
+    finally:
+        cap.release()
+
+
+def _open_video(path: Path) -> Recording:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise UnreadableVideoError(
+                f"{path}: not a decodable video (corrupt file or unsupported codec). Check it plays, or "
+                f"re-encode it: ffmpeg -i {path.name} -c:v libx264 -pix_fmt yuv420p fixed.mp4"
+            )
+        ok, _ = cap.read()
+        if not ok:
+            raise UnreadableVideoError(f"{path}: the video has no decodable frame (empty or corrupt)")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = cap.get(cv2.CAP_PROP_FPS) or None
+    finally:
+        cap.release()
+    return Recording(path, "video", max(count, 1), fps=fps)
+
+
+def _open_folder(path: Path) -> Recording:
+    files = sorted((f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+    if not files:
+        raise FrameFolderError(
+            f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) and not an episode directory "
+            "(no metadata.yaml)"
+        )
+    return Recording(path, "frames", len(files), _files=files)
+
+
+def _open_episode(path: Path) -> Recording:
+    from vipflow.episodes import read_episode
+
+    episode = read_episode(path)
+    grid = episode.on_grid(episode.meta.nominal_rate_hz)
+    return Recording(
+        path, "episode", len(grid.frames), fps=grid.rate_hz, label=episode.meta.label,
+        goal_text=episode.meta.goal_text, _frames=grid.frames,
+    )
+
+
+def open_recording(path: str | Path) -> Recording:
+    """An mp4 (or other video), a folder of frames, or an episode directory (rosbag2 + metadata.yaml)."""
+    path = Path(path)
+    if not path.exists():
+        raise RecordingNotFoundError(f"{path} does not exist (expected a video, frame folder or episode)")
+    if path.is_dir():
+        return _open_episode(path) if (path / "metadata.yaml").is_file() else _open_folder(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise FrameFolderError(f"{path} is one image, not a sequence; pass its folder or use it as a goal")
+    return _open_video(path)
+
+
+def read_frames(path: str | Path) -> np.ndarray:
+    """Every frame of a recording (see `open_recording`) as (T,H,W,3) uint8 RGB."""
+    return open_recording(path).read()
