@@ -47,6 +47,9 @@ class PolicyNodeParams:
     gripper_grasp_action: str = option(
         "/franka_gripper/grasp", "franka_msgs/action/Grasp server, used to close"
     )
+    gripper_command_topic: str = option(
+        "", "gripper width targets out as std_msgs/Float64 (the simulator); '' = franka_msgs actions"
+    )
     gripper_speed: float = option(0.05, "gripper speed, m/s")
     gripper_force: float = option(20.0, "grasp force, N")
     error_recovery_action: str = option(
@@ -89,7 +92,7 @@ class EvaluateNodeParams(PolicyNodeParams):
 
 def policy_params_from_task(task: TaskConfig) -> dict:
     """The policy-node parameters a task config implies: topics, rate, safety limits."""
-    out = {
+    return {
         "task": task.task,
         "rate_hz": task.rate_hz,
         "command_topic": task.topics.command,
@@ -97,15 +100,6 @@ def policy_params_from_task(task: TaskConfig) -> dict:
         **TopicHardwareConfig.task_params(task),
         **to_flat(task.safety_limits(), "safety."),
     }
-    if task.robot.driver == "sim":  # the simulator bridge has no gripper actions or FCI to recover
-        out.update(
-            gripper_move_action="",
-            gripper_grasp_action="",
-            error_recovery_action="",
-            hardware_component="",
-            controller="",
-        )
-    return out
 
 
 def evaluate_params_from_task(task: TaskConfig) -> dict:
@@ -115,7 +109,6 @@ def evaluate_params_from_task(task: TaskConfig) -> dict:
         "horizon": task.evaluate.horizon,
         "rollouts": task.evaluate.rollouts,
         "image_format": task.record.image_format,
-        "judge": "topic" if task.kind == "sim" else "operator",
         "goal.source": goal.source,
         "goal.images": list(goal.images),
         "goal.text": goal.text,

@@ -34,7 +34,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rosidl_runtime_py.utilities import get_message
-from std_msgs.msg import Bool, Float32MultiArray, String
+from std_msgs.msg import Bool, Float32MultiArray, Float64, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -54,6 +54,7 @@ from vipflow.topic_hardware import (
     TopicCamera,
     TopicRobot,
     float32_array_cdr,
+    float64_cdr,
     hardware_subscriptions,
     string_cdr,
 )
@@ -88,11 +89,18 @@ class PolicyNode(Node):
             if p.joint_command_topic
             else None
         )
-        use_gripper = hw.use_gripper and bool(p.gripper_move_action)
+        send_gripper = None
+        if hw.use_gripper and p.gripper_command_topic:  # a simulator takes the width on a topic
+            send_gripper = self._publish_gripper_width
+            self.gripper_out = self.create_publisher(Float64, p.gripper_command_topic, 10)
+        elif hw.use_gripper and p.gripper_move_action:
+            send_gripper = self._send_gripper
+            self.move_client = ActionClient(self, Move, p.gripper_move_action, callback_group=self.group)
+            self.grasp_client = ActionClient(self, Grasp, p.gripper_grasp_action, callback_group=self.group)
         self.robot = TopicRobot(
             pose_out.publish,
             publish_joints=joints_out.publish if joints_out else None,
-            send_gripper=self._send_gripper if use_gripper else None,
+            send_gripper=send_gripper,
             recover_fn=self._recover if p.error_recovery_action else None,
             config=hw,
             period_s=1.0 / p.rate_hz,
@@ -102,9 +110,6 @@ class PolicyNode(Node):
             self.create_subscription(get_message(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
         self.action_out = self.create_publisher(Float32MultiArray, p.action_topic, 10)
         self.status_out = self.create_publisher(String, p.status_topic, 10)
-        if use_gripper:
-            self.move_client = ActionClient(self, Move, p.gripper_move_action, callback_group=self.group)
-            self.grasp_client = ActionClient(self, Grasp, p.gripper_grasp_action, callback_group=self.group)
         if p.error_recovery_action:
             self.recovery_client = ActionClient(
                 self, ErrorRecovery, p.error_recovery_action, callback_group=self.group
@@ -123,6 +128,9 @@ class PolicyNode(Node):
         return self.get_clock().now().nanoseconds
 
     # -- gripper and recovery (called from the control thread) --------------------------------------
+    def _publish_gripper_width(self, width: float) -> None:
+        self.gripper_out.publish(float64_cdr(width))
+
     def _send_gripper(self, width: float) -> None:
         p = self.params
         measured = self.robot.state().gripper_width

@@ -32,6 +32,7 @@ from vipflow.task_config import TaskConfig
 MSG_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 MSG_POINT_STAMPED = "geometry_msgs/msg/PointStamped"
 MSG_STRING = "std_msgs/msg/String"
+MSG_BOOL = "std_msgs/msg/Bool"
 FRANKA_FINGER_JOINTS = ("fr3_finger_joint1", "fr3_finger_joint2")
 
 NowFn = Callable[[], int]
@@ -418,20 +419,30 @@ def hardware_subscriptions(
     return subs
 
 
+def _header(stamp_ns: int, frame_id: str = ""):
+    t = m.TYPESTORE.types
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return t["std_msgs/msg/Header"](
+        stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
+    )
+
+
 def joint_trajectory_cdr(q: np.ndarray, names: Sequence[str], stamp_ns: int, reach_s: float) -> bytes:
     """A one-point trajectory_msgs/JointTrajectory reaching ``q`` after ``reach_s`` seconds."""
     t = m.TYPESTORE.types
     sec, nanosec = divmod(round(reach_s * 1e9), 1_000_000_000)
-    ssec, snsec = divmod(int(stamp_ns), 1_000_000_000)
-    stamp = t["builtin_interfaces/msg/Time"](sec=ssec, nanosec=snsec)
     empty = np.zeros(0, dtype=np.float64)
     point = t["trajectory_msgs/msg/JointTrajectoryPoint"](
-        positions=np.asarray(q, dtype=np.float64), velocities=empty, accelerations=empty, effort=empty,
+        positions=np.asarray(q, dtype=np.float64),
+        velocities=empty,
+        accelerations=empty,
+        effort=empty,
         time_from_start=t["builtin_interfaces/msg/Duration"](sec=sec, nanosec=nanosec),
     )
     msg = t[MSG_TRAJECTORY](
-        header=t["std_msgs/msg/Header"](stamp=stamp, frame_id=""),
-        joint_names=list(names), points=[point],
+        header=_header(stamp_ns),
+        joint_names=list(names),
+        points=[point],
     )
     return to_cdr(msg, MSG_TRAJECTORY)
 
@@ -451,6 +462,27 @@ def image_cdr(frame: Frame, stamp_ns: int) -> bytes:
     return to_cdr(m.image_msg(frame, stamp_ns, "raw"), m.MSG_IMAGE)
 
 
+def joint_state_cdr(names: Sequence[str], positions, stamp_ns: int, velocities=()) -> bytes:
+    """sensor_msgs/JointState (velocities may be empty, as joint_state_publisher sends them)."""
+    msg = m.TYPESTORE.types[m.MSG_JOINTS](
+        header=_header(stamp_ns),
+        name=list(names),
+        position=np.asarray(positions, dtype=np.float64),
+        velocity=np.asarray(velocities, dtype=np.float64),
+        effort=np.zeros(0, dtype=np.float64),
+    )
+    return to_cdr(msg, m.MSG_JOINTS)
+
+
+def float64_cdr(value: float) -> bytes:
+    """std_msgs/Float64 (a gripper width target for the simulator bridge)."""
+    return to_cdr(m.float64_msg(value), m.MSG_FLOAT64)
+
+
+def bool_cdr(value: bool) -> bytes:
+    return to_cdr(m.TYPESTORE.types[MSG_BOOL](data=bool(value)), MSG_BOOL)
+
+
 def float32_array_cdr(values, label: str) -> bytes:
     """std_msgs/Float32MultiArray with one dimension named ``label``."""
     return to_cdr(m.float32_array_msg(values, label), m.MSG_FLOAT32_ARRAY)
@@ -459,12 +491,9 @@ def float32_array_cdr(values, label: str) -> bytes:
 def point_stamped_cdr(xyz, stamp_ns: int, frame_id: str = "") -> bytes:
     """geometry_msgs/PointStamped (the reward node: x = value, y = reward, stamped like the image)."""
     t = m.TYPESTORE.types
-    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
     x, y, z = (float(v) for v in xyz)
     msg = t[MSG_POINT_STAMPED](
-        header=t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
-                                        frame_id=frame_id),
-        point=t["geometry_msgs/msg/Point"](x=x, y=y, z=z),
+        header=_header(stamp_ns, frame_id), point=t["geometry_msgs/msg/Point"](x=x, y=y, z=z)
     )
     return to_cdr(msg, MSG_POINT_STAMPED)
 

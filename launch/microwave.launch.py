@@ -1,0 +1,13 @@
+"""Microwave (simulated FrankaKitchen): the simulated kitchen (camera and arm),
+vip_reward_node and rwr_policy_node, configured by config/tasks/microwave.yaml.
+
+    ros2 launch vip_bringup microwave.launch.py --show-args
+    ros2 launch vip_bringup microwave.launch.py \\
+        encoder_weights:=kitchen_vip.safetensors policy:=runs/microwave-rwr autostart:=true
+"""
+
+from vip_bringup.launch_builder import task_launch_description
+
+
+def generate_launch_description():
+    return task_launch_description("microwave")

@@ -1,0 +1,13 @@
+"""PushBottle (VIP paper, real robot): the RealSense, the Franka (franka_bringup),
+vip_reward_node and rwr_policy_node, configured by config/tasks/push_bottle.yaml.
+
+    ros2 launch vip_bringup push_bottle.launch.py --show-args
+    ros2 launch vip_bringup push_bottle.launch.py robot_ip:=172.16.0.2 \\
+        encoder_weights:=~/weights/vip_resnet50.pt policy:=runs/push_bottle-rwr
+"""
+
+from vip_bringup.launch_builder import task_launch_description
+
+
+def generate_launch_description():
+    return task_launch_description("push_bottle")

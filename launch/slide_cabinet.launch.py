@@ -1,0 +1,13 @@
+"""Slide cabinet (simulated FrankaKitchen): the simulated kitchen (camera and arm),
+vip_reward_node and rwr_policy_node, configured by config/tasks/slide_cabinet.yaml.
+
+    ros2 launch vip_bringup slide_cabinet.launch.py --show-args
+    ros2 launch vip_bringup slide_cabinet.launch.py \\
+        encoder_weights:=kitchen_vip.safetensors policy:=runs/slide_cabinet-rwr autostart:=true
+"""
+
+from vip_bringup.launch_builder import task_launch_description
+
+
+def generate_launch_description():
+    return task_launch_description("slide_cabinet")

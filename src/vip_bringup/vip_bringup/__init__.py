@@ -1,0 +1,1 @@
+"""vip_bringup: launch files, task configs and the simulated-kitchen bridge of the VIP/LIV suite."""
