@@ -90,7 +90,7 @@ def solve_ik(
     config: ServoConfig,
     iterations: int = 300,
     tol: float = 1e-4,
-    limit_margin: float = 0.1,
+    limit_margin: float = 0.05,
 ) -> bool:
     """Move ``data.qpos[:7]`` kinematically until the site reaches ``target_pose`` (for resets).
 

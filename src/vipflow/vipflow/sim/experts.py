@@ -78,9 +78,10 @@ class ScriptedExpert:
         if not self._started:
             self._started = True
             if self.style.failure == "miss":
-                direction = self.rng.normal(size=3)
-                direction[1] = 0.0  # sideways or vertical, not into the handle
-                self._miss = self.style.miss_offset * direction / np.linalg.norm(direction)
+                # The hand stops short of the handle (and a little to the side): it closes on air.
+                side = self.rng.normal(size=3) * 0.3
+                side[1] = -1.0
+                self._miss = self.style.miss_offset * side / np.linalg.norm(side)
             self.start(sim)
         state = sim.state()
         if self._frozen is not None:
@@ -108,11 +109,13 @@ class ScriptedExpert:
         return RobotTarget(gripper_width=gripper, ee_pose=self._pose(sim, position, yaw))
 
     def _stop_target(self, sim: KitchenSim, ee: np.ndarray) -> RobotTarget:
-        """Where a demonstrator who gives up leaves the hand (``freeze``) or pulls it back."""
+        """``freeze`` holds hand and fingers; ``give_up`` lets go and backs away 8 cm."""
         position = ee[:3].copy()
+        width = sim.state().gripper_width
         if self.style.failure == "give_up":
-            position[1] -= 0.08  # back away from the furniture
-        return RobotTarget(gripper_width=sim.state().gripper_width, ee_pose=self._pose(sim, position, 0.0))
+            position[1] -= 0.08
+            width = GRIPPER_MAX_WIDTH
+        return RobotTarget(gripper_width=width, ee_pose=self._pose(sim, position, 0.0))
 
     @staticmethod
     def _pose(sim: KitchenSim, position: np.ndarray, yaw: float) -> np.ndarray:

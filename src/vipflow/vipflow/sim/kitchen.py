@@ -101,9 +101,7 @@ class KitchenSim:
             noise = self.rng.uniform(-self.task.reset_noise, self.task.reset_noise, size=3)
             start = self.home_ee_pose.copy()
             start[:3] = self.data.site_xpos[self._task_site] + np.asarray(self.task.reset_offset) + noise
-            if self.task.posture is not None:
-                self.data.qpos[:N_ARM] = self.task.posture
-            if not solve_ik(self.model, self.data, self._ee_site, start, self.servo):
+            if not self._place_arm(start):
                 raise RobotError(f"reset for {self.task.name}: no arm pose reaches {start[:3]}")
             finger = FINGER_MAX if self.task.gripper_open else 0.0
             self.data.qpos[N_ARM : N_ARM + 2] = finger
@@ -111,6 +109,19 @@ class KitchenSim:
             self._hold_here(finger)
             self._steps += 1  # a reset is a new scene: the camera has a fresh frame to give
             self._stepped.notify_all()
+
+    def _place_arm(self, pose: np.ndarray) -> bool:
+        """IK from the task's posture, else from the home pose, else from jittered postures."""
+        home = self.data.qpos[:N_ARM].copy()
+        seeds = [np.asarray(self.task.posture)] if self.task.posture is not None else []
+        seeds.append(home)
+        rng = np.random.default_rng(0)  # fixed: the same start pose always gets the same arm pose
+        seeds += [seeds[0] + rng.normal(0.0, 0.3, N_ARM) for _ in range(6)]
+        for seed in seeds:
+            self.data.qpos[:N_ARM] = seed
+            if solve_ik(self.model, self.data, self._ee_site, pose, self.servo):
+                return True
+        return False
 
     def success(self) -> bool:
         """FrankaKitchen's success test for this task on the current (noise-free) state."""
