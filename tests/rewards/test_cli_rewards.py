@@ -23,17 +23,17 @@ def test_mp4_writes_csv_json_png(tmp_path, capsys):
     with open(out / "reach.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 30
-    assert list(rows[0]) == ["frame", "time_s", "value_last frame", "reward_last frame"]
-    assert rows[0]["reward_last frame"] == "" and float(rows[1]["time_s"]) == pytest.approx(0.04)
+    assert list(rows[0]) == ["frame", "time_s", "value_last_frame", "reward_last_frame"]
+    assert rows[0]["reward_last_frame"] == "" and float(rows[1]["time_s"]) == pytest.approx(0.04)
     doc = json.loads((out / "reach.json").read_text())
     assert doc["frames"] == 30 and doc["encoder"]["name"] == "vip" and doc["kind"] == "video"
-    m = doc["metrics"]["last frame"]
+    m = doc["metrics"]["last_frame"]
     assert m["voc"] > 0.95 and m["bump_rate"] < 0.1  # decoded mp4 frames still approach the goal
-    assert len(doc["rewards"]["last frame"]) == 29
+    assert len(doc["rewards"]["last_frame"]) == 29
     png = cv2.imread(str(out / "reach.png"))
     assert png is not None and png.shape[0] > 300
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["goals"]["last frame"]["mean_voc"] == pytest.approx(m["voc"])
+    assert summary["goals"]["last_frame"]["mean_voc"] == pytest.approx(m["voc"])
     assert "reach: 30 frames" in capsys.readouterr().out
 
 

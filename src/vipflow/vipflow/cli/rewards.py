@@ -25,7 +25,7 @@ from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text
 from vipflow.video import Recording, VideoError, open_recording, read_image
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-LAST_FRAME = "last frame"  # goal used when none is given (optimistic: distance 0 at the end)
+LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
 
 
 def register(sub) -> None:
