@@ -16,7 +16,6 @@ from typing import Protocol
 import numpy as np
 
 from vipflow.hardware import Camera, CameraTimeout, Clock, Frame, HardwareError
-from vipflow.runtime.priority import lower_priority
 
 
 class EncoderLike(Protocol):
@@ -111,7 +110,6 @@ class ThreadedPerception(_Encoding):
         self._thread.start()
 
     def _run(self) -> None:
-        lower_priority()  # the encoder yields the CPU to the command thread first
         while not self._stop.is_set():
             try:
                 frame = self.camera.read(timeout_s=self.read_timeout_s)
