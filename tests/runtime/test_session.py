@@ -139,3 +139,15 @@ def test_ledger_load_errors_name_the_file(tmp_path):
     (tmp_path / "ledger.json").write_text('{"format": "other"}')
     with pytest.raises(LedgerError, match="not a vipflow ledger"):
         Ledger.load(tmp_path)
+
+
+def test_ctrl_c_at_a_prompt_ends_the_session_cleanly(tmp_path):
+    def interrupted(prompt):
+        raise KeyboardInterrupt
+
+    cfg = EvaluationConfig(tmp_path / "eval", "BC", "t", rollouts=3, horizon=3)
+    backend = fake_backend()
+    ledger = EvaluationSession(backend, TinyEncoder(), ScriptedPolicy([STEP]), cfg,
+                               ConsoleOperator(ask=interrupted)).run()
+    assert ledger.rollouts == [] and backend.robot.stopped
+    assert (tmp_path / "eval" / "ledger.json").exists()

@@ -8,9 +8,10 @@ and judges itself and runs on the physics clock.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Protocol
 
-from vipflow.hardware import Camera, Clock, MonotonicClock, Robot
+from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.operator import Operator
 
@@ -61,7 +62,8 @@ class HardwareBackend:
         self.camera.start()
 
     def reset(self, index: int, total: int, operator: Operator) -> None:
-        self.robot.hold()
+        with contextlib.suppress(RobotError):  # after a reflex the arm is already braked
+            self.robot.hold()
         operator.prepare(index, total)
         self.robot.recover()  # clears a reflex from the previous rollout; harmless otherwise
 

@@ -36,6 +36,8 @@ class ConsoleOperator:
             return self.ask(prompt).strip().lower()
         except EOFError as exc:
             raise OperatorAbort("no operator input (end of input); session stopped") from exc
+        except KeyboardInterrupt as exc:
+            raise OperatorAbort("operator pressed Ctrl-C at the prompt; session stopped") from exc
 
     def prepare(self, index: int, total: int) -> None:
         answer = self._read(
