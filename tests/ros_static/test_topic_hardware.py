@@ -16,7 +16,7 @@ import pytest
 from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.fakes import FakeCamera, FakeRobot
-from vipflow.hardware import CameraTimeout, Frame, MonotonicClock, RobotError, RobotState, RobotTarget
+from vipflow.hardware import CameraTimeout, MonotonicClock, RobotError, RobotTarget
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.safety import SafetyLayer
 from vipflow.topic_hardware import (
@@ -292,79 +292,6 @@ def test_recover_reports_failures_as_robot_errors():
 
 
 # ---- end to end: the control loop over topics ---------------------------------------------------
-class Bus:
-    """Plays the ROS graph between fake hardware and the topic backends, in CDR.
-
-    Camera frames go out as Image messages stamped in ROS time at capture; the arm's state goes
-    out at ``state_hz`` as JointState + PoseStamped + gripper JointState; PoseStamped targets
-    published by the TopicRobot come back into the fake arm as absolute targets.
-    """
-
-    def __init__(self, camera: FakeCamera, robot: FakeRobot, state_hz: float = 100.0):
-        self.camera, self.robot, self.period = camera, robot, 1.0 / state_hz
-        self.stop_event, self.freeze_state = threading.Event(), threading.Event()
-        self.topic_camera = TopicCamera("/camera")
-        self.topic_robot = TopicRobot(self._on_pose_target, send_gripper=self._on_gripper_goal)
-        self.gripper_goal = 0.04
-        self.threads = [
-            threading.Thread(target=f, daemon=True) for f in (self._pump_camera, self._pump_state)
-        ]
-
-    @staticmethod
-    def _ros_stamp(mono_stamp: int) -> int:
-        return time.time_ns() - (time.monotonic_ns() - mono_stamp)
-
-    def _pump_camera(self):
-        while not self.stop_event.is_set():
-            frame: Frame = self.camera.read(1.0)
-            self.topic_camera.on_image(image_cdr(frame.rgb, "rgb8", self._ros_stamp(frame.stamp_ns)))
-
-    def _pump_state(self):
-        while not self.stop_event.is_set():
-            if not self.freeze_state.is_set():
-                s: RobotState = self.robot.state()
-                stamp = self._ros_stamp(s.stamp_ns)
-                self.topic_robot.on_joint_state(joints_cdr(ARM, s.joint_pos, stamp, s.joint_vel))
-                self.topic_robot.on_pose(pose_cdr(s.ee_pose, stamp))
-                half = [s.gripper_width / 2] * 2
-                self.topic_robot.on_gripper(
-                    joints_cdr(["fr3_finger_joint1", "fr3_finger_joint2"], half, stamp)
-                )
-            time.sleep(self.period)
-
-    def _on_pose_target(self, raw: bytes) -> None:
-        pose = m.pose_array(m.deserialize(raw, m.MSG_POSE))
-        self.robot.send(RobotTarget(gripper_width=self.gripper_goal, ee_pose=pose))
-
-    def _on_gripper_goal(self, width: float) -> None:
-        self.gripper_goal = width
-
-    def __enter__(self):
-        self.camera.start()
-        self.robot.start()
-        for t in self.threads:
-            t.start()
-        self.topic_camera.start()
-        self.topic_robot.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(2.0)
-
-
-class PixelEncoder:
-    """A real (if tiny) function of the pixels: the image downsampled to 2x2 grey levels."""
-
-    def embed_images(self, frames, batch_size=32, progress=False):
-        f = np.asarray(frames, np.float32).mean(axis=3) / 255.0
-        n, h, w = f.shape
-        return (
-            f[:, : h // 2 * 2, : w // 2 * 2].reshape(n, 2, h // 2, 2, w // 2).mean(axis=(2, 4)).reshape(n, 4)
-        )
-
-
 class PushPolicy:
     """Asks for 3 cm per tick along +x: three times the safety layer's 1 cm step limit."""
 
@@ -376,16 +303,16 @@ class PushPolicy:
         return np.array([0.03, 0, 0, 0, 0, 0, 0.05])
 
 
-def test_control_loop_over_topics_sends_only_bounded_commands():
+def test_control_loop_over_topics_sends_only_bounded_commands(ros_bus, pixel_encoder):
     clock = MonotonicClock()
     camera, arm = FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)
     layer = SafetyLayer()
-    with Bus(camera, arm) as bus:
+    with ros_bus(camera, arm) as bus:
         x0 = bus.topic_robot.state().ee_pose[0]
         loop = ControlLoop(
             bus.topic_camera,
             bus.topic_robot,
-            PixelEncoder(),
+            pixel_encoder,
             PushPolicy(),
             layer,
             clock,
@@ -403,14 +330,14 @@ def test_control_loop_over_topics_sends_only_bounded_commands():
         assert bus.topic_robot.state().ee_pose[0] > x0 + 0.05  # and the arm really moved
 
 
-def test_control_loop_over_topics_holds_then_stops_when_the_state_topic_goes_silent():
+def test_control_loop_over_topics_holds_then_stops_when_the_state_topic_goes_silent(ros_bus, pixel_encoder):
     clock = MonotonicClock()
     camera, arm = FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)
-    with Bus(camera, arm) as bus:
+    with ros_bus(camera, arm) as bus:
         loop = ControlLoop(
             bus.topic_camera,
             bus.topic_robot,
-            PixelEncoder(),
+            pixel_encoder,
             PushPolicy(),
             SafetyLayer(),
             clock,

@@ -287,7 +287,10 @@ class EvaluateNode(PolicyNode):
             backend = HardwareBackend(
                 self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic}
             )
-        task = p.task or self.policy.tasks[0]
+        tasks = self.policy.tasks
+        task = p.task or (tasks[0] if len(tasks) == 1 else "")
+        if not task:
+            raise ConfigError(f"set the task parameter: the policy names tasks {tasks}, not exactly one")
         name = p.policy_name or Path(p.policy).expanduser().resolve().name
         goal = Goal(
             goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
