@@ -76,3 +76,11 @@ def test_file_that_does_not_load_is_deleted(src_dir, tmp_path):
     with pytest.raises(WeightsDownloadError, match="does not load strictly"):
         download(served(junk), tmp_path / "w")
     assert list((tmp_path / "w").iterdir()) == []
+
+
+def test_torchvision_prefix_is_checked(src_dir, tmp_path):
+    other = src_dir / "resnet50.pth"
+    other.write_bytes(b"not the torchvision file")
+    entry = replace(WEIGHTS["resnet50"], urls=(other.as_uri(),))
+    with pytest.raises(ChecksumMismatchError, match="published 0676ba61"):
+        download(entry, tmp_path / "w")

@@ -24,9 +24,14 @@ log = logging.getLogger(__name__)
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _version(t: torch.Tensor) -> int:
+    # Inference tensors (made under torch.inference_mode) have no version counter.
+    return 0 if t.is_inference() else t._version
+
+
 def weights_version(module: nn.Module) -> tuple:
     """Cheap key that changes whenever any parameter or buffer is replaced or modified in place."""
-    return tuple((t.data_ptr(), t._version) for t in (*module.parameters(), *module.buffers()))
+    return tuple((t.data_ptr(), _version(t)) for t in (*module.parameters(), *module.buffers()))
 
 
 def fold_batchnorm(tower: nn.Module) -> nn.Module:
