@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vipflow.encoders import load_encoder
-from vipflow.policy.cache import EmbeddingCache, hash_frames
+from vipflow.policy.cache import EmbeddingCache, hash_arrays
 
 
 def _encoder(seed: int = 0):
@@ -36,7 +36,7 @@ def test_hit_after_miss_and_invalidation(tmp_path, frames):
     cache.embed(other, frames)
     changed = frames.copy()
     changed[2, 5, 5, 0] ^= 1  # one bit of one pixel
-    assert hash_frames(changed) != hash_frames(frames)
+    assert hash_arrays(changed) != hash_arrays(frames)
     cache.embed(enc, changed)
     assert (cache.stats.misses, cache.stats.hits) == (3, 1)
     assert len(list(tmp_path.rglob("*.safetensors"))) == 3

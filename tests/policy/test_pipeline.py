@@ -115,7 +115,7 @@ def test_mixed_declared_action_spaces_and_nan_fail_before_training(
     broken = tmp_path / "broken"
     write(broken, "ok", +1)
     write(broken, "nan", +1, nan_at=7)
-    with pytest.raises(NonFiniteDataError, match=r"nan: ee_pose is NaN or inf at grid tick\(s\) \[7\]"):
+    with pytest.raises(NonFiniteDataError, match=r"nan: ee_pose is NaN or inf at tick\(s\) \[7\]"):
         train(_cfg(small_config, broken, small_encoder_file, tmp_path))
     assert not (tmp_path / "run").exists()
     # excluding the broken episode by selecting the good one trains

@@ -46,11 +46,13 @@ def default_cache_dir() -> Path:
     return Path(root) / "embeddings"
 
 
-def hash_frames(frames: np.ndarray) -> str:
-    """Content hash of a (T, H, W, 3) uint8 frame stack (shape and dtype included)."""
-    frames = np.ascontiguousarray(frames)
-    h = hashlib.sha256(f"{frames.shape}|{frames.dtype}".encode())
-    h.update(memoryview(frames).cast("B"))
+def hash_arrays(*arrays: np.ndarray) -> str:
+    """Content hash of arrays, shapes and dtypes included (frames -> cache key; tensors -> data hash)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}|{a.dtype}|".encode())
+        h.update(memoryview(a).cast("B"))
     return h.hexdigest()
 
 
@@ -98,7 +100,7 @@ class EmbeddingCache:
         self, encoder: FrameEncoder, frames: np.ndarray, batch_size: int = 32, frames_hash: str | None = None
     ) -> np.ndarray:
         """Embeddings of ``frames``, from the cache when a valid entry exists."""
-        frames_hash = frames_hash or hash_frames(frames)
+        frames_hash = frames_hash or hash_arrays(frames)
         path = None
         if self.root is not None:
             path = self._path(encoder.fingerprint, frames_hash)

@@ -41,7 +41,8 @@ def checkpoint_name(step: int) -> str:
     return f"step_{step:08d}"
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write (temporary file + rename): readers never see half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
@@ -79,7 +80,7 @@ def save_policy(
     save_file(
         tensors, str(directory / POLICY_WEIGHTS), metadata={"vipflow_policy_format": config.format_version}
     )
-    _write_json(directory / POLICY_JSON, config.to_json())
+    write_json(directory / POLICY_JSON, config.to_json())
     return directory
 
 
@@ -127,7 +128,7 @@ def save_training_state(
             else:
                 scalars.setdefault(str(idx), {})[key] = value
     save_file(tensors, str(directory / STATE_TENSORS))
-    _write_json(
+    write_json(
         directory / STATE_JSON,
         {
             "step": step,

@@ -62,6 +62,18 @@ def _listing(groups: dict[str, list[str]]) -> str:
     return "; ".join(f"{k}: {len(v)} episode(s), e.g. {v[0]}" for k, v in sorted(groups.items()))
 
 
+def require_finite(arr: np.ndarray, what: str, fix: str) -> None:
+    """Raise ``NonFiniteDataError`` naming the first ticks (rows) that hold NaN or inf."""
+    bad = ~np.isfinite(np.asarray(arr, np.float64))
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        more = " ..." if len(rows) > 5 else ""
+        raise NonFiniteDataError(
+            f"{what} NaN or inf at tick(s) {rows[:5].tolist()}{more}; {fix} (e.g. tag it and pass "
+            "--exclude-tag)"
+        )
+
+
 def check_episodes(episodes: list[EpisodeData]) -> None:
     """Raise a named error unless the episodes form one consistent, finite training set."""
     if not episodes:
@@ -98,14 +110,7 @@ def check_episodes(episodes: list[EpisodeData]) -> None:
             ("proprioception", e.proprio),
             ("actions", e.actions),
         ):
-            bad = ~np.isfinite(arr)
-            if bad.any():
-                rows = np.unique(np.nonzero(bad)[0])
-                raise NonFiniteDataError(
-                    f"episode {e.name}: {what} contain NaN or inf at tick(s) {rows[:5].tolist()}"
-                    f"{' ...' if len(rows) > 5 else ''}; fix or exclude the episode (e.g. tag it and pass "
-                    "--exclude-tag)"
-                )
+            require_finite(arr, f"episode {e.name}: {what} contain", "fix or exclude the episode")
     if sum(len(e.actions) for e in episodes) == 0:
         raise EmptySelectionError("the selected episodes contain no transitions")
 

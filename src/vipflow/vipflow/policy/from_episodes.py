@@ -17,16 +17,17 @@ from vipflow.actions import proprio_vector
 from vipflow.encoders import TextNotSupportedError
 from vipflow.episodes import EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
-from vipflow.policy.cache import EmbeddingCache, hash_frames
+from vipflow.policy.cache import EmbeddingCache, hash_arrays
 from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import EpisodeData
+from vipflow.policy.dataset import EpisodeData, require_finite
 from vipflow.policy.errors import (
     EmptySelectionError,
     GoalError,
     MixedActionSpaceError,
-    NonFiniteDataError,
     TaskConditioningError,
 )
+from vipflow.rewards import goal_from_images, goal_from_text
+from vipflow.video import VideoError, read_image
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +99,8 @@ def load_episode(
     """Read one episode onto the grid and embed its frames (through the cache)."""
     grid = read_episode(summary.path).on_grid(cfg.rate_hz)
     for what, arr in (("joint_pos", grid.joint_pos), ("ee_pose", grid.ee_pose), ("gripper", grid.gripper)):
-        bad = ~np.isfinite(np.asarray(arr, np.float64))
-        if bad.any():
-            rows = np.unique(np.nonzero(bad)[0])
-            raise NonFiniteDataError(
-                f"episode {summary.path}: {what} is NaN or inf at grid tick(s) {rows[:5].tolist()}; fix the "
-                "recording or exclude it (tag it and pass --exclude-tag)"
-            )
-    frames_hash = hash_frames(grid.frames)
+        require_finite(arr, f"episode {summary.path}: {what} is", "fix the recording or exclude it")
+    frames_hash = hash_arrays(grid.frames)
     return EpisodeData(
         name=str(summary.path),
         task=grid.meta.task,
@@ -141,7 +136,10 @@ def task_descriptions(episodes: list[EpisodeData]) -> dict[str, str]:
 
 
 def embed_texts(encoder, texts: list[str], why: str) -> np.ndarray:
+    """Text embeddings for goals (``why="goal"``) or task conditioning; LIV only, named error otherwise."""
     try:
+        if why == "goal":
+            return goal_from_text(encoder, texts[0])[None]
         return np.asarray(encoder.embed_text(texts), np.float32)
     except TextNotSupportedError as e:
         err = GoalError if why == "goal" else TaskConditioningError
@@ -149,18 +147,6 @@ def embed_texts(encoder, texts: list[str], why: str) -> np.ndarray:
             f"encoder {encoder.name} cannot embed text ({e}); text goals and text task conditioning need a "
             "LIV encoder (--encoder liv)"
         ) from None
-
-
-def read_goal_images(paths: tuple[str, ...]) -> list[np.ndarray]:
-    import cv2
-
-    frames = []
-    for p in paths:
-        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise GoalError(f"goal image {p} cannot be read; give a PNG or JPEG file")
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return frames
 
 
 def explicit_goals(cfg: TrainConfig, encoder, tasks: list[str]) -> dict[str, np.ndarray] | None:
@@ -173,8 +159,11 @@ def explicit_goals(cfg: TrainConfig, encoder, tasks: list[str]) -> dict[str, np.
             "task (--task) or use the default goals from the successful demos of each task"
         )
     if cfg.goal_images:
-        emb = np.stack([encoder.embed_images(f[None])[0] for f in read_goal_images(cfg.goal_images)])
-        goal = emb.astype(np.float64).mean(axis=0).astype(np.float32)
+        try:
+            images = [read_image(p) for p in cfg.goal_images]
+        except VideoError as e:
+            raise GoalError(f"goal image cannot be read: {e}; give PNG or JPEG files") from None
+        goal = goal_from_images(encoder, images)
     else:
         goal = embed_texts(encoder, [cfg.goal_text], "goal")[0]
-    return {t: goal for t in tasks}
+    return {t: np.asarray(goal, np.float32) for t in tasks}

@@ -7,7 +7,6 @@ data so that a resumed run can prove it continues on exactly the same inputs.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from vipflow.actions import PROPRIO_FEATURES
+from vipflow.policy.cache import hash_arrays
 from vipflow.policy.config import TrainConfig
 from vipflow.policy.dataset import EpisodeData, check_episodes, split_episodes, stack_transitions
 from vipflow.policy.errors import DatasetError, TaskConditioningError
@@ -54,15 +54,6 @@ def resolve_conditioning(requested: str, tasks: list[str], task_texts: dict[str,
     if requested not in ("none", "onehot", "text"):
         raise ValueError(f"task conditioning must be auto, none, onehot or text, got {requested!r}")
     return requested
-
-
-def _hash(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
 
 
 def prepare(
@@ -147,6 +138,6 @@ def prepare(
         val_y=t(y[val]),
         val_w=t(w[val]),
         weight_stats=stats,
-        data_hash=_hash(x, y, w, val),
+        data_hash=hash_arrays(x, y, w, val),
         summary=summary,
     )

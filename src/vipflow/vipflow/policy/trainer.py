@@ -22,7 +22,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from vipflow.policy.checkpoint import latest_checkpoint, load_training_state, read_policy, write_checkpoint
+from vipflow.policy.checkpoint import (
+    latest_checkpoint,
+    load_training_state,
+    read_policy,
+    write_checkpoint,
+    write_json,
+)
 from vipflow.policy.config import TrainConfig
 from vipflow.policy.curves import MetricsLog, plot_training_curves
 from vipflow.policy.errors import ResumeMismatchError
@@ -79,12 +85,6 @@ def _evaluate(net: PolicyNet, data: PreparedData) -> tuple[float | None, float |
     return float(loss), float(mse)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-
-
 def _start_run(run_dir: Path, cfg: TrainConfig, data: PreparedData, resume: bool) -> Path | None:
     """Create or validate the run directory; the checkpoint to resume from (None: fresh start)."""
     config_path = run_dir / CONFIG_JSON
@@ -113,7 +113,7 @@ def _start_run(run_dir: Path, cfg: TrainConfig, data: PreparedData, resume: bool
         "weight_stats": data.weight_stats.to_json(),
         **data.summary,
     }
-    _write_json(config_path, {"train": cfg.to_json(), "resolved": resolved})
+    write_json(config_path, {"train": cfg.to_json(), "resolved": resolved})
     return None
 
 
@@ -214,7 +214,7 @@ def fit(
         wall,
         (step - start) / wall if wall > 0 else 0.0,
     )
-    _write_json(
+    write_json(
         run_dir / SUMMARY_JSON,
         {
             "step": step,
