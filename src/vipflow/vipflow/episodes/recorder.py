@@ -10,6 +10,7 @@ exactly what arrived between the start and stop keys.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import queue
 import re
@@ -307,9 +308,25 @@ class RecorderSession:
         result = SessionResult()
         index = self._prepare_dataset(result)
         self.session_id = time.strftime("%Y%m%d-%H%M%S")
-        self._start_hardware()
-        if self.cfg.resume:
-            self._check_resume()
+        try:
+            self._start_hardware()
+            if self.cfg.resume:
+                self._check_resume()
+            self._check_space()  # fail before the operator starts demonstrating, not after
+            self._episodes(result, index)
+        finally:
+            for device in (self.camera, self.robot):
+                with contextlib.suppress(HardwareError):
+                    device.stop()
+        kept = result.kept
+        labels = {k: sum(e.label == k for e in kept) for k in ("success", "failure", "unlabeled")}
+        self.say(
+            f"session done: {len(kept)} episode(s) kept ({labels['success']} success, {labels['failure']} "
+            f"failure, {labels['unlabeled']} unlabeled), {len(result.episodes) - len(kept)} discarded"
+        )
+        return result
+
+    def _episodes(self, result: SessionResult, index: int) -> None:
         fps = float(self.camera_info.get("fps") or 30.0)
         maxsize = max(16, int(self.cfg.queue_s * (fps + self.cfg.state_rate_hz)))
         acq = _Acquisition(
@@ -331,7 +348,7 @@ class RecorderSession:
             while recorded < self.cfg.num_episodes:
                 if not self._wait_for_start(acq, recorded, index):
                     result.quit_early = True
-                    break
+                    return
                 record, quit_now = self._record_one(acq, wt, index, recorded)
                 result.episodes.append(record)
                 self.say(record.line)
@@ -341,20 +358,11 @@ class RecorderSession:
                 write_manifest(self.dataset)
                 if quit_now:
                     result.quit_early = recorded < self.cfg.num_episodes
-                    break
+                    return
         finally:
             acq.stop()
             wt.control("quit")
             wt.thread.join(timeout=10)
-            self.camera.stop()
-            self.robot.stop()
-        kept = result.kept
-        labels = {k: sum(e.label == k for e in kept) for k in ("success", "failure", "unlabeled")}
-        self.say(
-            f"session done: {len(kept)} episode(s) kept ({labels['success']} success, {labels['failure']} "
-            f"failure, {labels['unlabeled']} unlabeled), {len(result.episodes) - len(kept)} discarded"
-        )
-        return result
 
     def _raise_acquisition_error(self, acq: _Acquisition) -> None:
         if acq.error is not None:
