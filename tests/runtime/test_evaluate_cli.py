@@ -55,6 +55,7 @@ def test_sim_evaluation_writes_episodes_and_a_ledger(trained, capsys):
     assert ledger.summary()["n"] == 2 and ledger.backend["task"] == "slide_cabinet"
     assert ledger.timing["loop_period_ms"]["p50"] == pytest.approx(40.0)  # physics clock: exact
     assert ledger.timing["deadline_misses"] == 0
+    assert ledger.timing["encoder_latency_ms"]["p50"] > 0  # compute time is wall time, even in sim
     assert ledger.policy["encoder"]["fingerprint"]
     ep = read_episode(out / ledger.rollouts[0].episode)
     grid = ep.on_grid(25.0)
