@@ -30,6 +30,7 @@ from vipflow.policy.errors import PolicyError
 from vipflow.policy.spec import HEADS, TASK_CONDITIONING
 from vipflow.policy.trainer import CONFIG_JSON
 from vipflow.policy.weights import METHODS, WeightingConfig
+from vipflow.video import VideoError
 
 EXIT_INTERRUPTED = 130
 
@@ -321,10 +322,18 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
         return _build({**explicit, "run_dir": str(args.resume)}, saved), True
     values = _task_config_values(args.task_config) if args.task_config else {}
     values.update(explicit)
+    # Absolute paths, so a run can be resumed from any working directory.
+    for key in ("datasets", "goal_images"):
+        if key in values:
+            values[key] = tuple(str(Path(p).expanduser().absolute()) for p in values[key])
+    for key in ("encoder_weights", "run_dir"):
+        if values.get(key):
+            values[key] = str(Path(values[key]).expanduser().absolute())
     cfg = _build(values, TrainConfig())
     if not cfg.run_dir:
         name = Path(args.task_config).stem if args.task_config else (cfg.tasks[0] if cfg.tasks else "policy")
-        cfg = _build({"run_dir": f"runs/{name}-{cfg.weighting.method}-{time.strftime('%Y%m%d-%H%M%S')}"}, cfg)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        cfg = _build({"run_dir": str(Path(f"runs/{name}-{cfg.weighting.method}-{stamp}").absolute())}, cfg)
     return cfg, False
 
 
@@ -335,9 +344,12 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         cfg, resume = config_from_args(args)
         result = train(cfg, resume=resume)
-    except (PolicyError, EpisodeError, EncoderError, ValueError) as exc:
+    except (PolicyError, EpisodeError, EncoderError, VideoError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before training started (embeddings encoded so far are cached)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     state = f"stopped at step {result.step} of {cfg.steps}" if result.interrupted else f"{result.step} steps"
     print(
         f"{result.run_dir}: {state} in {result.wall_s:.1f} s ({result.steps_per_s:.0f} steps/s); "
