@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import ast
 import configparser
-import os
-import runpy
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import setuptools
+from package_info import PACKAGES, console_scripts, setup_kwargs
 
 from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("vip_reward_node", "demo_recorder", "rwr_policy_node", "vip_bringup")
 # Python modules that are ROS packages (their import name is the package name).
 ROS_MODULES = {
     "rclpy",
@@ -83,20 +80,6 @@ def _sources(pkg: str) -> tuple[list[Path], list[Path]]:
     return code, tests
 
 
-def _setup_kwargs(pkg: str) -> dict:
-    """The arguments setup.py passes to setup(), run from the package directory as colcon does."""
-    captured: dict = {}
-    real_setup, cwd = setuptools.setup, os.getcwd()
-    setuptools.setup = lambda **kw: captured.update(kw)
-    try:
-        os.chdir(ROOT / "src" / pkg)
-        runpy.run_path("setup.py", run_name="__main__")
-    finally:
-        setuptools.setup = real_setup
-        os.chdir(cwd)
-    return captured
-
-
 def _required(pkg: str, modules: set[str]) -> set[str]:
     """ROS packages and rosdep keys the given imports need."""
     out = set()
@@ -115,7 +98,7 @@ def test_package_xml_is_format_3_ament_python(pkg):
     root = _package_xml(pkg)
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == pkg
-    assert root.findtext("version") == _setup_kwargs(pkg)["version"]
+    assert root.findtext("version") == setup_kwargs(pkg)["version"]
     assert root.findtext("description").strip() and root.findtext("license")
     assert root.find("maintainer").get("email")
     assert root.findtext("export/build_type") == "ament_python"
@@ -152,7 +135,7 @@ def test_setup_installs_the_marker_manifest_and_scripts_where_ros2_run_looks(pkg
     base = ROOT / "src" / pkg
     marker = base / "resource" / pkg
     assert marker.is_file() and marker.stat().st_size == 0
-    kw = _setup_kwargs(pkg)
+    kw = setup_kwargs(pkg)
     assert kw["name"] == pkg and pkg in kw["packages"]
     data = dict(kw["data_files"])
     assert data["share/ament_index/resource_index/packages"] == [f"resource/{pkg}"]
@@ -161,16 +144,6 @@ def test_setup_installs_the_marker_manifest_and_scripts_where_ros2_run_looks(pkg
     cfg.read(base / "setup.cfg")
     assert cfg["develop"]["script_dir"] == f"$base/lib/{pkg}"
     assert cfg["install"]["install_scripts"] == f"$base/lib/{pkg}"
-
-
-def console_scripts(pkg: str) -> dict[str, tuple[str, str]]:
-    """Executable name -> (module, function) of a package's console scripts."""
-    out = {}
-    for line in _setup_kwargs(pkg)["entry_points"]["console_scripts"]:
-        name, target = (s.strip() for s in line.split("="))
-        module, func = target.split(":")
-        out[name] = (module, func)
-    return out
 
 
 @pytest.mark.parametrize("pkg", PACKAGES)
@@ -191,7 +164,7 @@ def test_every_console_script_resolves_to_a_function(pkg):
 
 
 def test_the_installed_share_has_every_launch_file_and_config():
-    data = dict(_setup_kwargs("vip_bringup")["data_files"])
+    data = dict(setup_kwargs("vip_bringup")["data_files"])
     launch = {Path(p).name for p in data["share/vip_bringup/launch"]}
     assert launch == {p.name for p in (ROOT / "launch").glob("*.launch.py")}
     tasks = {Path(p).name for p in data["share/vip_bringup/config/tasks"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipflow.config_schema import option
+from vipflow.config_schema import option, require
 from vipflow.episodes.recorder import SessionConfig
 from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import IMAGE_FORMATS, TaskConfig
@@ -53,6 +53,15 @@ class RecorderNodeParams:
             camera_timeout_s=self.camera_timeout_s,
         )
 
+    def __post_init__(self) -> None:
+        require(
+            (self.num_episodes >= 1, f"num_episodes must be >= 1, got {self.num_episodes}"),
+            (self.episode_time_s > 0, f"episode_time_s must be positive, got {self.episode_time_s}"),
+            (self.reset_time_s >= 0, f"reset_time_s must be >= 0, got {self.reset_time_s}"),
+            (self.rate_hz > 0 and self.state_rate_hz > 0, "rate_hz and state_rate_hz must be positive"),
+            (self.camera_timeout_s > 0, f"camera_timeout_s must be positive, got {self.camera_timeout_s}"),
+        )
+
 
 @dataclass(frozen=True)
 class CameraNodeParams:
@@ -67,6 +76,12 @@ class CameraNodeParams:
     replay_path: str = option("", "replay: an mp4 file or a recorded episode directory")
     replay_loop: bool = option(True, "replay: start over at the end of the recording")
     read_timeout_s: float = option(2.0, "report the camera as silent after this long")
+
+    def __post_init__(self) -> None:
+        require(
+            (self.width > 0 and self.height > 0 and self.fps > 0, "width, height and fps must be positive"),
+            (self.read_timeout_s > 0, f"read_timeout_s must be positive, got {self.read_timeout_s}"),
+        )
 
 
 def recorder_params_from_task(task: TaskConfig) -> dict:

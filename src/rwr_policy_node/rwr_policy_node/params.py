@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vipflow.config_schema import option, to_flat
+from vipflow.config_schema import option, require, to_flat
 from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.task_config import IMAGE_FORMATS, GoalSpec, TaskConfig
@@ -66,6 +66,18 @@ class PolicyNodeParams:
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
     safety: SafetyLimits = field(default_factory=SafetyLimits)
 
+    def __post_init__(self) -> None:
+        require(
+            (self.rate_hz > 0, f"rate_hz must be positive, got {self.rate_hz}"),
+            (self.horizon >= 0, f"horizon must be >= 0 ticks (0 = until stopped), got {self.horizon}"),
+            (self.torch_threads >= 1, f"torch_threads must be >= 1, got {self.torch_threads}"),
+            (
+                self.gripper_speed > 0 and self.gripper_force > 0,
+                "gripper_speed and gripper_force must be positive",
+            ),
+            (self.service_timeout_s > 0, f"service_timeout_s must be positive, got {self.service_timeout_s}"),
+        )
+
 
 @dataclass(frozen=True)
 class EvaluateNodeParams(PolicyNodeParams):
@@ -88,6 +100,13 @@ class EvaluateNodeParams(PolicyNodeParams):
     reset_service: str = option("/kitchen/reset", "judge 'topic': std_srvs/Trigger that starts a new rollout")
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            (self.horizon >= 1, f"horizon must be >= 1 tick per rollout, got {self.horizon}"),
+            (self.rollouts >= 1, f"rollouts must be >= 1, got {self.rollouts}"),
+        )
 
 
 def policy_params_from_task(task: TaskConfig) -> dict:

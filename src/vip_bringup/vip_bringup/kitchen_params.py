@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vipflow.config_schema import option
+from vipflow.config_schema import option, require
 from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import TaskConfig
 
@@ -38,6 +38,17 @@ class KitchenSimParams:
     expert: bool = option(False, "a scripted expert moves the arm (the hand of kinesthetic teaching)")
     expert_horizon: int = option(50, "expert mode: steps the expert plans for")
     command_timeout_s: float = option(0.5, "hold still when no pose target arrived for this long")
+
+    def __post_init__(self) -> None:
+        require(
+            (self.rate_hz > 0, f"rate_hz must be positive, got {self.rate_hz}"),
+            (
+                16 <= self.image_size <= 1024,
+                f"image_size must be within 16..1024 pixels, got {self.image_size}",
+            ),
+            (self.expert_horizon >= 1, f"expert_horizon must be >= 1, got {self.expert_horizon}"),
+            (self.command_timeout_s > 0, f"command_timeout_s must be positive, got {self.command_timeout_s}"),
+        )
 
 
 def kitchen_params_from_task(task: TaskConfig, *, expert: bool = False, seed: int = 0) -> dict:

@@ -201,10 +201,12 @@ def load_task(values: dict[str, str], share: Path, task: str) -> TaskConfig:
     return cfg
 
 
-def hardware_specs(task: TaskConfig, values: dict[str, str], share: Path, mode: str) -> list[Spec]:
+def hardware_specs(
+    task: TaskConfig, values: dict[str, str], share: Path, mode: str, seed: int = 0
+) -> list[Spec]:
     """Camera and arm: real drivers, or the simulated kitchen (``mode``: task, record or evaluate)."""
     if task.kind == "sim":
-        params = kitchen_params_from_task(task, expert=mode == "record", seed=int(values.get("seed") or 0))
+        params = kitchen_params_from_task(task, expert=mode == "record", seed=seed)
         return [_our_node(PACKAGE, "kitchen_sim", "kitchen_sim", KitchenSimParams, params, values)]
     specs: list[Spec] = []
     driver = values.get("camera_driver") or task.camera.driver
@@ -279,6 +281,21 @@ def reward_spec(task: TaskConfig, values: dict[str, str]) -> list[Spec]:
     ]
 
 
+def _hardware_overrides(task: TaskConfig, values: dict[str, str]) -> dict[str, Any]:
+    """Real robots: joint, finger and frame names follow robot_type; no gripper topic without a hand."""
+    if task.kind == "sim":
+        return {}
+    robot = values["robot_type"]
+    out: dict[str, Any] = {
+        "hardware.joint_names": [f"{robot}_joint{i}" for i in range(1, 8)],
+        "hardware.finger_joint_names": [f"{robot}_finger_joint{i}" for i in (1, 2)],
+        "hardware.base_frame": f"{robot}_link0",
+    }
+    if not _flag(values, "load_gripper"):
+        out["hardware.gripper_topic"] = ""  # nobody publishes it: don't wait for it
+    return out
+
+
 def _sim_policy_overrides(task: TaskConfig) -> dict[str, Any]:
     """The simulator bridge has no franka_msgs actions or FCI: gripper widths go on a topic."""
     if task.kind != "sim":
@@ -311,6 +328,7 @@ def plan_task(task_name: str, values: dict[str, str], share: Path) -> list[Spec]
     if values.get("policy"):
         params = {
             **policy_params_from_task(task),
+            **_hardware_overrides(task, values),
             **_sim_policy_overrides(task),
             "policy": values["policy"],
             "encoder_weights": values.get("encoder_weights") or task.encoder.weights,
@@ -331,7 +349,7 @@ def plan_task(task_name: str, values: dict[str, str], share: Path) -> list[Spec]
 def plan_record(values: dict[str, str], share: Path) -> list[Spec]:
     """``record.launch.py task:=... num_episodes:=20``: hardware in teaching mode + the recorder."""
     task = load_task(values, share, values["task"])
-    params = recorder_params_from_task(task)
+    params = {**recorder_params_from_task(task), **_hardware_overrides(task, values)}
     if values.get("num_episodes"):
         params["num_episodes"] = int(values["num_episodes"])
     if values.get("dataset"):
@@ -377,13 +395,15 @@ def policy_task(values: dict[str, str]) -> str:
 def plan_evaluate(values: dict[str, str], share: Path) -> list[Spec]:
     """``evaluate.launch.py policy:=... rollouts:=10``: hardware + the evaluation session."""
     task = load_task(values, share, policy_task(values))
+    seed = int(values["seed"] or 0)
     params = {
         **evaluate_params_from_task(task),
+        **_hardware_overrides(task, values),
         **_sim_policy_overrides(task),
         "policy": values["policy"],
         "encoder_weights": values.get("encoder_weights") or task.encoder.weights,
         "device": values["device"],
-        "seed": int(values.get("seed") or 0),
+        "seed": seed,
         "policy_name": values.get("policy_name", ""),
         "output_dir": str(Path(values["output_dir"]).expanduser().absolute())
         if values.get("output_dir")
@@ -398,12 +418,8 @@ def plan_evaluate(values: dict[str, str], share: Path) -> list[Spec]:
     evaluator = _our_node(
         "rwr_policy_node", "evaluate", "evaluate", EvaluateNodeParams, params, values, ends_launch=True
     )
-    return (
-        hardware_specs(task, values, share, "evaluate")
-        + reward_spec(task, values)
-        + [evaluator]
-        + _keys_specs(values)
-    )
+    hardware = hardware_specs(task, values, share, "evaluate", seed)
+    return hardware + reward_spec(task, values) + [evaluator] + _keys_specs(values)
 
 
 def known_tasks(share: Path) -> list[str]:

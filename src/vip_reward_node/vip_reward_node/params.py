@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vipflow.config_schema import option
+from vipflow.config_schema import option, require
 from vipflow.task_config import GoalSpec, TaskConfig
 
 QOS_RELIABILITY = ("best_effort", "reliable")
@@ -31,6 +31,12 @@ class RewardNodeParams:
         choices=QOS_RELIABILITY,
     )
     qos_depth: int = option(1, "image subscription queue depth (1 = always the newest frame)")
+
+    def __post_init__(self) -> None:
+        require(
+            (0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}"),
+            (self.qos_depth >= 1, f"qos_depth must be >= 1, got {self.qos_depth}"),
+        )
 
 
 def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", device: str = "cpu") -> dict:

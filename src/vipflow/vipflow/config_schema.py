@@ -42,6 +42,13 @@ def option(default: Any, help: str, **extra: Any) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def require(*checks: tuple[bool, str]) -> None:
+    """For schemas' ``__post_init__``: raise ValueError with the message of the first failed check."""
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -137,9 +144,7 @@ def from_mapping(cls: type, data: Any, where: str = "", *, from_text: bool = Fal
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(
-            f"{where or cls.__name__}: unknown key(s) {unknown}; allowed: {names}"
-        )
+        raise ConfigError(f"{where or cls.__name__}: unknown key(s) {unknown}; allowed: {names}")
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:

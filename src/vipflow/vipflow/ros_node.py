@@ -55,7 +55,6 @@ def read_parameters(node, schema: type, changed: Mapping[str, Any] | None = None
         raise ConfigError(f"{exc}; fix the parameter (ros2 param set / the YAML / the launch file)") from None
 
 
-
 def wait_future(future, timeout_s: float, what: str) -> Any:
     """Block (outside the executor's threads) until an rclpy future completes; its result.
 
