@@ -61,3 +61,42 @@ def write_synthetic(
                     w.write_reward(t, -float(i), 1.0)
         w.close(label)
     return path
+
+
+def write_foreign(path: Path, encoding: str = "rgb8", with_camera: bool = True, n: int = 20) -> Path:
+    """A bag as another tool might write it (no vipflow metadata), with a chosen image encoding."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from vipflow.episodes import messages as m
+
+    channels = {"rgb8": 3, "bgr8": 3, "mono8": 1, "16UC1": 2}[encoding]
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {
+            t: w.add_connection(t, m.TOPIC_TYPES[t], typestore=m.TYPESTORE)
+            for t in (m.TOPIC_IMAGE, m.TOPIC_JOINTS, m.TOPIC_EE_POSE, m.TOPIC_GRIPPER)
+            if with_camera or t != m.TOPIC_IMAGE
+        }
+        for i in range(n):
+            t = T0 + i * 40_000_000
+            if with_camera:
+                img = m.TYPESTORE.types[m.MSG_IMAGE](
+                    header=m._header(t, "cam"),
+                    height=8,
+                    width=8,
+                    encoding=encoding,
+                    is_bigendian=0,
+                    step=8 * channels,
+                    data=np.full(64 * channels, i, np.uint8),
+                )
+                w.write(conns[m.TOPIC_IMAGE], t, m.serialize(img, m.MSG_IMAGE))
+            s = state_at(t + 1, i)
+            w.write(
+                conns[m.TOPIC_JOINTS],
+                t + 1,
+                m.serialize(m.joint_state_msg(s, t + 1, m.DEFAULT_JOINT_NAMES), m.MSG_JOINTS),
+            )
+            w.write(
+                conns[m.TOPIC_EE_POSE], t + 1, m.serialize(m.pose_msg(s.ee_pose, t + 1, "base"), m.MSG_POSE)
+            )
+            w.write(conns[m.TOPIC_GRIPPER], t + 1, m.serialize(m.float64_msg(s.gripper_width), m.MSG_FLOAT64))
+    return path

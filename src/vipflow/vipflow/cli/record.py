@@ -1,5 +1,127 @@
-"""Placeholder: being written (replace this whole file)."""
+"""`vipflow record`: a session of kinesthetic demos into a dataset of rosbag2 (MCAP) episodes.
+
+vipflow record --dataset data/close_drawer --task close_drawer --episodes 20 \\
+    --source realsense --robot franky --robot-ip 172.16.0.2
+vipflow record --dataset /tmp/dry --task t --source replay --replay data/x/episode_0000   # dry run
+vipflow record --dataset data/close_drawer --task close_drawer --resume                  # continue
+
+Keys (plain terminal, also over ssh): space start, s stop as success, f stop as failure,
+r discard and re-record, q quit. Ctrl-C keeps the current episode, flagged incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vipflow.episodes import EpisodeError
+from vipflow.episodes.keys import TerminalKeys
+from vipflow.episodes.recorder import RecorderSession, SessionConfig
+from vipflow.hardware import Camera, HardwareError, Robot
 
 
 def register(sub) -> None:
-    sub.add_parser("record", help="(not written yet)")
+    p = sub.add_parser(
+        "record",
+        help="record kinesthetic demos (keys in the terminal) into rosbag2/MCAP episodes",
+        description="Record N episodes with episode and reset timers. Keys: space start, s success, "
+        "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
+    )
+    p.add_argument("--dataset", type=Path, required=True, help="dataset directory (created if missing)")
+    p.add_argument("--task", required=True, help="task name stored with every episode")
+    p.add_argument("--episodes", type=int, default=20, help="episodes to record in this run (default 20)")
+    p.add_argument("--episode-time", type=float, default=2.0, help="seconds per demo (default 2 = 50 steps)")
+    p.add_argument("--reset-time", type=float, default=10.0, help="reset phase between demos, seconds")
+    p.add_argument("--auto-start", action="store_true", help="start the next demo when the reset time ends")
+    p.add_argument("--resume", action="store_true", help="continue numbering in a non-empty dataset")
+    p.add_argument("--goal-text", default="", help="goal sentence stored with every episode")
+    p.add_argument("--operator", default="", help="who records")
+    p.add_argument("--tag", action="append", default=[], help="tag stored with every episode (repeatable)")
+    p.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
+    p.add_argument("--rate", type=float, default=25.0, help="nominal control grid, Hz (default 25)")
+    p.add_argument("--state-rate", type=float, default=100.0, help="robot state sampling rate, Hz")
+    p.add_argument(
+        "--source",
+        choices=("realsense", "replay", "fake"),
+        default="realsense",
+        help="camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
+    )
+    p.add_argument("--replay", type=Path, default=None, help="episode directory or mp4 for --source replay")
+    p.add_argument(
+        "--robot",
+        choices=("franky", "replay", "fake"),
+        default=None,
+        help="robot state: franky (libfranka), replay (from --replay episode), fake. "
+        "Default: franky for realsense, replay/fake otherwise",
+    )
+    p.add_argument("--robot-ip", default="172.16.0.2", help="Franka control IP for --robot franky")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    p.set_defaults(func=_run)
+
+
+def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
+    """Camera and robot for the chosen source (imports hardware libraries only when used)."""
+    episode = args.source == "replay" and args.replay is not None and args.replay.is_dir()
+    robot_kind = args.robot or ("franky" if args.source == "realsense" else "replay" if episode else "fake")
+    replay_robot: Robot | None = None
+    if args.source == "realsense":
+        from vipflow.sources import RealSenseCamera
+
+        camera: Camera = RealSenseCamera(args.width, args.height, args.fps, args.serial)
+    elif args.source == "replay":
+        from vipflow.sources import replay_episode, replay_video
+
+        if args.replay is None or not args.replay.exists():
+            raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
+        camera, replay_robot = replay_episode(args.replay) if episode else (replay_video(args.replay), None)
+    else:
+        from vipflow.fakes import FakeCamera
+
+        camera = FakeCamera(fps=args.fps, height=args.height, width=args.width)
+    if robot_kind == "replay":
+        if replay_robot is None:
+            raise HardwareError(
+                "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
+            )
+        return camera, replay_robot
+    if robot_kind == "franky":
+        from vipflow.runtime.franky_robot import FrankyRobot
+
+        return camera, FrankyRobot(args.robot_ip)
+    from vipflow.fakes import FakeRobot
+
+    return camera, FakeRobot()
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = SessionConfig(
+        dataset=args.dataset,
+        task=args.task,
+        num_episodes=args.episodes,
+        episode_time_s=args.episode_time,
+        reset_time_s=args.reset_time,
+        auto_start=args.auto_start,
+        goal_text=args.goal_text,
+        operator=args.operator,
+        tags=tuple(args.tag),
+        source=args.source,
+        image_format=args.image_format,
+        nominal_rate_hz=args.rate,
+        state_rate_hz=args.state_rate,
+        resume=args.resume,
+    )
+    try:
+        camera, robot = open_sources(args)
+        with TerminalKeys() as keys:
+            RecorderSession(cfg, camera, robot, keys).run()
+    except (EpisodeError, HardwareError, OSError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0
