@@ -178,7 +178,10 @@ class TopicCamera(Clocks):
                 raise CameraTimeout(f"camera on {self.topic} was stopped")
             raw, stamp, self._read_seq = self._raw, self._stamp, self._seq
         msg = m.deserialize(raw, m.MSG_IMAGE)
-        return Frame(stamp_ns=stamp, rgb=decode_rgb(msg)), m.stamp_of(msg)
+        rgb = decode_rgb(msg)
+        if not rgb.flags.writeable:  # a view of the message bytes: give consumers (torch) their own copy
+            rgb = rgb.copy()
+        return Frame(stamp_ns=stamp, rgb=rgb), m.stamp_of(msg)
 
     def stop(self) -> None:
         with self._cond:

@@ -1,0 +1,192 @@
+"""The policy node's work without rclpy: start/stop of the 25 Hz loop over topic backends,
+loading a checkpoint with its encoder, gripper goal choice, and the simulator evaluation backend."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rwr_policy_node.params import EvaluateNodeParams, PolicyNodeParams, evaluate_params_from_task
+from rwr_policy_node.policy_runner import (
+    CallbackBackend,
+    PolicyRunner,
+    gripper_goal,
+    load_policy_with_encoder,
+)
+from rwr_policy_node.train import main as train_main
+from rwr_policy_node.train import strip_ros_args
+from vipflow.config_schema import ConfigError, from_flat
+from vipflow.encoders import save_encoder
+from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.hardware import MonotonicClock
+from vipflow.policy import (
+    EncoderMismatchError,
+    EncoderRef,
+    Normalization,
+    PolicyConfig,
+    build_policy_net,
+    save_policy,
+)
+from vipflow.runtime.limits import SafetyLimits
+from vipflow.task_config import resolve_task_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class StepPolicy:
+    """Asks for 3 cm per tick along +x (three times the step limit)."""
+
+    action_space = "ee_delta"
+    proprio_keys = ("ee_pose", "gripper")
+
+    def act(self, embedding, proprio, task=None):
+        return np.array([0.03, 0, 0, 0, 0, 0, 0.05])
+
+
+def test_start_stop_and_status_over_topics(ros_bus, pixel_encoder):
+    clock = MonotonicClock()
+    camera, arm = FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)
+    done = []
+    with ros_bus(camera, arm) as bus:
+        runner = PolicyRunner(
+            bus.topic_camera,
+            bus.topic_robot,
+            pixel_encoder,
+            StepPolicy(),
+            SafetyLimits(),
+            torch_threads=None,
+            on_done=lambda r, e: done.append((r, e)),
+        )
+        assert runner.status()["state"] == "idle" and runner.stop() == (False, "not running")
+        ok, message = runner.start()
+        assert ok and message == "started (until stop)"
+        assert runner.start() == (False, "already running; call stop first")
+        time.sleep(1.0)
+        assert runner.status()["state"] == "running"
+        assert runner.stop("~/stop service")[0]
+        assert runner.wait(5.0)
+        result, error = done[-1]
+        assert error is None and result.stop_reason == "~/stop service" and result.safe_stopped
+        n = len(arm.commands)
+        assert n >= 15  # about 25 commands a second while running
+        time.sleep(0.3)
+        assert len(arm.commands) == n  # and none after the stop
+        xs = np.array([t.ee_pose[0] for _, t in arm.commands])
+        assert np.all(np.diff(xs) <= 0.01 + 1e-6)  # each command within the 1 cm step of the last
+        ok, _ = runner.start(10)  # a bounded run: 10 ticks, then it ends by itself
+        assert ok and runner.wait(5.0)
+        assert done[-1][0].ticks == 10 and done[-1][0].completed
+        status = runner.status()
+        assert status == {
+            "state": "idle",
+            "runs": 2,
+            "last_stop_reason": "completed",
+            "last_ticks": 10,
+            "last_holds": {},
+            "last_error": None,
+        }
+
+
+def test_a_robot_that_never_reports_is_an_error_not_a_hang(pixel_encoder):
+    from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot
+
+    robot = TopicRobot(lambda raw: None, config=TopicHardwareConfig(start_timeout_s=0.2))
+    done = []
+    runner = PolicyRunner(
+        TopicCamera("/c"),
+        robot,
+        pixel_encoder,
+        StepPolicy(),
+        SafetyLimits(),
+        on_done=lambda r, e: done.append((r, e)),
+    )
+    runner.start()
+    assert runner.wait(5.0)
+    result, error = done[0]
+    assert result is None and "no robot state on ['joint_states', 'ee_pose', 'gripper']" in str(error)
+    assert runner.status()["last_error"].startswith("no robot state")
+
+
+def test_gripper_goal_grasps_when_closing_and_moves_when_opening():
+    assert gripper_goal(0.01, 0.08, 0.005) == "grasp"
+    assert gripper_goal(0.08, 0.01, 0.005) == "move"
+    assert gripper_goal(0.078, 0.08, 0.005) == "move"  # inside the deadband: no force grasp
+
+
+def test_callback_backend_resets_and_judges_through_callbacks():
+    clock = MonotonicClock()
+    arm = FakeRobot(clock)
+    arm.start()
+    resets, success = [], {"value": False}
+    backend = CallbackBackend(
+        FakeCamera(clock), arm, reset_fn=resets.append, success_fn=lambda: success["value"]
+    )
+    backend.reset(3, 10, operator=None)
+    assert resets == [3] and arm.holds
+    success["value"] = True
+    assert backend.judge(3, operator=None) == (True, "simulator")
+
+
+def _checkpoint(tmp_path, encoder, fingerprint=None):
+    rng = np.random.default_rng(0)
+    config = PolicyConfig(
+        encoder=EncoderRef(encoder.name, encoder.arch, fingerprint or encoder.fingerprint, encoder.embed_dim),
+        action_space="ee_delta",
+        proprio_keys=("ee_pose", "gripper"),
+        normalization=Normalization.fit(
+            rng.normal(size=(20, encoder.embed_dim + 8)), rng.normal(size=(20, 7))
+        ),
+        hidden_sizes=(8,),
+    )
+    net = build_policy_net(config.input_dim, config.action_dim, config.hidden_sizes, config.head)
+    return save_policy(tmp_path / "ckpt", net, config, None)
+
+
+def test_load_policy_with_its_encoder_checks_the_fingerprint(tmp_path, small_vip):
+    weights = save_encoder(small_vip, tmp_path / "enc.safetensors")
+    policy, encoder = load_policy_with_encoder(str(_checkpoint(tmp_path / "a", small_vip)), str(weights))
+    assert encoder.fingerprint == small_vip.fingerprint and policy.config.encoder.arch == "convnet-small"
+    with pytest.raises(EncoderMismatchError, match="load the same weights"):
+        load_policy_with_encoder(str(_checkpoint(tmp_path / "b", small_vip, "0" * 64)), str(weights))
+
+
+def test_node_schemas_reject_nonsense():
+    with pytest.raises(ConfigError, match="horizon must be >= 0"):
+        from_flat(PolicyNodeParams, {"horizon": -5})
+    with pytest.raises(ConfigError, match="rollouts must be >= 1"):
+        from_flat(EvaluateNodeParams, {"rollouts": 0})
+    with pytest.raises(ConfigError, match="judge: 'human' is not one of"):
+        from_flat(EvaluateNodeParams, {"judge": "human"})
+    with pytest.raises(ConfigError, match="safety"):
+        from_flat(PolicyNodeParams, {"safety.step.max_translation_m": -0.01})
+
+
+def test_task_configs_set_the_evaluation_and_its_safety_limits():
+    params = from_flat(
+        EvaluateNodeParams,
+        evaluate_params_from_task(resolve_task_config(ROOT / "config" / "tasks" / "close_drawer.yaml")),
+    )
+    assert params.horizon == 100 and params.rollouts == 10 and params.goal.source == "dataset"
+    assert params.safety == SafetyLimits()  # the defaults file, unchanged for this task
+    assert params.command_topic == "/cartesian_impedance_example_controller/equilibrium_pose"
+
+
+def test_train_entry_point_shares_the_core_parser(capsys):
+    assert strip_ros_args(["--out", "r", "--ros-args", "-p", "a:=1", "--", "--steps", "5"]) == [
+        "--out",
+        "r",
+        "--steps",
+        "5",
+    ]
+    with pytest.raises(SystemExit) as info:
+        train_main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ros2 run rwr_policy_node train")
+    for option in ("--task-config", "--tau", "--method", "--resume", "--encoder-weights"):
+        assert option in out
+    assert train_main(["--resume", "/nowhere/run"]) == 2  # the core's named error, exit status 2
+    assert "is not a run directory" in capsys.readouterr().err
