@@ -153,7 +153,7 @@ def main() -> None:
             "steps": result.step,
             "wall_s": round(result.wall_s, 2),
             "steps_per_s": round(result.steps_per_s, 1),
-            "includes": "validation every 500 steps, checkpoints every 5000, metrics.csv, curve PNG",
+            "includes": "validation every 500 steps, checkpoints every 5000, metrics.csv (not the final PNG)",
             "target_s_for_20k": 60,
             "projected_20k_s": round(result.wall_s * 20_000 / result.step, 1),
         },

@@ -145,3 +145,4 @@ def test_run_directory_contents_and_resume_checks(synthetic, small_config, tmp_p
     # extending the run is allowed
     _, longer = _fit(episodes, small_config(steps=350), resume=True)
     assert longer.step == 350
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 350

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from vipflow.policy.checkpoint import (
+    checkpoint_name,
     latest_checkpoint,
     load_training_state,
     read_policy,
@@ -101,6 +102,8 @@ def _start_run(run_dir: Path, cfg: TrainConfig, data: PreparedData, resume: bool
                 f"cannot resume {run_dir}: the training data differ from the run's (episodes, encoder or "
                 "cache contents changed); restore them or start a new run directory"
             )
+        saved["train"] = cfg.to_json()  # record the new step target and other free fields
+        write_json(config_path, saved)
         return latest_checkpoint(run_dir)
     if not resume and config_path.exists():
         raise ResumeMismatchError(
@@ -197,7 +200,7 @@ def fit(
                     stop[0] = True
                 if step % cfg.save_every == 0 and step < cfg.steps:
                     ckpt = checkpoint(step)
-            if step > start or ckpt is None:
+            if ckpt is None or ckpt.name != checkpoint_name(step):
                 ckpt = checkpoint(step)
     finally:
         bar.close()
