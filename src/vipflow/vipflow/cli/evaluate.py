@@ -15,6 +15,7 @@ so far saved. The simulator resets and judges itself.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -68,6 +69,8 @@ def register(sub) -> None:
     run.add_argument("--robot-ip", help="franky: FCI address of the robot")
     run.add_argument("--dynamics", type=float, default=0.1, help="franky: relative dynamics factor (0..1]")
     run.add_argument("--camera-serial", help="franky: RealSense serial (default: the only one)")
+    run.add_argument("--perception", choices=("process", "thread"), default="process",
+                     help="franky: encoder in its own process (default) or thread")
     run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
     run.set_defaults(func=cmd_run)
 
@@ -130,8 +133,10 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     backend = _backend(backend_name, args, task)
     info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
             "weights": str(weights or "default")}
+    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
-                             encoder_info=info, realtime_priority=args.rt_priority or None)
+                             encoder_info=info, realtime_priority=args.rt_priority or None,
+                             encoder_factory=factory)
 
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
@@ -166,7 +171,8 @@ def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
 
     robot = FrankyRobot(args.robot_ip, relative_dynamics_factor=args.dynamics)
     camera = RealSenseCamera(serial=args.camera_serial)
-    return HardwareBackend(camera, robot, name="franky", details={"robot_ip": args.robot_ip})
+    return HardwareBackend(camera, robot, name="franky", perception=args.perception,
+                           details={"robot_ip": args.robot_ip})
 
 
 # -- show / table --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class Backend(Protocol):
     camera: Camera
     robot: Robot
     clock: Clock
-    perception: str  # "thread" (hardware) or "inline" (physics clock)
+    perception: str  # "thread" / "process" (hardware) or "inline" (physics clock)
 
     def start(self) -> None: ...
 

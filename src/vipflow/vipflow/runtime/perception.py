@@ -2,15 +2,20 @@
 
 ``ThreadedPerception`` reads and encodes in its own thread and publishes the newest result; the
 control loop only takes a lock to read it, so encoder latency (≈80 ms for a ResNet-50 on one CPU
-core) never delays a command. ``InlinePerception`` does the same work synchronously inside the
+core) never delays a command. ``ProcessPerception`` moves the encoder into its own process as
+well, so not even the encoder's share of the GIL can delay the control thread.
+``InlinePerception`` does the same work synchronously inside the
 tick: right for a simulator whose clock does not advance while the encoder runs, and the naive
 baseline the loop benchmark compares against.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -173,3 +178,125 @@ class InlinePerception(_Encoding):
 
     def stop(self) -> None:
         pass
+
+
+class EncoderWorkerError(RuntimeError):
+    """The encoder process failed to start or died; the message carries its error."""
+
+
+def _encoder_worker(factory: Callable[[], EncoderLike], torch_threads: int | None, conn) -> None:
+    """Body of the encoder process: build the encoder, then embed every batch it is sent."""
+    try:
+        if torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(torch_threads)
+        encoder = factory()
+        conn.send("ready")
+    except Exception as exc:
+        conn.send(f"error: {type(exc).__name__}: {exc}")
+        return
+    while True:
+        try:
+            frames = conn.recv()
+        except EOFError:
+            return
+        if frames is None:
+            return
+        try:
+            conn.send(np.asarray(encoder.embed_images(frames, batch_size=len(frames)), dtype=np.float32))
+        except Exception as exc:
+            conn.send(f"error: {type(exc).__name__}: {exc}")
+
+
+class RemoteEncoder:
+    """An encoder living in its own process (spawned): no GIL shared with the control loop.
+
+    ``factory`` must be picklable, e.g. ``functools.partial(load_encoder, "vip", weights,
+    arch="resnet50")``. The process starts on first use and lives until ``close()``.
+    """
+
+    def __init__(
+        self, factory: Callable[[], EncoderLike], *, torch_threads: int | None = 1,
+        startup_timeout_s: float = 300.0, call_timeout_s: float = 30.0,
+    ) -> None:
+        self.factory = factory
+        self.torch_threads = torch_threads
+        self.startup_timeout_s = startup_timeout_s
+        self.call_timeout_s = call_timeout_s
+        self._proc = None
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            return
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=_encoder_worker, args=(self.factory, self.torch_threads, child), name="vipflow-encoder",
+            daemon=True,
+        )
+        self._proc.start()
+        child.close()
+        self._expect_ready()
+
+    def _expect_ready(self) -> None:
+        if not self._conn.poll(self.startup_timeout_s):
+            self.close()
+            raise EncoderWorkerError(f"encoder process did not start within {self.startup_timeout_s:.0f} s")
+        msg = self._conn.recv()
+        if msg != "ready":
+            self.close()
+            raise EncoderWorkerError(f"encoder process failed to start: {msg}")
+
+    def embed_images(self, frames: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                raise EncoderWorkerError("encoder process is not running; call start() (or it died)")
+            self._conn.send(np.ascontiguousarray(frames))
+            if not self._conn.poll(self.call_timeout_s):
+                raise EncoderWorkerError(f"encoder process did not answer within {self.call_timeout_s:.0f} s")
+            msg = self._conn.recv()
+        if isinstance(msg, str):
+            raise EncoderWorkerError(f"encoder process: {msg}")
+        return msg
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is None:
+                return
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+            self._proc.join(timeout=5.0)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(timeout=5.0)
+            self._conn.close()
+            self._proc = self._conn = None
+
+
+class ProcessPerception(ThreadedPerception):
+    """Threaded perception whose encoder runs in a separate process.
+
+    The reader thread only moves frames and embeddings through a pipe (the GIL is free while it
+    waits), so the encoder's Python overhead can never delay the control thread — the robust
+    choice on a small, busy CPU. Call ``close()`` when done with the loop (ends the process).
+    """
+
+    def __init__(
+        self, camera: Camera, encoder_factory: Callable[[], EncoderLike], clock: Clock, *,
+        read_timeout_s: float = 0.2, torch_threads: int | None = 1,
+    ) -> None:
+        super().__init__(
+            camera, RemoteEncoder(encoder_factory, torch_threads=torch_threads), clock,
+            read_timeout_s=read_timeout_s, torch_threads=None,
+        )
+
+    def start(self) -> None:
+        self.encoder.start()
+        super().start()
+
+    def close(self) -> None:
+        self.stop()
+        self.encoder.close()

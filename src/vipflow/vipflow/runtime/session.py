@@ -10,6 +10,7 @@ session with everything so far saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from vipflow.runtime.ledger import Ledger, RolloutOutcome
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, PolicyLike, TickRecord, policy_action_space, stop_on_sigint
 from vipflow.runtime.operator import Operator, OperatorAbort
-from vipflow.runtime.perception import EncoderLike
+from vipflow.runtime.perception import EncoderLike, ProcessPerception
 from vipflow.runtime.safety import SafetyLayer
 from vipflow.runtime.timing import TimingSamples
 
@@ -111,9 +112,11 @@ class EvaluationSession:
         encoder_info: dict[str, Any] | None = None,
         torch_threads: int | None = 1,
         realtime_priority: int | None = None,
+        encoder_factory: Callable[[], EncoderLike] | None = None,
     ) -> None:
         self.backend, self.encoder, self.policy = backend, encoder, policy
         self.realtime_priority = realtime_priority
+        self.encoder_factory = encoder_factory
         self.config, self.operator, self.goal = config, operator, goal
         self.space = policy_action_space(policy)
         self.limits = backend.limits(limits or SafetyLimits())
@@ -138,6 +141,7 @@ class EvaluationSession:
                 f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --output"
             )
         self.backend.start()
+        self.perception = self._perception()
         try:
             for i in tqdm(range(cfg.rollouts), desc=f"{cfg.policy_name} rollouts", unit="rollout"):
                 try:
@@ -150,9 +154,20 @@ class EvaluationSession:
                 if outcome.judged_by == "aborted":
                     break
         finally:
+            if isinstance(self.perception, ProcessPerception):
+                self.perception.close()
             self.backend.stop()
             self._save()
         return self.ledger
+
+    def _perception(self) -> str | ProcessPerception:
+        """The backend's mode; "process" gets one encoder process for the whole session."""
+        if self.backend.perception != "process":
+            return self.backend.perception
+        if self.encoder_factory is None:
+            raise ValueError("process perception needs encoder_factory (a picklable encoder recipe)")
+        return ProcessPerception(self.backend.camera, self.encoder_factory, self.backend.clock,
+                                 torch_threads=self.torch_threads)
 
     def _rollout(self, i: int) -> RolloutOutcome:
         cfg = self.config
@@ -168,7 +183,7 @@ class EvaluationSession:
         hw = self.backend
         loop = ControlLoop(
             hw.camera, hw.robot, self.encoder, self.policy, self.safety, hw.clock, cfg.rate_hz,
-            perception=hw.perception, task=cfg.policy_task, on_tick=recorder.on_tick,
+            perception=self.perception, task=cfg.policy_task, on_tick=recorder.on_tick,
             torch_threads=self.torch_threads, realtime_priority=self.realtime_priority,
         )
         with writer:
