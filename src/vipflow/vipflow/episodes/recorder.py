@@ -123,15 +123,21 @@ class _Acquisition:
             self.error = exc
 
     def _state_loop(self) -> None:
+        """Poll ``robot.state()`` at the configured rate (duplicates by stamp skipped), or, for a
+        backend that buffers its stream (``drain_states()``: every state since the last call,
+        oldest first), take all of them: lossless at 1 kHz even when this thread is late."""
+        drain = getattr(self.robot, "drain_states", None)
+        period = max(self.period_s, 0.005) if drain else self.period_s
         last = None
         next_t = time.monotonic()
         try:
             while not self.stop_event.is_set():
-                state = self.robot.state()
-                if state.stamp_ns != last:
-                    last = state.stamp_ns
-                    self._offer("state", state)
-                next_t += self.period_s
+                states = drain() if drain else [self.robot.state()]
+                for state in states:
+                    if state.stamp_ns != last:
+                        last = state.stamp_ns
+                        self._offer("state", state)
+                next_t += period
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)

@@ -145,6 +145,7 @@ class ReplayRobot:
         self.timeline = timeline
         self.joint_names = joint_names or []
         self._started = False
+        self._drained = 0  # index of the next state drain_states() hands out
 
     def describe(self) -> dict:
         info: dict = {"model": "replay"}
@@ -157,11 +158,25 @@ class ReplayRobot:
     def start(self) -> None:
         self.timeline.start()
         self._started = True
+        self._drained = int(np.searchsorted(self.t_ns, self.timeline.source_now(), side="right"))
 
     def state(self) -> RobotState:
         if not self._started:
             raise HardwareError("replay robot: state() before start()")
-        i = max(int(np.searchsorted(self.t_ns, self.timeline.source_now(), side="right")) - 1, 0)
+        i = int(np.searchsorted(self.t_ns, self.timeline.source_now(), side="right")) - 1
+        return self._state(max(i, 0))
+
+    def drain_states(self) -> list[RobotState]:
+        """Every recorded state that became due since the previous call, oldest first (a
+        buffered stream, like a 1 kHz subscription: nothing is lost if the reader is late)."""
+        if not self._started:
+            raise HardwareError("replay robot: drain_states() before start()")
+        end = int(np.searchsorted(self.t_ns, self.timeline.source_now(), side="right"))
+        states = [self._state(i) for i in range(self._drained, end)]
+        self._drained = max(self._drained, end)
+        return states
+
+    def _state(self, i: int) -> RobotState:
         return RobotState(
             stamp_ns=self.timeline.due_ns(int(self.t_ns[i])),
             joint_pos=self.joint_pos[i].copy(),
