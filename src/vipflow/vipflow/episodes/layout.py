@@ -25,6 +25,12 @@ def staging_path(final: Path) -> Path:
     return final.parent / PARTIAL_DIR / final.name
 
 
+def dataset_of(episode_dir: Path) -> Path:
+    """The dataset directory holding an episode (also for one still in ``.partial``)."""
+    parent = episode_dir.parent
+    return parent.parent if parent.name == PARTIAL_DIR else parent
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or file creation inside ``path`` survive a power cut."""
     with contextlib.suppress(OSError):

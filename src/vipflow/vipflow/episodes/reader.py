@@ -30,7 +30,7 @@ from vipflow.episodes.errors import (
     TruncatedBagError,
 )
 from vipflow.episodes.grid import causal_index, grid_ticks
-from vipflow.episodes.layout import METADATA_YAML, PARTIAL_DIR
+from vipflow.episodes.layout import METADATA_YAML, PARTIAL_DIR, dataset_of
 from vipflow.episodes.meta import META_KEY, EpisodeMeta
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -93,7 +93,7 @@ def check_mcap_complete(path: Path) -> None:
     if tail != MCAP_MAGIC or size < 16:
         raise TruncatedBagError(
             f"{path} is truncated ({size} bytes, no MCAP footer): the recording was interrupted or "
-            f"the copy is incomplete. Run `vipflow episodes recover {path.parent.parent}` to salvage "
+            f"the copy is incomplete. Run `vipflow episodes recover {dataset_of(path.parent)}` to salvage "
             "its messages as an episode flagged incomplete"
         )
 
@@ -306,7 +306,7 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
         check_mcap_complete(mcap)  # names truncation precisely when that is the cause
         raise TruncatedBagError(
             f"{path} has no {METADATA_YAML}: its recording never finished. Run `vipflow episodes recover "
-            f"{path.parent.parent if path.parent.name == PARTIAL_DIR else path.parent}`"
+            f"{dataset_of(path)}`"
         )
     check_mcap_complete(mcap)
     try:

@@ -225,15 +225,22 @@ class RecorderSession:
         self.camera_info: dict[str, Any] = {}
         self.robot_info: dict[str, Any] = {}
         self.bytes_per_s = 0.0
+        self._status_shown = False
 
     # -- output ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
+        if self._status_shown:  # clear the live status line first
+            self.out.write("\r\x1b[K")
+            self._status_shown = False
         self.out.write(text + "\n")
         self.out.flush()
 
     def status(self, text: str) -> None:
-        self.out.write("\r" + text + "\x1b[K" if self.out.isatty() else "")
-        self.out.flush()
+        """A live line refreshed in place (terminals only; streams get just the prompts)."""
+        if getattr(self.out, "isatty", lambda: False)():
+            self.out.write("\r" + text + "\x1b[K")
+            self.out.flush()
+            self._status_shown = True
 
     # -- setup -------------------------------------------------------------------------------
     def _prepare_dataset(self, result: SessionResult) -> int:
@@ -397,7 +404,7 @@ class RecorderSession:
             elif not prompted:
                 if self.cfg.auto_start:
                     return True
-                self.say(f"\nreset time over; [space] start {n}  [q] quit")
+                self.say(f"reset time over; [space] start {n}  [q] quit")
                 prompted = True
 
     def _record_one(
@@ -449,8 +456,7 @@ class RecorderSession:
 
     def _ask_label(self, name: str) -> tuple[str, bool]:
         self.say(
-            f"\ntime up for {name}: [s] success  [f] failure  [u] unlabeled  [r] discard & re-record  "
-            "[q] quit"
+            f"time up for {name}: [s] success  [f] failure  [u] unlabeled  [r] discard & re-record  [q] quit"
         )
         while True:
             key = self.keys.get(0.1)
@@ -495,7 +501,7 @@ class RecorderSession:
         path = wt.run_on_writer(close)
         if path is None:
             raise exc
-        self.say(f"\n{name} interrupted ({type(exc).__name__}: {exc}); kept, flagged incomplete")
+        self.say(f"{name} interrupted ({type(exc).__name__}: {exc}); kept, flagged incomplete")
         if not isinstance(exc, KeyboardInterrupt):
             raise exc
         return EpisodeRecord(name, "unlabeled", path, self._summary_line(path, "unlabeled"))

@@ -33,6 +33,7 @@ from vipflow.episodes.errors import DatasetNotWritableError, DiskFullError, Epis
 from vipflow.episodes.layout import (
     EPISODE_JSON,
     atomic_write_text,
+    dataset_of,
     fsync_dir,
     fsync_file,
     staging_path,
@@ -51,7 +52,7 @@ def os_error_to_episode_error(exc: OSError, where: Path, doing: str) -> EpisodeW
             errno.ENOSPC,
             f"disk full while {doing} {where} ({free / 1e6:.0f} MB free). Free space or record to "
             f"another disk (--dataset); what was written so far stays in {where} and "
-            f"`vipflow episodes recover` turns it into an episode flagged incomplete",
+            f"`vipflow episodes recover {dataset_of(where)}` turns it into an episode flagged incomplete",
         )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return DatasetNotWritableError(
