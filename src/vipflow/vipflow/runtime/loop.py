@@ -141,10 +141,13 @@ class ControlLoop:
         self._stop_request = reason
 
     def wait_for_observation(self, timeout_s: float = 5.0) -> bool:
-        """Start perception early so the first tick has an embedding (returns False on timeout)."""
+        """Wait until perception has a *fresh* embedding, so the first tick can act on it
+        (returns False on timeout; the ticks then hold and the watchdog reports)."""
+        max_age_ns = self.safety.limits.watchdog.max_observation_age_s * 1e9
         deadline = self.clock.now_ns() + int(timeout_s * 1e9)
         while self.clock.now_ns() < deadline:
-            if self.perception.latest() is not None:
+            obs = self.perception.latest()
+            if obs is not None and self.clock.now_ns() - obs.frame.stamp_ns <= max_age_ns:
                 return True
             self.clock.sleep_until(self.clock.now_ns() + 5_000_000)
         return False

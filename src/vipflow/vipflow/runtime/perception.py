@@ -192,6 +192,7 @@ def _encoder_worker(factory: Callable[[], EncoderLike], torch_threads: int | Non
 
             torch.set_num_threads(torch_threads)
         encoder = factory()
+        encoder.embed_images(np.zeros((1, 224, 224, 3), np.uint8), batch_size=1)  # first call is slow
         conn.send("ready")
     except Exception as exc:
         conn.send(f"error: {type(exc).__name__}: {exc}")
