@@ -107,3 +107,13 @@ def test_unflatten_and_merge():
         unflatten({"a": 1, "a.b": 2})
     merged = deep_merge({"s": {"x": 1, "y": 2}, "k": 1}, {"s": {"y": 5}})
     assert merged == {"s": {"x": 1, "y": 5}, "k": 1}
+
+
+def test_nested_defaults_come_from_the_default_factory():
+    @dataclass(frozen=True)
+    class Custom:
+        inner: Inner = field(default_factory=lambda: Inner(width=9.0))
+
+    specs = {s.name: s.default for s in param_specs(Custom)}
+    assert specs["inner.width"] == 9.0 and specs["inner.names"] == ("a", "b")
+    assert from_flat(Custom, {k: v for k, v in specs.items()}) == Custom()

@@ -287,8 +287,15 @@ def test_recover_reports_failures_as_robot_errors():
 
     with pytest.raises(RobotError, match="error recovery failed: ErrorRecovery action server"):
         TopicRobot(lambda raw: None, recover_fn=broken).recover()
-    with pytest.raises(RobotError, match="no error-recovery action configured"):
+    with pytest.raises(RobotError, match="no error-recovery action is configured"):
         TopicRobot(lambda raw: None).recover()
+    fresh = TopicRobot(lambda raw: None, recover_fn=lambda: calls.append(2))
+    feed(fresh)
+    fresh.recover()  # the arm reports: nothing to recover
+    no_action = TopicRobot(lambda raw: None)
+    feed(no_action)
+    no_action.recover()  # no recovery configured is fine while the arm reports
+    assert calls == [1]
 
 
 # ---- end to end: the control loop over topics ---------------------------------------------------

@@ -47,6 +47,7 @@ from rwr_policy_node.policy_runner import (
 )
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
+from vipflow.policy.errors import PolicyError
 from vipflow.remote_keys import OperatorLink
 from vipflow.ros_node import declare_parameters, needs_dynamic_typing, spin, wait_future
 from vipflow.runtime.loop import TickRecord
@@ -292,9 +293,13 @@ class EvaluateNode(PolicyNode):
         if not task:
             raise ConfigError(f"set the task parameter: the policy names tasks {tasks}, not exactly one")
         name = p.policy_name or Path(p.policy).expanduser().resolve().name
-        goal = Goal(
-            goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
-        )
+        try:
+            goal = Goal(
+                goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
+            )
+        except PolicyError as exc:  # success is judged anyway; rewards are a bonus, not a requirement
+            self.get_logger().warning(f"rollouts are recorded without /reward: no goal ({exc})")
+            goal = None
         # The same layout as `vipflow evaluate run`, so `vipflow evaluate table` reads both.
         output = (
             Path(p.output_dir).expanduser()

@@ -78,14 +78,6 @@ def type_name(tp: Any) -> str:
     )
 
 
-def _default_of(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    raise ConfigError(f"schema field {f.name!r} has no default; every config field needs one")
-
-
 def coerce(value: Any, tp: Any, where: str, *, from_text: bool = False) -> Any:
     """Check ``value`` against ``tp`` and return it in canonical form (tuples, floats).
 
@@ -165,20 +157,28 @@ def from_mapping(cls: type, data: Any, where: str = "", *, from_text: bool = Fal
         raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
 
 
-def param_specs(cls: type, prefix: str = "") -> list[ParamSpec]:
-    """The schema's leaf fields in flat (dotted) form, in declaration order."""
+def param_specs(cls: type, prefix: str = "", defaults: Any = None) -> list[ParamSpec]:
+    """The schema's leaf fields in flat (dotted) form, in declaration order.
+
+    Defaults come from a default-constructed instance, so a nested field whose
+    ``default_factory`` customises the nested schema reports the customised values.
+    """
     hints = _hints(cls)
+    defaults = cls() if defaults is None else defaults
     out: list[ParamSpec] = []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         name = f"{prefix}{f.name}"
+        if f.metadata.get("internal"):
+            continue
         if _is_schema(tp):
-            out.extend(param_specs(tp, name + "."))
+            out.extend(param_specs(tp, name + ".", getattr(defaults, f.name)))
             continue
         # Schemas borrowed from other modules (e.g. SafetyLimits) carry no help: point at the class.
         help_text = f.metadata.get("help") or f"{cls.__module__}.{cls.__name__}.{f.name}"
-        default = _default_of(f)
-        out.append(ParamSpec(name, tp, default, help_text, tuple(f.metadata.get("choices", ()))))
+        out.append(
+            ParamSpec(name, tp, getattr(defaults, f.name), help_text, tuple(f.metadata.get("choices", ())))
+        )
     return out
 
 
