@@ -9,6 +9,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import yaml
 from episode_synth import write_foreign, write_synthetic
 
 from vipflow.cli import episodes as episodes_cli
@@ -45,6 +46,11 @@ def test_relabel_touches_metadata_only(dataset):
     assert json.loads((ep_path / "episode.json").read_text())["meta"]["label"] == "failure"
     assert digest(ep_path) == before
     assert len(ep.on_grid()) > 5  # metadata.yaml rewritten by us still opens with rosbags
+    info = yaml.safe_load((ep_path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 8 and all(  # still the Humble-readable form
+        isinstance(t["topic_metadata"]["offered_qos_profiles"], str)
+        for t in info["topics_with_message_count"]
+    )
     with pytest.raises(ValueError, match="label must be one of"):
         relabel(ep_path, "great")
     manifest = json.loads((dataset / "manifest.json").read_text())

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from episode_synth import T0, write_synthetic
+from episode_synth import T0, state_at, write_synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +80,12 @@ def test_grid_is_causal_and_latest(dataset):
     st = ep.states()
     ji = np.searchsorted(st.joints_t, g.t_ns, side="right") - 1
     assert np.allclose(g.joint_pos, st.joint_pos[ji]) and np.all(st.joints_t[ji] <= g.t_ns)
+    # the raw streams hold exactly what was written (state k is stamped and valued by k)
+    k = np.arange(len(st.joints_t))
+    expected = [state_at(0, i) for i in k]
+    assert np.array_equal(st.ee_pose, np.stack([e.ee_pose for e in expected]))
+    assert np.array_equal(st.gripper, [e.gripper_width for e in expected])
+    assert np.array_equal(st.joint_vel, np.stack([e.joint_vel for e in expected]))
 
 
 def test_actions_use_the_shared_definition(dataset):

@@ -65,6 +65,9 @@ def assert_same(bag: Path) -> int:
     for x, y in zip(a, b, strict=True):
         assert x[:4] == y[:4]  # topic, type, log time, CDR bytes
         assert x[4] == y[4], f"{x[0]} decoded differently"
+        if "header" in x[4]:  # our bags: header stamp == log time
+            stamp = x[4]["header"]["stamp"]
+            assert stamp["sec"] * 1_000_000_000 + stamp["nanosec"] == x[2]
     return len(a)
 
 

@@ -204,8 +204,15 @@ def test_buffered_1khz_state_stream_is_recorded_without_gaps(dataset, tmp_path):
     recorder's threads are delayed by the GIL or a busy CPU."""
     src = write_synthetic(tmp_path / "src", seconds=1.6, cam_hz=30.0, state_hz=1000.0)
     cam, robot = replay_episode(src)
-    cfg = SessionConfig(dataset=dataset, task="close drawer", num_episodes=1, episode_time_s=5.0,
-                        reset_time_s=0.0, state_rate_hz=1000.0, source="replay")
+    cfg = SessionConfig(
+        dataset=dataset,
+        task="close drawer",
+        num_episodes=1,
+        episode_time_s=5.0,
+        reset_time_s=0.0,
+        state_rate_hz=1000.0,
+        source="replay",
+    )
     RecorderSession(cfg, cam, robot, ScriptedKeys([(0.05, "space"), (1.0, "s")]), out=io.StringIO()).run()
     (s,) = list_episodes(dataset)
     t = read_episode(s.path).stamps()["joint_states"]
