@@ -18,10 +18,13 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROS_PACKAGES = ("vip_reward_node", "demo_recorder", "rwr_policy_node", "vip_bringup")
-for _path in [ROOT / "src" / pkg for pkg in ROS_PACKAGES] + [Path(__file__).parent]:  # + package_info
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(Path(__file__).parent) not in sys.path:  # package_info, shared by the tests here
+    sys.path.insert(0, str(Path(__file__).parent))
+from package_info import PACKAGES  # noqa: E402
+
+for _pkg in PACKAGES:
+    if str(ROOT / "src" / _pkg) not in sys.path:
+        sys.path.insert(0, str(ROOT / "src" / _pkg))
 
 from vipflow.episodes import messages as m  # noqa: E402
 from vipflow.fakes import FakeCamera, FakeRobot  # noqa: E402

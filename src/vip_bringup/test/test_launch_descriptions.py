@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("launch.actions", reason="needs ROS 2 (launch): run with `colcon test` in the docker image")
+pytest.importorskip("launch.actions", reason="needs ROS 2 (launch): run `colcon test` in the docker image")
 ament = pytest.importorskip("ament_index_python.packages", reason="needs ROS 2 (ament_index_python)")
 
 from launch.actions import DeclareLaunchArgument  # noqa: E402

@@ -17,7 +17,6 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogI
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 from vip_bringup.plan import (
     PACKAGE,
@@ -37,12 +36,9 @@ def _share() -> Path:
 
 
 def _parameters(spec: NodeSpec) -> list:
-    values = {}
-    for name, value in spec.parameters.items():
-        if value == []:
-            continue  # rcl's YAML parser rejects empty sequences; the node's default is [] anyway
-        # Strings stay strings: launch would otherwise read "123456" (a camera serial) as a number.
-        values[name] = ParameterValue(value, value_type=str) if isinstance(value, str) else value
+    # launch_ros quotes plain strings, so a camera serial such as "123456" stays a string.
+    # rcl's YAML parser rejects empty sequences; the nodes' defaults for those are [] anyway.
+    values = {name: value for name, value in spec.parameters.items() if value != []}
     return [values, spec.params_file] if spec.params_file else [values]
 
 
