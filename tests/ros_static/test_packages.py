@@ -193,3 +193,13 @@ def test_only_node_modules_import_rclpy():
     # the ROS-free helpers the tests import really are importable without ROS
     for mod in ("vip_reward_node.reward_stream", "rwr_policy_node.policy_runner", "vip_bringup.plan"):
         __import__(mod)
+
+
+def test_nodes_that_spin_import_the_executors_module():
+    """``vipflow.node_support.spin`` reaches ``rclpy.executors`` through the rclpy module it is
+    handed: the node module must import that submodule."""
+    for pkg in PACKAGES:
+        for f in sorted((ROOT / "src" / pkg / pkg).glob("*_node.py")):
+            text = f.read_text()
+            if "spin(rclpy" in text:
+                assert "import rclpy.executors" in text, f"{f.name} spins without importing rclpy.executors"

@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from demo_recorder.params import KeysNodeParams
 from vipflow.episodes.keys import TerminalKeys
-from vipflow.ros_node import declare_parameters
+from vipflow.node_support import declare_parameters
 from vipflow.topic_hardware import string_cdr, string_of
 
 

@@ -23,8 +23,8 @@ from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.episodes.recorder import RecorderSession
 from vipflow.hardware import HardwareError
+from vipflow.node_support import declare_parameters, needs_dynamic_typing, spin
 from vipflow.remote_keys import OperatorLink, PromptWriter
-from vipflow.ros_node import declare_parameters, needs_dynamic_typing, spin
 from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
 
 

@@ -47,9 +47,9 @@ from rwr_policy_node.policy_runner import (
 )
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
+from vipflow.node_support import declare_parameters, needs_dynamic_typing, spin, wait_future
 from vipflow.policy.errors import PolicyError
 from vipflow.remote_keys import OperatorLink
-from vipflow.ros_node import declare_parameters, needs_dynamic_typing, spin, wait_future
 from vipflow.runtime.loop import TickRecord
 from vipflow.topic_hardware import (
     TopicCamera,

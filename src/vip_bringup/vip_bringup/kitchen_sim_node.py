@@ -20,7 +20,7 @@ from std_srvs.srv import Trigger
 
 from vip_bringup.kitchen_bridge import KitchenBridge
 from vip_bringup.kitchen_params import KitchenSimParams
-from vipflow.ros_node import declare_parameters, spin
+from vipflow.node_support import declare_parameters, spin
 from vipflow.topic_hardware import string_cdr
 
 

@@ -30,7 +30,7 @@ from vip_reward_node.params import RewardNodeParams
 from vip_reward_node.reward_stream import RewardSample, RewardStream, RewardWorker
 from vipflow.config_schema import ConfigError
 from vipflow.goals import goal_embedding
-from vipflow.ros_node import declare_parameters, needs_dynamic_typing, read_parameters, spin
+from vipflow.node_support import declare_parameters, needs_dynamic_typing, read_parameters, spin
 from vipflow.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
 
 
