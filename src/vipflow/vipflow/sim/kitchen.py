@@ -21,12 +21,11 @@ from collections.abc import Callable
 
 import mujoco
 import numpy as np
-from gymnasium_robotics.envs.franka_kitchen.kitchen_env import KitchenEnv
 
 from vipflow.hardware import CameraTimeout, Frame, RobotError, RobotState, RobotTarget
 from vipflow.sim.control import N_ARM, ServoConfig, ik_step, servo_command, site_pose, solve_ik
 from vipflow.sim.render import KitchenRenderer
-from vipflow.sim.tasks import CameraView, KitchenTask, get_task
+from vipflow.sim.tasks import CameraView, KitchenEnv, KitchenTask, get_task
 
 CONTROL_RATE_HZ = 25.0
 PERIOD_NS = 40_000_000
@@ -111,16 +110,19 @@ class KitchenSim:
             self._stepped.notify_all()
 
     def _place_arm(self, pose: np.ndarray) -> bool:
-        """IK from the task's posture, else from the home pose, else from jittered postures."""
+        """IK from the task's posture, else the home pose, else jittered postures. Joints stay
+        0.05 rad inside their limits unless only a pose at a limit exists (rare draws at the
+        edge of the reach)."""
         home = self.data.qpos[:N_ARM].copy()
         seeds = [np.asarray(self.task.posture)] if self.task.posture is not None else []
         seeds.append(home)
         rng = np.random.default_rng(0)  # fixed: the same start pose always gets the same arm pose
         seeds += [seeds[0] + rng.normal(0.0, 0.3, N_ARM) for _ in range(6)]
-        for seed in seeds:
-            self.data.qpos[:N_ARM] = seed
-            if solve_ik(self.model, self.data, self._ee_site, pose, self.servo):
-                return True
+        for margin in (0.05, 0.0):
+            for seed in seeds:
+                self.data.qpos[:N_ARM] = seed
+                if solve_ik(self.model, self.data, self._ee_site, pose, self.servo, limit_margin=margin):
+                    return True
         return False
 
     def success(self) -> bool:

@@ -1,0 +1,261 @@
+"""The whole workflow in simulation: what ``vipflow demo`` runs and ``bench/paper`` repeats.
+
+record demos (episodes) → embed and score them against the goal (rewards, VOC, bump rate,
+AUROC) → train RWR and BC on the same episodes → evaluation rollouts of each (episodes +
+ledgers) → comparison table and report. Every stage is the product's own public API; this
+module only wires them together for the simulator and measures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vipflow.encoders import Encoder, load_encoder
+from vipflow.episodes import read_episode, usable_episodes
+from vipflow.metrics import auroc, bump_rate, voc
+from vipflow.policy import load_policy
+from vipflow.policy.config import TrainConfig
+from vipflow.policy.pipeline import train as train_policy
+from vipflow.policy.weights import WeightingConfig
+from vipflow.rewards import step_rewards, values
+from vipflow.runtime.ledger import Ledger
+from vipflow.runtime.limits import SafetyLimits, StepLimits
+from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
+from vipflow.runtime.sim_backend import SimBackend
+from vipflow.sim.demos import record_demos
+from vipflow.sim.encoder import KitchenEncoderConfig, kitchen_encoder
+from vipflow.sim.tasks import get_task
+
+# The demos move the hand up to ~2 cm per 40 ms tick; the hardware default (1 cm) would make
+# every policy slower than the demonstrations it imitates. Rotation and joints scale alike.
+SIM_STEP_LIMITS = StepLimits(max_translation_m=0.025, max_rotation_rad=0.1, max_joint_rad=0.06)
+
+
+class SimulatorJudges:
+    """The evaluation operator in simulation: never asked (the backend resets and judges)."""
+
+    def prepare(self, index: int, total: int) -> None:
+        return None
+
+    def judge(self, index: int) -> bool:
+        raise RuntimeError("the simulator judges its own rollouts; no operator is needed")
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    """One run of the simulated workflow. Defaults: ``vipflow demo``."""
+
+    task: str = "slide_cabinet"
+    out_dir: Path = Path("vipflow_demo")
+    n_expert: int = 10
+    n_failure: int = 10
+    image_size: int = 64
+    seed: int = 0
+    encoder_weights: Path | None = None  # None: the shipped kitchen encoder for the task
+    encoder_config: KitchenEncoderConfig = field(default_factory=KitchenEncoderConfig)
+    train_encoder: bool = False  # pretrain the kitchen encoder now even if one is shipped
+    methods: tuple[str, ...] = ("rwr", "bc")
+    temperature: float = 1.0  # RWR tau; the paper's CloseDrawer (experts + failures) uses 1
+    policy_steps: int = 3000
+    rollouts: int = 10
+    eval_horizon: int | None = None  # None: the task's demo horizon + 50 steps
+    progress: bool = True
+
+    @property
+    def horizon(self) -> int:
+        return get_task(self.task).horizon
+
+    @property
+    def resolved_eval_horizon(self) -> int:
+        return self.eval_horizon or self.horizon + 50
+
+
+@dataclass
+class RewardReport:
+    """Per-episode values against the demo goal and the reward-quality metrics."""
+
+    goal: np.ndarray  # mean final embedding of the successful demos (the policies' default goal)
+    labels: list[str]
+    kinds: list[str]
+    values: list[np.ndarray]
+    voc_success: float
+    bump_rate_success: float
+    auroc_final_value: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "voc_success_mean": self.voc_success,
+            "bump_rate_success_mean": self.bump_rate_success,
+            "auroc_final_value": self.auroc_final_value,
+            "episodes": [
+                {"label": lab, "kind": kind, "values": v.round(4).tolist()}
+                for lab, kind, v in zip(self.labels, self.kinds, self.values, strict=True)
+            ],
+        }
+
+
+@dataclass
+class WorkflowResult:
+    config: WorkflowConfig
+    encoder_path: Path
+    encoder_trained_now: bool
+    demos: list[tuple[Path, bool, str]]
+    rewards: RewardReport
+    policies: dict[str, Path] = field(default_factory=dict)
+    train_summaries: dict[str, dict] = field(default_factory=dict)
+    ledgers: dict[str, Ledger] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def success_rates(self) -> dict[str, float | None]:
+        return {name: led.success_rate for name, led in self.ledgers.items()}
+
+
+def policy_name(method: str) -> str:
+    return f"VIP-{method.upper()}"
+
+
+def episode_embeddings(encoder: Encoder, episode_dir: Path, rate_hz: float = 25.0) -> np.ndarray:
+    grid = read_episode(episode_dir).on_grid(rate_hz)
+    return encoder.embed_images(grid.frames)
+
+
+def score_demos(encoder: Encoder, dataset: Path) -> RewardReport:
+    """Values of every demo against the mean final embedding of the successful ones (VIP App. F)."""
+    episodes = usable_episodes(dataset)
+    embeddings = [episode_embeddings(encoder, s.path) for s in episodes]
+    labels = [s.label for s in episodes]
+    kinds = [next((t for t in s.meta.tags if t == "expert" or t.startswith("failure")), "") for s in episodes]
+    finals = [e[-1] for e, lab in zip(embeddings, labels, strict=True) if lab == "success"]
+    if not finals:
+        raise ValueError(f"no successful demo in {dataset}: no goal to score against")
+    goal = np.mean(finals, axis=0)
+    vals = [values(e, goal, encoder.similarity) for e in embeddings]
+    good = [v for v, lab in zip(vals, labels, strict=True) if lab == "success"]
+    bad = [v for v, lab in zip(vals, labels, strict=True) if lab == "failure"]
+    score = auroc([v[-1] for v in good], [v[-1] for v in bad]) if good and bad else None
+    return RewardReport(
+        goal=goal,
+        labels=labels,
+        kinds=kinds,
+        values=vals,
+        voc_success=float(np.mean([voc(v) for v in good])),
+        bump_rate_success=float(np.mean([bump_rate(step_rewards(v)) for v in good])),
+        auroc_final_value=score,
+    )
+
+
+def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: Path) -> TrainConfig:
+    return TrainConfig(
+        datasets=(str(dataset),),
+        run_dir=str(cfg.out_dir / "policies" / method),
+        encoder="vip",
+        encoder_weights=str(encoder_path),
+        cache_dir=str(cfg.out_dir / "embedding_cache"),
+        weighting=WeightingConfig(method=method, temperature=cfg.temperature),
+        steps=cfg.policy_steps,
+        eval_every=max(cfg.policy_steps // 20, 1),
+        save_every=cfg.policy_steps,
+        log_every=max(cfg.policy_steps // 50, 1),
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+
+
+def evaluate_policy(
+    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray
+) -> Ledger:
+    name = policy_name(method)
+    out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
+    backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
+    session = EvaluationSession(
+        backend,
+        encoder,
+        load_policy(policy_path),
+        EvaluationConfig(
+            output_dir=out,
+            policy_name=name,
+            task=get_task(cfg.task).name,
+            rollouts=cfg.rollouts,
+            horizon=cfg.resolved_eval_horizon,
+            seed=cfg.seed,
+            goal_text=get_task(cfg.task).goal_text,
+            policy_path=str(policy_path),
+        ),
+        SimulatorJudges(),
+        limits=dataclasses.replace(SafetyLimits(), step=SIM_STEP_LIMITS),
+        goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
+        encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+    )
+    return session.run()
+
+
+def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> WorkflowResult:
+    """Run every stage, saying what happens; returns everything the report needs."""
+    task = get_task(cfg.task)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock: dict[str, float] = {}
+    n_stages = 5
+
+    def stage(i: int, text: str) -> float:
+        say(f"[{i}/{n_stages}] {text}")
+        return time.perf_counter()
+
+    t = stage(1, f"kitchen encoder for {task.name} (VIP, convnet-small, pretrained on the other tasks)")
+    if cfg.encoder_weights is not None:
+        encoder_path, trained_now = Path(cfg.encoder_weights), False
+        encoder = load_encoder("vip", encoder_path)
+    else:
+        encoder, encoder_path, trained_now = kitchen_encoder(
+            task.name, cache_dir=out / "encoder", config=cfg.encoder_config, progress=cfg.progress,
+            force_train=cfg.train_encoder,
+        )
+    say(f"      {'trained' if trained_now else 'loaded'} {encoder_path}")
+    clock["encoder"] = time.perf_counter() - t
+
+    t = stage(2, f"recording {cfg.n_expert} expert + {cfg.n_failure} failed demos of {task.name} "
+                 f"({cfg.horizon} steps at 25 Hz, {cfg.image_size}x{cfg.image_size} px)")
+    dataset = out / "demos"
+    demos = record_demos(
+        dataset, task.name, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
+        image_size=cfg.image_size, progress=cfg.progress,
+    )
+    ok = sum(success for _, success, _ in demos)
+    say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
+    clock["record"] = time.perf_counter() - t
+
+    t = stage(3, "rewards: per-frame values against the demos' mean final frame; VOC, bump rate, AUROC")
+    rewards = score_demos(encoder, dataset)
+    auroc_text = "n/a" if rewards.auroc_final_value is None else f"{rewards.auroc_final_value:.2f}"
+    say(f"      VOC {rewards.voc_success:.2f}, bump rate {rewards.bump_rate_success:.2f} (successful demos); "
+        f"AUROC success vs failure {auroc_text}")
+    clock["rewards"] = time.perf_counter() - t
+
+    result = WorkflowResult(cfg, encoder_path, trained_now, demos, rewards, stage_seconds=clock)
+    names = ", ".join(policy_name(m) for m in cfg.methods)
+    t = stage(4, f"training {names} on all {len(demos)} demos ({cfg.policy_steps} steps each)")
+    for method in cfg.methods:
+        trained = train_policy(train_config(cfg, method, dataset, encoder_path), encoder=encoder)
+        result.policies[method] = trained.checkpoint
+        summary = json.loads((trained.run_dir / "summary.json").read_text())
+        result.train_summaries[method] = summary
+        val = summary["val_loss"]
+        say(f"      {policy_name(method)}: train loss {summary['train_loss']:.4f}, "
+            f"validation loss {'n/a' if val is None else f'{val:.4f}'}")
+    clock["train"] = time.perf_counter() - t
+
+    t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
+    for method in cfg.methods:
+        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, rewards.goal)
+        result.ledgers[policy_name(method)] = ledger
+        say(f"      {policy_name(method)}: {ledger.successes}/{ledger.n} successful")
+    clock["evaluate"] = time.perf_counter() - t
+    return result
