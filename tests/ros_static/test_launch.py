@@ -486,13 +486,17 @@ def test_bad_arguments_fail_before_any_node_starts(kind, overrides, error, needl
         plan(kind, values, ROOT, "push_bottle" if kind == "task" else None)
 
 
-def test_node_schemas_document_every_parameter():
-    for schema in (
-        RewardNodeParams,
-        RecorderNodeParams,
-        PolicyNodeParams,
-        EvaluateNodeParams,
-        KitchenSimParams,
-    ):
+def test_node_schemas_document_every_parameter_and_declare_ros_types():
+    """rclpy infers a parameter's type from its default: a float parameter with an int default
+    would be declared INTEGER and then reject 0.5 from a YAML file."""
+    schemas = (RewardNodeParams, RecorderNodeParams, PolicyNodeParams, EvaluateNodeParams, KitchenSimParams)
+    for schema in schemas:
         for spec in param_specs(schema):
-            assert spec.help, f"{schema.__name__}.{spec.name} has no description"
+            where = f"{schema.__name__}.{spec.name}"
+            assert spec.help, f"{where} has no description"
+            if spec.type is float:
+                assert type(spec.default) is float, f"{where}: float parameter with default {spec.default!r}"
+            if spec.type is int:
+                assert type(spec.default) is int, where
+            if getattr(spec.type, "__origin__", None) is tuple and spec.default:
+                assert len({type(v) for v in spec.default}) == 1, f"{where}: mixed types {spec.default}"
