@@ -30,10 +30,15 @@ from vipflow.policy import (
     build_policy_net,
     save_policy,
 )
-from vipflow.runtime.limits import SafetyLimits
+from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.task_config import resolve_task_config
 
 ROOT = Path(__file__).resolve().parents[2]
+# The start/stop plumbing is under test here, not the watchdog: on a CPU shared by many test
+# runs the fake arm's 100 Hz state can stall for a few ticks, which the default limits punish.
+PATIENT = SafetyLimits(
+    watchdog=WatchdogLimits(max_observation_age_s=1.0, max_state_age_s=0.5, stale_ticks=100)
+)
 
 
 class StepPolicy:
@@ -56,7 +61,7 @@ def test_start_stop_and_status_over_topics(ros_bus, pixel_encoder):
             bus.topic_robot,
             pixel_encoder,
             StepPolicy(),
-            SafetyLimits(),
+            PATIENT,
             torch_threads=None,
             on_done=lambda r, e: done.append((r, e)),
         )

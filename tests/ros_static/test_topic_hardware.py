@@ -17,6 +17,7 @@ from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import CameraTimeout, MonotonicClock, RobotError, RobotTarget
+from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.safety import SafetyLayer
 from vipflow.topic_hardware import (
@@ -313,7 +314,9 @@ class PushPolicy:
 def test_control_loop_over_topics_sends_only_bounded_commands(ros_bus, pixel_encoder):
     clock = MonotonicClock()
     camera, arm = FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)
-    layer = SafetyLayer()
+    # bounded commands are under test, not the watchdog (a loaded CPU can stall the fake arm's state)
+    patient = WatchdogLimits(max_observation_age_s=1.0, max_state_age_s=0.5, stale_ticks=100)
+    layer = SafetyLayer(SafetyLimits(watchdog=patient))
     with ros_bus(camera, arm) as bus:
         x0 = bus.topic_robot.state().ee_pose[0]
         loop = ControlLoop(
