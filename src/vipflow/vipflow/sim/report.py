@@ -19,7 +19,7 @@ import numpy as np
 from vipflow.policy.curves import read_metrics
 from vipflow.rewards import distance_to_goal, step_rewards
 from vipflow.runtime.table import comparison_table
-from vipflow.sim.workflow import RewardReport, WorkflowResult, policy_name
+from vipflow.sim.workflow import RewardReport, WorkflowResult
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}
 
@@ -62,7 +62,8 @@ def plot_training(result: WorkflowResult, path: Path) -> Path:
             points = series.get(column) or []
             if points:
                 steps, vals = zip(*points, strict=True)
-                ax.plot(steps, vals, style, label=f"{policy_name(method)} {column.replace('_', ' ')}")
+                name = result.config.policy_name(method)
+                ax.plot(steps, vals, style, label=f"{name} {column.replace('_', ' ')}")
     ax.set_xlabel("step")
     ax.set_ylabel("weighted regression loss")
     ax.set_yscale("log")
@@ -133,10 +134,14 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
     ]
     for method, summary in result.train_summaries.items():
         ess = summary.get("weight_stats", {}).get("ess_fraction")
-        losses = f"{_fmt(summary.get('train_loss'))} | {_fmt(summary.get('val_loss'))}"
-        lines.append(
-            f"| {policy_name(method)} | {losses} | {_fmt(summary.get('steps_per_s'), 0)} | {_fmt(ess, 2)} |"
-        )
+        cells = [
+            result.config.policy_name(method),
+            _fmt(summary.get("train_loss")),
+            _fmt(summary.get("val_loss")),
+            _fmt(summary.get("steps_per_s"), 0),
+            _fmt(ess, 2),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         f"![training curves]({training_png.name})",

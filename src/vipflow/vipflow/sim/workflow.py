@@ -21,7 +21,7 @@ import numpy as np
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.episodes import read_episode, usable_episodes
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.policy import load_policy
+from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.config import TrainConfig
 from vipflow.policy.pipeline import train as train_policy
 from vipflow.policy.weights import WeightingConfig
@@ -68,6 +68,10 @@ class WorkflowConfig:
     rollouts: int = 10
     eval_horizon: int | None = None  # None: the task's demo horizon + 50 steps
     progress: bool = True
+    policy_prefix: str = "VIP"  # policy names in the table: VIP-RWR, VIP-BC
+
+    def policy_name(self, method: str) -> str:
+        return f"{self.policy_prefix}-{method.upper()}"
 
     @property
     def horizon(self) -> int:
@@ -116,10 +120,6 @@ class WorkflowResult:
 
     def success_rates(self) -> dict[str, float | None]:
         return {name: led.success_rate for name, led in self.ledgers.items()}
-
-
-def policy_name(method: str) -> str:
-    return f"VIP-{method.upper()}"
 
 
 def episode_embeddings(encoder: Encoder, episode_dir: Path, rate_hz: float = 25.0) -> np.ndarray:
@@ -172,8 +172,10 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
 def evaluate_policy(
     cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray
 ) -> Ledger:
-    name = policy_name(method)
+    name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
+    if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
+        return Ledger.load(out / "ledger.json")
     backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
     session = EvaluationSession(
         backend,
@@ -240,22 +242,43 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     clock["rewards"] = time.perf_counter() - t
 
     result = WorkflowResult(cfg, encoder_path, trained_now, demos, rewards, stage_seconds=clock)
-    names = ", ".join(policy_name(m) for m in cfg.methods)
+    names = ", ".join(cfg.policy_name(m) for m in cfg.methods)
     t = stage(4, f"training {names} on all {len(demos)} demos ({cfg.policy_steps} steps each)")
-    for method in cfg.methods:
-        trained = train_policy(train_config(cfg, method, dataset, encoder_path), encoder=encoder)
-        result.policies[method] = trained.checkpoint
-        summary = json.loads((trained.run_dir / "summary.json").read_text())
-        result.train_summaries[method] = summary
-        val = summary["val_loss"]
-        say(f"      {policy_name(method)}: train loss {summary['train_loss']:.4f}, "
-            f"validation loss {'n/a' if val is None else f'{val:.4f}'}")
+    train_policies(cfg, dataset, encoder, encoder_path, result, say)
     clock["train"] = time.perf_counter() - t
 
     t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
-    for method in cfg.methods:
-        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, rewards.goal)
-        result.ledgers[policy_name(method)] = ledger
-        say(f"      {policy_name(method)}: {ledger.successes}/{ledger.n} successful")
+    evaluate_policies(cfg, encoder, rewards.goal, result, say)
     clock["evaluate"] = time.perf_counter() - t
     return result
+
+
+def train_policies(
+    cfg: WorkflowConfig, dataset: Path, encoder: Encoder, encoder_path: Path, result: WorkflowResult,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Train each method on ``dataset``; a run that already reached its steps is reused."""
+    for method in cfg.methods:
+        tcfg = train_config(cfg, method, dataset, encoder_path)
+        summary_path = Path(tcfg.run_dir) / "summary.json"
+        done = summary_path.is_file() and json.loads(summary_path.read_text())["step"] >= tcfg.steps
+        if done:
+            checkpoint = latest_checkpoint(Path(tcfg.run_dir))
+        else:
+            checkpoint = train_policy(tcfg, encoder=encoder, resume=True).checkpoint
+        summary = json.loads(summary_path.read_text())
+        result.policies[method] = checkpoint
+        result.train_summaries[method] = summary
+        val = summary["val_loss"]
+        say(f"      {cfg.policy_name(method)}: train loss {summary['train_loss']:.4f}, "
+            f"validation loss {'n/a' if val is None else f'{val:.4f}'}")
+
+
+def evaluate_policies(
+    cfg: WorkflowConfig, encoder: Encoder, goal: np.ndarray, result: WorkflowResult,
+    say: Callable[[str], None] = print,
+) -> None:
+    for method in cfg.methods:
+        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal)
+        result.ledgers[cfg.policy_name(method)] = ledger
+        say(f"      {cfg.policy_name(method)}: {ledger.successes}/{ledger.n} successful")
