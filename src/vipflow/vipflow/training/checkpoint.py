@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vipflow.training.errors import CheckpointError
@@ -159,7 +159,7 @@ def load_checkpoint(path: str | Path) -> TrainingState:
         model = load_file(ckpt / "model.safetensors")
         opt_tensors = load_file(ckpt / "optimizer.safetensors")
         aux_tensors = load_file(ckpt / "aux.safetensors")
-    except (OSError, json.JSONDecodeError, SafetensorsError) as e:
+    except (OSError, json.JSONDecodeError, SafetensorError) as e:
         raise CheckpointError(
             f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
         ) from e

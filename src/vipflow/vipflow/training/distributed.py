@@ -147,19 +147,6 @@ def convert_global_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def restore_batchnorm(module: nn.Module) -> nn.Module:
-    """Undo :func:`convert_global_batchnorm` / SyncBatchNorm before export (same state dict)."""
-    if isinstance(module, GlobalBatchNorm | nn.SyncBatchNorm):
-        new = nn.BatchNorm2d(
-            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
-        )
-        new.load_state_dict(module.state_dict())
-        return new
-    for name, child in module.named_children():
-        module.add_module(name, restore_batchnorm(child))
-    return module
-
-
 def synchronise_batchnorm(module: nn.Module, env: DistEnv) -> nn.Module:
     """Global batch statistics across ranks: SyncBatchNorm on CUDA, GlobalBatchNorm elsewhere."""
     if not env.distributed:

@@ -224,3 +224,22 @@ def liv_loss(
         for name, term in value_objective(sim, e0, ek, ek1, goal, cfg.gamma, cfg.eps, perms).items():
             terms[f"{prefix}_{name}"] = weight * term
     return _total(terms)
+
+
+LossConfig = VIPLossConfig | LIVLossConfig | LSTDLossConfig
+
+
+def compute_loss(
+    cfg: LossConfig,
+    image_embeddings: torch.Tensor,
+    text_embeddings: torch.Tensor | None = None,
+    perms: torch.Tensor | None = None,
+) -> LossTerms:
+    """Dispatch on the loss config's type (the trainer's single entry point)."""
+    if isinstance(cfg, VIPLossConfig):
+        return vip_loss(image_embeddings, cfg, perms)
+    if isinstance(cfg, LSTDLossConfig):
+        return lstd_loss(image_embeddings, cfg)
+    if text_embeddings is None:
+        raise ValueError("the LIV loss needs text embeddings")
+    return liv_loss(image_embeddings, text_embeddings, cfg, perms)

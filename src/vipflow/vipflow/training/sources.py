@@ -9,7 +9,9 @@ Supported layouts:
 
 * a video file (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``);
 * a folder of frames (``.jpg``/``.jpeg``/``.png``), ordered by the number in the file name;
-* a recorded episode (rosbag2 directory with ``episode.json``), read on the 25 Hz grid;
+* a recorded episode (rosbag2 directory), read on the 25 Hz grid; in a dataset folder, only
+  finished episodes whose label is in ``episode_labels`` (default: success and unlabeled;
+  failed demos do not end at the goal, which VIP-L and LIV's text goal assume);
 * VIP's Ego4D ``manifest.csv`` with columns ``path,len``: frames ``{path}{i:06d}.jpg``,
   0-based (``path`` ends in ``/``);
 * LIV's ``manifest.csv`` with columns ``directory,text,num_frames``: frames
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -32,12 +35,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vipflow.episodes import EpisodeError, read_episode
+from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.training.errors import TrainingDataError
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 EGO4D_COLUMNS = ("path", "len")
 LIV_COLUMNS = ("directory", "text", "num_frames")
+DEFAULT_EPISODE_LABELS = ("success", "unlabeled")
 
 
 @dataclass(frozen=True)
@@ -119,17 +127,11 @@ def _read_image(path: Path, video: str) -> np.ndarray:
 
 
 def _episode_frames(path: Path) -> Iterator[np.ndarray]:
-    # Imported here: the episodes module pulls in rosbags, which pure-video training never needs.
-    from vipflow.episodes import read_episode
-
-    yield from read_episode(path).on_grid().frames
-
-
-def _episode_text(path: Path) -> str:
-    from vipflow.episodes import read_episode
-
-    meta = read_episode(path).meta
-    return getattr(meta, "goal_text", "") or getattr(meta, "task", "") or ""
+    try:
+        frames = read_episode(path).on_grid().frames
+    except EpisodeError as e:
+        raise TrainingDataError(f"episode {path}: {e}") from e
+    yield from frames
 
 
 def _natural_key(name: str) -> tuple:
@@ -140,10 +142,6 @@ def _image_files(folder: Path) -> list[Path]:
     with os.scandir(folder) as it:
         names = [e.name for e in it if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
     return [folder / n for n in sorted(names, key=_natural_key)]
-
-
-def _is_episode(folder: Path) -> bool:
-    return (folder / "episode.json").is_file()
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -194,8 +192,13 @@ def _manifest_length(path: Path, row: int, value: str) -> int:
         ) from None
 
 
-def discover_sources(path: str | Path) -> list[VideoSource]:
-    """Resolve a path (file, folder, manifest, episode or dataset folder) into video sources."""
+def discover_sources(
+    path: str | Path, episode_labels: Sequence[str] | None = DEFAULT_EPISODE_LABELS
+) -> list[VideoSource]:
+    """Resolve a path (file, folder, manifest, episode or dataset folder) into video sources.
+
+    ``episode_labels``: which episode labels to train on (None: all finished episodes).
+    """
     path = Path(path)
     if not path.exists():
         raise TrainingDataError(f"training data {path} does not exist")
@@ -209,17 +212,23 @@ def discover_sources(path: str | Path) -> list[VideoSource]:
         )
     if (path / "manifest.csv").is_file():
         return load_manifest(path / "manifest.csv")
-    found = _folder_source(path)
-    if found is not None:
-        return [found]
+    if is_episode_dir(path):
+        return [_episode_source(path, None, strict=True)]
+    files = _image_files(path)
+    if files:
+        return [VideoSource(str(path), "frames", path, tuple(files))]
     sources = []
     for child in sorted(path.iterdir(), key=lambda p: _natural_key(p.name)):
+        if child.name.startswith("."):
+            continue  # .partial/ and .trash/ of an episode dataset, hidden files
         if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:
             sources.append(VideoSource(str(child), "video", child))
-        elif child.is_dir():
-            sub = _folder_source(child)
-            if sub is not None:
-                sources.append(sub)
+        elif is_episode_dir(child):
+            found = _episode_source(child, episode_labels, strict=False)
+            if found is not None:
+                sources.append(found)
+        elif child.is_dir() and (files := _image_files(child)):
+            sources.append(VideoSource(str(child), "frames", child, tuple(files)))
     if not sources:
         raise TrainingDataError(
             f"found no videos, frame folders, episodes or manifest.csv in {path}; "
@@ -228,11 +237,20 @@ def discover_sources(path: str | Path) -> list[VideoSource]:
     return sources
 
 
-def _folder_source(folder: Path) -> VideoSource | None:
-    if _is_episode(folder):
-        return VideoSource(str(folder), "episode", folder, text=_episode_text(folder))
-    files = _image_files(folder)
-    return VideoSource(str(folder), "frames", folder, tuple(files)) if files else None
+def _episode_source(folder: Path, labels: Sequence[str] | None, strict: bool) -> VideoSource | None:
+    """An episode as a source; unusable or filtered-out episodes raise (strict) or are skipped."""
+    summary = summarize(folder)
+    if not summary.usable:
+        problem = f"episode {folder} is {summary.status}: {summary.problem or 'recovered from a crash'}"
+        if strict:
+            raise TrainingDataError(f"{problem}; fix or recover it before training on it")
+        log.warning("skipping %s", problem)
+        return None
+    if labels is not None and summary.label not in labels:
+        log.info("skipping episode %s labelled %s", folder.name, summary.label)
+        return None
+    meta = summary.meta
+    return VideoSource(str(folder), "episode", folder, text=meta.goal_text or meta.task)
 
 
 def array_sources(videos: Sequence[np.ndarray], texts: Sequence[str] | None = None) -> list[VideoSource]:
