@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import stats
 
 from vipflow.sim import configure_gl
@@ -271,6 +272,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    torch.set_num_threads(1)  # rendering, encoding and training share the CPU; see WorkflowConfig
     if not args.aggregate:
         i, n = (int(x) for x in args.shard.split("/"))
         for task in args.tasks[i::n]:

@@ -7,6 +7,7 @@ no MSAA, and shadows/reflections switched off after every ``update_scene`` bring
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes.util
 import os
@@ -100,8 +101,7 @@ class KitchenRenderer:
                 ) from exc
             self._local.renderer = renderer
             self._all.append(renderer)
-            # Close at interpreter exit while EGL is still loaded (mujoco's __del__ runs too late).
-            weakref.finalize(self, _close_quietly, renderer)
+            _close_at_exit(self)
         return renderer
 
     def capture(self, data: mujoco.MjData) -> mujoco.Renderer:
@@ -124,6 +124,27 @@ class KitchenRenderer:
             _close_quietly(renderer)
         self._all.clear()
         self._local = threading.local()
+
+
+_LIVE: weakref.WeakSet[KitchenRenderer] = weakref.WeakSet()
+
+
+def _close_at_exit(renderer: KitchenRenderer) -> None:
+    """Free GL contexts at exit *before* mujoco's EGL atexit hook terminates the display.
+
+    atexit runs hooks last-in first-out and mujoco registers eglTerminate when the first
+    context is made, so our hook must be registered after that (weakref.finalize's shared
+    hook may already be registered earlier by another library, which would run too late).
+    """
+    if not _LIVE:
+        atexit.unregister(_close_all)
+        atexit.register(_close_all)
+    _LIVE.add(renderer)
+
+
+def _close_all() -> None:
+    for renderer in list(_LIVE):
+        renderer.close()
 
 
 def _close_quietly(renderer: mujoco.Renderer) -> None:
