@@ -5,7 +5,7 @@ episodes, as uint8 RGB arrays (T,H,W,3). Videos are read in chunks so long ones 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,22 +47,75 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 25.0) -> Path:
-    """(T,H,W,3) uint8 RGB -> mp4 (mp4v), e.g. for sharing reward examples and for tests."""
+class VideoWriteError(VideoError, OSError):
+    """OpenCV cannot create the output file (folder missing or not writable, unknown suffix)."""
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0) -> Path:
+    """uint8 RGB frames -> mp4 (mp4v), e.g. for sharing reward examples and episodes, and for tests.
+
+    ``frames`` is a (T,H,W,3) array or any iterable of (H,W,3) frames (streamed: a long episode
+    never sits in memory at once).
+    """
     path = Path(path)
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise ValueError(f"write_video needs uint8 RGB (T,H,W,3), T>0; got {frames.dtype} {frames.shape}")
-    h, w = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        raise VideoError(f"cannot open {path} for writing (is the folder writable?)")
+    writer = None
+    shape = None
     try:
         for frame in frames:
+            frame = np.asarray(frame)
+            rgb = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3
+            if not rgb or shape not in (None, frame.shape):
+                raise ValueError(
+                    f"write_video needs uint8 RGB (H,W,3) frames of one size; got {frame.dtype} {frame.shape}"
+                    + (f" after {shape}" if shape else "")
+                )
+            if writer is None:
+                shape = frame.shape
+                writer = cv2.VideoWriter(
+                    str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (shape[1], shape[0])
+                )
+                if not writer.isOpened():
+                    raise VideoWriteError(
+                        f"OpenCV cannot write {path}; check that the folder exists and is writable and "
+                        "that the suffix is .mp4"
+                    )
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     finally:
-        writer.release()
+        if writer is not None:
+            writer.release()
+    if writer is None:
+        raise ValueError(f"write_video got no frames for {path}")
     return path
+
+
+def _undecodable(path: str | Path) -> UnreadableVideoError:
+    return UnreadableVideoError(
+        f"{path}: not a decodable video (corrupt file or unsupported codec). Check it plays, or "
+        f"re-encode it: ffmpeg -i {Path(path).name} -c:v libx264 -pix_fmt yuv420p fixed.mp4"
+    )
+
+
+def iter_video(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
+    """(presentation time ns, (H,W,3) uint8 RGB) for each frame of a video file, decoded lazily.
+
+    Raises ``UnreadableVideoError`` (on the first ``next``) when OpenCV cannot open the file.
+    """
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise _undecodable(path)
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        i = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+            t = round(msec * 1e6) if (msec > 0 or i == 0) else round(i * 1e9 / fps)
+            yield t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            i += 1
+    finally:
+        cap.release()
 
 
 @dataclass
@@ -106,35 +159,25 @@ class Recording:
 
 
 def _video_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    try:
-        block: list[np.ndarray] = []
-        total = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            block.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            total += 1
-            if len(block) == size:
-                yield np.stack(block)
-                block = []
-        if block:
+    block: list[np.ndarray] = []
+    total = 0
+    for _, rgb in iter_video(path):
+        block.append(rgb)
+        total += 1
+        if len(block) == size:
             yield np.stack(block)
-        if total == 0:
-            raise UnreadableVideoError(f"{path}: no frame could be decoded (empty or corrupt video)")
-    finally:
-        cap.release()
+            block = []
+    if block:
+        yield np.stack(block)
+    if total == 0:
+        raise UnreadableVideoError(f"{path}: no frame could be decoded (empty or corrupt video)")
 
 
 def _open_video(path: Path) -> Recording:
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
-            raise UnreadableVideoError(
-                f"{path}: not a decodable video (corrupt file or unsupported codec). Check it plays, or "
-                f"re-encode it: ffmpeg -i {path.name} -c:v libx264 -pix_fmt yuv420p fixed.mp4"
-            )
+            raise _undecodable(path)
         ok, _ = cap.read()
         if not ok:
             raise UnreadableVideoError(f"{path}: the video has no decodable frame (empty or corrupt)")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vipflow.episodes.reader import Episode
+from vipflow.video import write_video
 
 
 def describe(ep: Episode, rate_hz: float | None = None) -> str:
@@ -81,28 +81,14 @@ def contact_sheet(ep: Episode, out: str | Path, n: int = 12, rate_hz: float = 25
 
 def export_mp4(ep: Episode, out: str | Path, *, grid_rate_hz: float | None = None) -> Path:
     """Every recorded frame at the camera's achieved rate, or (``grid_rate_hz``) the grid view."""
-    out = Path(out)
     if grid_rate_hz:
-        frames = iter(ep.on_grid(grid_rate_hz).frames)
-        fps = grid_rate_hz
+        frames = ep.on_grid(grid_rate_hz).frames
+        count, fps = len(frames), grid_rate_hz
     else:
         stamps = ep.stamps().get("camera", np.zeros(0))
-        fps = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9) if len(stamps) > 1 else 30.0
+        count = len(stamps)
+        fps = (count - 1) / ((stamps[-1] - stamps[0]) / 1e9) if count > 1 else 30.0
         frames = (rgb for _, rgb in ep.frames())
-    writer = None
-    count = 0
-    try:
-        for rgb in frames:
-            if writer is None:
-                h, w = rgb.shape[:2]
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-                if not writer.isOpened():
-                    raise OSError(f"OpenCV cannot write {out}; check the directory and the .mp4 suffix")
-            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            count += 1
-    finally:
-        if writer is not None:
-            writer.release()
     if count == 0:
         raise ValueError(f"{ep.path.name} has no frames to export")
-    return out
+    return write_video(out, frames, fps)

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vipflow.hardware import (
@@ -25,6 +24,7 @@ from vipflow.hardware import (
     RobotError,
     RobotState,
 )
+from vipflow.video import UnreadableVideoError, iter_video
 
 
 class ReplayFinished(CameraTimeout):
@@ -222,24 +222,12 @@ def replay_episode(
 
 def video_frames(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
     """(presentation time ns, RGB) for each frame of a video file, decoded lazily."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
+    try:
+        yield from iter_video(path)
+    except UnreadableVideoError as exc:
         raise HardwareError(
             f"cannot open video {path}; check the path and that it is an mp4/avi OpenCV can read"
-        )
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    try:
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                return
-            msec = cap.get(cv2.CAP_PROP_POS_MSEC)
-            t = round(msec * 1e6) if (msec > 0 or i == 0) else round(i * 1e9 / fps)
-            yield t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            i += 1
-    finally:
-        cap.release()
+        ) from exc
 
 
 def replay_video(path: str | Path, *, speed: float = 1.0, clock: Clock | None = None) -> ReplayCamera:
