@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import nn
 
 from vipflow.training.errors import TrainingConfigError
@@ -93,11 +92,28 @@ def gather_objects(values: list, env: DistEnv) -> list:
     return [v for part in out for v in part]
 
 
+class _SumAcrossRanks(torch.autograd.Function):
+    """all-reduce (sum) whose backward is again an all-reduce (sum) of the incoming gradients:
+    each rank's input influences every rank's output."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm whose training statistics cover the batch of every rank (gloo / CPU).
 
-    Sums and sums of squares are all-reduced with the autograd-aware collective, so the forward
-    and the gradients equal those of one process holding the whole batch.
+    The sums behind mean and variance are all-reduced with an autograd-aware collective, so the
+    forward and the gradients equal those of one process holding the whole batch.
     """
 
     def _check_input_dim(self, x: torch.Tensor) -> None:
@@ -111,23 +127,24 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         self._check_input_dim(x)
         out_dtype = x.dtype
-        x = x.float()
-        dims = [d for d in range(x.ndim) if d != 1]
-        count = x.new_tensor(float(x.numel() // x.shape[1]))
-        stats = torch.cat([x.sum(dims), (x * x).sum(dims), count.view(1)])
-        stats = dist_fn.all_reduce(stats)
+        x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         c = x.shape[1]
-        n = stats[-1]
-        mean = stats[:c] / n
-        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        shape = [1, c] + [1] * (x.ndim - 2)
+        dims = [d for d in range(x.ndim) if d != 1]
+        # two passes (mean, then centred squares) for the accuracy of a one-process batch norm
+        count = x.new_tensor(float(x.numel() // c)).view(1)
+        first = _SumAcrossRanks.apply(torch.cat([x.sum(dims), count]))
+        n = first[-1]
+        mean = first[:c] / n
+        centred = x - mean.view(shape)
+        var = _SumAcrossRanks.apply((centred * centred).sum(dims)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
-        shape = [1, c] + [1] * (x.ndim - 2)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        y = centred * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y.to(out_dtype)
@@ -139,6 +156,9 @@ def convert_global_batchnorm(module: nn.Module) -> nn.Module:
         new = GlobalBatchNorm(
             module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
         )
+        floats = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+        if floats:  # keep the dtype/device (load_state_dict would cast into the new module's fp32)
+            new.to(floats[0].device, floats[0].dtype)
         new.load_state_dict(module.state_dict())
         new.train(module.training)
         return new

@@ -61,7 +61,8 @@ class TrainModule(nn.Module):
     def forward(
         self, frames: torch.Tensor, tokens: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = frames.float().div_(255.0)
+        dtype = next(self.net.parameters()).dtype  # fp32 normally; fp64 in exactness tests
+        x = frames.to(dtype).div_(255.0)
         x = self._transform.normalize(self._transform.resize_crop(x))
         image = self.net(x.contiguous(memory_format=torch.channels_last))
         text = self.net.encode_text(tokens) if tokens is not None else None
