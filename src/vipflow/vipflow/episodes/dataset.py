@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vipflow.durable import atomic_write_text
 from vipflow.episodes.cadence import CadenceReport
 from vipflow.episodes.errors import EpisodeError
-from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR, atomic_write_text
+from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR
 from vipflow.episodes.meta import EpisodeMeta
 from vipflow.episodes.reader import read_episode
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from vipflow.durable import atomic_write_text, fsync_dir
 from vipflow.episodes.dataset import write_manifest
 from vipflow.episodes.errors import EpisodeError, EpisodeNotFoundError
-from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, TRASH_DIR, atomic_write_text, fsync_dir
+from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, TRASH_DIR
 from vipflow.episodes.meta import META_KEY, EpisodeMeta, check_label
 
 

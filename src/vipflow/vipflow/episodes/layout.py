@@ -1,4 +1,4 @@
-"""Where things live inside a dataset directory, and durable small-file writes.
+"""Where things live inside a dataset directory.
 
 dataset/
   manifest.json            list of episodes (rebuilt from the episodes, never the source of truth)
@@ -9,8 +9,6 @@ dataset/
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 PARTIAL_DIR = ".partial"
@@ -29,32 +27,3 @@ def dataset_of(episode_dir: Path) -> Path:
     """The dataset directory holding an episode (also for one still in ``.partial``)."""
     parent = episode_dir.parent
     return parent.parent if parent.name == PARTIAL_DIR else parent
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or file creation inside ``path`` survive a power cut."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)

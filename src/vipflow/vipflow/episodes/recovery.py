@@ -19,11 +19,12 @@ from mcap.exceptions import McapError
 from mcap.records import Channel, Message, Schema
 from mcap.stream_reader import StreamReader
 
+from vipflow.durable import fsync_dir
 from vipflow.episodes import messages as m
 from vipflow.episodes.dataset import write_manifest
 from vipflow.episodes.edit import move_to_trash
 from vipflow.episodes.errors import EpisodeError
-from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, PARTIAL_DIR, fsync_dir
+from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, PARTIAL_DIR
 from vipflow.episodes.meta import EpisodeMeta
 from vipflow.episodes.writer import EpisodeWriter
 

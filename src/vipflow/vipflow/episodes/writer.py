@@ -27,17 +27,11 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.errors import WriterError
 
 from vipflow.actions import action_space
+from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
 from vipflow.episodes import messages as m
 from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report, nominal_rates
 from vipflow.episodes.errors import DatasetNotWritableError, DiskFullError, EpisodeWriteError
-from vipflow.episodes.layout import (
-    EPISODE_JSON,
-    atomic_write_text,
-    dataset_of,
-    fsync_dir,
-    fsync_file,
-    staging_path,
-)
+from vipflow.episodes.layout import EPISODE_JSON, dataset_of, staging_path
 from vipflow.episodes.meta import FORMAT_VERSION, FORMAT_VERSION_KEY, META_KEY, EpisodeMeta, check_label
 from vipflow.hardware import Frame, RobotState
 

@@ -25,6 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from vipflow.durable import atomic_write_text
 from vipflow.policy.errors import CheckpointError
 from vipflow.policy.model import PolicyNet, build_policy_net
 from vipflow.policy.spec import PolicyConfig
@@ -43,9 +44,7 @@ def checkpoint_name(step: int) -> str:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON write (temporary file + rename): readers never see half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _read_json(path: Path) -> Any:
@@ -185,9 +184,7 @@ def write_checkpoint(
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    pointer = root / (LAST + ".tmp")
-    pointer.write_text(final.name + "\n")
-    os.replace(pointer, root / LAST)
+    atomic_write_text(root / LAST, final.name + "\n")
     return final
 
 
