@@ -45,10 +45,6 @@ class RewardStream:
         with self._lock:
             self._goal, self.goal_description, self._last_value = goal, description, None
 
-    @property
-    def has_goal(self) -> bool:
-        return self._goal is not None
-
     def step(self, rgb: np.ndarray, header_ns: int = 0) -> RewardSample:
         emb = np.asarray(self.encoder.embed_images(rgb[None], batch_size=1), np.float32)[0]
         with self._lock:

@@ -386,10 +386,6 @@ class FakeRobot:
     def in_error(self) -> str | None:
         return self._error
 
-    @property
-    def joint_target(self) -> np.ndarray:
-        return self._q_target.copy()
-
 
 def untrained_policy(
     encoder,

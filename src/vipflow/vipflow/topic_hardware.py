@@ -155,10 +155,6 @@ class TopicCamera(Clocks):
             self._seq += 1
             self._cond.notify_all()
 
-    @property
-    def frames_received(self) -> int:
-        return self._seq
-
     def start(self) -> None:
         self._running = True
 

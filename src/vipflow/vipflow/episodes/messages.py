@@ -182,10 +182,6 @@ def float32_array_msg(values, label: str):
     return _T[MSG_FLOAT32_ARRAY](layout=layout, data=data)
 
 
-def array_label(msg) -> str:
-    return str(msg.layout.dim[0].label) if len(msg.layout.dim) else ""
-
-
 def serialize(msg, msgtype: str) -> bytes:
     return TYPESTORE.serialize_cdr(msg, msgtype)
 
