@@ -122,15 +122,10 @@ def policy_params_from_task(task: TaskConfig) -> dict:
 
 
 def evaluate_params_from_task(task: TaskConfig) -> dict:
-    goal = task.resolved_goal()
     return {
         **policy_params_from_task(task),
         "horizon": task.evaluate.horizon,
         "rollouts": task.evaluate.rollouts,
         "image_format": task.record.image_format,
-        "goal.source": goal.source,
-        "goal.images": list(goal.images),
-        "goal.text": goal.text,
-        "goal.dataset": goal.dataset,
-        "goal.last_frames": goal.last_frames,
+        **to_flat(task.resolved_goal(), "goal."),
     }

@@ -310,6 +310,17 @@ def _sim_policy_overrides(task: TaskConfig) -> dict[str, Any]:
     }
 
 
+def _policy_overrides(task: TaskConfig, values: dict[str, str]) -> dict[str, Any]:
+    """Launch arguments and backend changes common to both policy-node modes (run, evaluate)."""
+    return {
+        **_hardware_overrides(task, values),
+        **_sim_policy_overrides(task),
+        "policy": values["policy"],
+        "encoder_weights": values.get("encoder_weights") or task.encoder.weights,
+        "device": values["device"],
+    }
+
+
 def _keys_specs(values: dict[str, str]) -> list[Spec]:
     prefix = values.get("keys_prefix", "")
     if prefix:
@@ -328,11 +339,7 @@ def plan_task(task_name: str, values: dict[str, str], share: Path) -> list[Spec]
     if values.get("policy"):
         params = {
             **policy_params_from_task(task),
-            **_hardware_overrides(task, values),
-            **_sim_policy_overrides(task),
-            "policy": values["policy"],
-            "encoder_weights": values.get("encoder_weights") or task.encoder.weights,
-            "device": values["device"],
+            **_policy_overrides(task, values),
             "autostart": _flag(values, "autostart"),
             "horizon": int(values.get("horizon") or 0),
         }
@@ -398,11 +405,7 @@ def plan_evaluate(values: dict[str, str], share: Path) -> list[Spec]:
     seed = int(values["seed"] or 0)
     params = {
         **evaluate_params_from_task(task),
-        **_hardware_overrides(task, values),
-        **_sim_policy_overrides(task),
-        "policy": values["policy"],
-        "encoder_weights": values.get("encoder_weights") or task.encoder.weights,
-        "device": values["device"],
+        **_policy_overrides(task, values),
         "seed": seed,
         "policy_name": values.get("policy_name", ""),
         "output_dir": str(Path(values["output_dir"]).expanduser().absolute())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vipflow.config_schema import option, require
+from vipflow.config_schema import option, require, to_flat
 from vipflow.task_config import GoalSpec, TaskConfig
 
 QOS_RELIABILITY = ("best_effort", "reliable")
@@ -41,7 +41,6 @@ class RewardNodeParams:
 
 def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", device: str = "cpu") -> dict:
     """The node parameters a task config implies (launch overrides: weights file, device)."""
-    goal = task.resolved_goal()
     return {
         "image_topic": task.topics.image,
         "embedding_topic": task.topics.embedding,
@@ -53,9 +52,5 @@ def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", devi
         "device": device,
         "gamma": task.reward.gamma,
         "task": task.task,
-        "goal.source": goal.source,
-        "goal.images": list(goal.images),
-        "goal.text": goal.text,
-        "goal.dataset": goal.dataset,
-        "goal.last_frames": goal.last_frames,
+        **to_flat(task.resolved_goal(), "goal."),
     }
