@@ -35,11 +35,15 @@ class ScriptedPolicy:
         return self.actions[min(len(self.calls) - 1, len(self.actions) - 1)]
 
 
-@pytest.fixture
-def rig():
-    """Virtual-time camera + robot, started."""
-    clock = ManualClock()
+def started_rig(clock):
+    """(clock, camera, robot): a small fake camera and a fake robot on ``clock``, both started."""
     camera, robot = FakeCamera(clock, height=32, width=32), FakeRobot(clock)
     camera.start()
     robot.start()
     return clock, camera, robot
+
+
+@pytest.fixture
+def rig():
+    """Virtual-time camera + robot, started."""
+    return started_rig(ManualClock())

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.runtime.conftest import ScriptedPolicy, TinyEncoder
-from vipflow.fakes import FakeCamera, FakeRobot
+from tests.runtime.conftest import ScriptedPolicy, TinyEncoder, started_rig
+from vipflow.fakes import FakeRobot
 from vipflow.hardware import MonotonicClock
 from vipflow.runtime.kinematics import HOME_Q, forward_kinematics, inverse_kinematics
 from vipflow.runtime.limits import SafetyLimits
@@ -167,11 +167,7 @@ def test_policy_exception_safe_stops_then_surfaces(rig):
 # ---- threaded perception on the real clock ---------------------------------------------------------
 @pytest.fixture
 def live():
-    clock = MonotonicClock()
-    camera, robot = FakeCamera(clock, height=32, width=32), FakeRobot(clock)
-    camera.start()
-    robot.start()
-    return clock, camera, robot
+    return started_rig(MonotonicClock())
 
 
 class SlowEncoder(TinyEncoder):
