@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from vipflow.cli import fail
 from vipflow.episodes import LABELS, EpisodeError, list_episodes, read_episode, write_manifest
 from vipflow.episodes.edit import delete_episode, relabel, restore_episode, trash_entries
 from vipflow.episodes.recovery import recover_dataset
@@ -106,16 +106,11 @@ def register(sub) -> None:
     mf.set_defaults(func=_manifest)
 
 
-def _fail(exc: Exception) -> int:
-    print(f"error: {exc}", file=sys.stderr)
-    return 1
-
-
 def _list(args: argparse.Namespace) -> int:
     try:
         episodes = list_episodes(args.dataset)
     except EpisodeError as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     if args.json:
         print(json.dumps([s.to_dict() for s in episodes], indent=2))
         return 0
@@ -147,13 +142,13 @@ def _show(args: argparse.Namespace) -> int:
         if args.mp4:
             print(f"mp4: {export_mp4(ep, args.mp4)}")
     except (EpisodeError, OSError, ValueError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     return 0
 
 
 def _relabel(args: argparse.Namespace) -> int:
     if not (args.label or args.tag or args.untag or args.notes is not None or args.complete):
-        return _fail(ValueError("nothing to change: give a label, --tag/--untag, --notes or --complete"))
+        return fail("nothing to change: give a label, --tag/--untag, --notes or --complete", 1)
     try:
         meta = relabel(
             args.episode,
@@ -164,7 +159,7 @@ def _relabel(args: argparse.Namespace) -> int:
             mark_complete=args.complete,
         )
     except (EpisodeError, OSError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     print(f"{args.episode.name}: label {meta.label}, tags {meta.tags}, incomplete {meta.incomplete}")
     return 0
 
@@ -174,7 +169,7 @@ def _delete(args: argparse.Namespace) -> int:
         try:
             dest = delete_episode(path)
         except (EpisodeError, OSError) as exc:
-            return _fail(exc)
+            return fail(exc, 1)
         print(f"{path.name} -> {dest} (undo: vipflow episodes restore {path.parent} {dest.name})")
     return 0
 
@@ -189,7 +184,7 @@ def _restore(args: argparse.Namespace) -> int:
     try:
         dest = restore_episode(args.dataset, args.name, args.as_name)
     except (EpisodeError, OSError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     print(f"restored {dest}")
     return 0
 
@@ -198,7 +193,7 @@ def _recover(args: argparse.Namespace) -> int:
     try:
         results = recover_dataset(args.dataset)
     except (EpisodeError, OSError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     for r in results:
         print(r.line())
     if not results:
@@ -210,7 +205,7 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         checks = validate_dataset(args.dataset, args.rate)
     except EpisodeError as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     if args.json:
         print(json.dumps([{**c.__dict__, "path": str(c.path)} for c in checks], indent=2))
     else:
@@ -226,7 +221,7 @@ def _sheet(args: argparse.Namespace) -> int:
         ep = read_episode(args.episode, allow_incomplete=True)
         print(contact_sheet(ep, args.out, n=args.frames, rate_hz=ep.meta.nominal_rate_hz))
     except (EpisodeError, OSError, ValueError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     return 0
 
 
@@ -234,7 +229,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         print(export_mp4(read_episode(args.episode, allow_incomplete=True), args.out, grid_rate_hz=args.grid))
     except (EpisodeError, OSError, ValueError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     return 0
 
 
@@ -242,5 +237,5 @@ def _manifest(args: argparse.Namespace) -> int:
     try:
         print(write_manifest(args.dataset))
     except (EpisodeError, OSError) as exc:
-        return _fail(exc)
+        return fail(exc, 1)
     return 0

@@ -18,9 +18,9 @@ import argparse
 import functools
 import json
 import os
-import sys
 from pathlib import Path
 
+from vipflow.cli import fail
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
@@ -91,8 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         session = build_session(args)
         ledger = session.run()
     except _ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
@@ -195,8 +194,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         ledger = Ledger.load(args.ledger)
     except LedgerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     if args.json:
         report = {"summary": ledger.summary(), "timing": ledger.timing, "safety": ledger.safety}
         print(json.dumps(report, indent=2))
@@ -210,8 +208,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     try:
         table = comparison_table(Ledger.load(p) for p in args.ledgers)
     except (LedgerError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     md = table.to_markdown()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     md_path = args.out.with_suffix(".md")

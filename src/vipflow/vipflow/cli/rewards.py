@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vipflow.cli import fail
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.metrics import auroc, bump_rate, voc
@@ -191,10 +191,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
 
 def _score_all(args: argparse.Namespace) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
-        print(
-            f"error: --labels has {len(args.labels)} entries for {len(args.inputs)} inputs", file=sys.stderr
-        )
-        return 2
+        return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
@@ -240,5 +237,4 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _score_all(args)
     except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from vipflow.actions import ACTION_SPACES, PROPRIO_FEATURES
+from vipflow.cli import fail
 from vipflow.encoders import EncoderError
 from vipflow.encoders.families import FAMILIES
 from vipflow.episodes import LABELS, EpisodeError
@@ -345,8 +346,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg, resume = config_from_args(args)
         result = train(cfg, resume=resume)
     except (PolicyError, EpisodeError, EncoderError, VideoError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     except KeyboardInterrupt:
         print("interrupted before training started (embeddings encoded so far are cached)", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from vipflow.cli import fail
 from vipflow.encoders import (
     WEIGHTS,
     EncoderError,
@@ -64,15 +64,13 @@ def _download(args: argparse.Namespace) -> int:
     try:
         files = [get_weights_file(name) for name in args.names]
     except EncoderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     status = 0
     for w in files:
         try:
             path = download(w, args.dir, force=args.force)
         except EncoderError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            status = 1
+            status = fail(exc, 1)
             continue
         how = ("sha256 matches the published digest" if w.sha256 or w.sha256_prefix
                else "no published digest: verified by a strict load")
@@ -86,7 +84,6 @@ def _export(args: argparse.Namespace) -> int:
                            optimize=False)
         path = save_encoder(enc, args.dest)
     except EncoderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     print(f"{path}: {enc.name}/{enc.arch}, {enc.embed_dim}-d, fingerprint {enc.fingerprint[:16]}")
     return 0
