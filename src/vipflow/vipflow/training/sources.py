@@ -145,7 +145,8 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _resolve(base: Path, value: str) -> str:
-    return value if os.path.isabs(value) else str(base / value)
+    """Relative to the manifest's folder; string join keeps Ego4D's trailing '/' (Path drops it)."""
+    return value if os.path.isabs(value) else os.path.join(str(base), value)
 
 
 def load_manifest(path: str | Path) -> list[VideoSource]:
