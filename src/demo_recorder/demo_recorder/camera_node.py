@@ -20,14 +20,10 @@ from demo_recorder.params import CameraNodeParams
 from vipflow.node_support import declare_parameters, spin
 
 
-def _descriptor(spec) -> ParameterDescriptor:
-    return ParameterDescriptor(description=spec.help, read_only=True)
-
-
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera")
-        self.params: CameraNodeParams = declare_parameters(self, CameraNodeParams, _descriptor)
+        self.params: CameraNodeParams = declare_parameters(self, CameraNodeParams, ParameterDescriptor)
         # Reliable like realsense2_camera's image topics: best-effort and reliable readers both match.
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.publisher = self.create_publisher(Image, self.params.image_topic, qos)

@@ -24,7 +24,7 @@ from vipflow.topic_hardware import string_cdr, string_of
 class KeysNode(Node):
     def __init__(self) -> None:
         super().__init__("keys")
-        p = declare_parameters(self, KeysNodeParams, lambda spec: ParameterDescriptor(description=spec.help))
+        p = declare_parameters(self, KeysNodeParams, ParameterDescriptor, read_only=False)
         self.keys_out = self.create_publisher(String, p.key_topic, 10)
         self.create_subscription(String, p.prompt_topic, self._on_prompt, 10, raw=True)
         print(f"keys -> {p.key_topic}; prompts from {p.prompt_topic}. Ctrl-C leaves this tool.", flush=True)

@@ -23,21 +23,15 @@ from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.episodes.recorder import RecorderSession
 from vipflow.hardware import HardwareError
-from vipflow.node_support import declare_parameters, needs_dynamic_typing, spin
+from vipflow.node_support import declare_parameters, spin
 from vipflow.remote_keys import OperatorLink, PromptWriter
 from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
-
-
-def _descriptor(spec) -> ParameterDescriptor:
-    return ParameterDescriptor(
-        description=spec.help, read_only=True, dynamic_typing=needs_dynamic_typing(spec)
-    )
 
 
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("demo_recorder")
-        self.params: RecorderNodeParams = declare_parameters(self, RecorderNodeParams, _descriptor)
+        self.params: RecorderNodeParams = declare_parameters(self, RecorderNodeParams, ParameterDescriptor)
         p, hw = self.params, self.params.hardware
         self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
         self.robot = TopicRobot(config=hw, ros_now_ns=self._ros_now)  # read-only: a person moves the arm

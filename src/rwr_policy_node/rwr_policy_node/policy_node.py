@@ -47,7 +47,7 @@ from rwr_policy_node.policy_runner import (
 )
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
-from vipflow.node_support import declare_parameters, needs_dynamic_typing, spin, wait_future
+from vipflow.node_support import declare_parameters, spin, wait_future
 from vipflow.policy.errors import PolicyError
 from vipflow.remote_keys import OperatorLink
 from vipflow.runtime.loop import TickRecord
@@ -63,18 +63,12 @@ from vipflow.topic_hardware import (
 STATUS_EVERY_TICKS = 5  # 5 Hz status at 25 Hz
 
 
-def _descriptor(spec) -> ParameterDescriptor:
-    return ParameterDescriptor(
-        description=spec.help, read_only=True, dynamic_typing=needs_dynamic_typing(spec)
-    )
-
-
 class PolicyNode(Node):
     """Hardware adapter shared by both executables: topics in, commands out, gripper, recovery."""
 
     def __init__(self, name: str = "rwr_policy_node", schema: type = PolicyNodeParams) -> None:
         super().__init__(name)
-        self.params = declare_parameters(self, schema, _descriptor)
+        self.params = declare_parameters(self, schema, ParameterDescriptor)
         p, hw = self.params, self.params.hardware
         if not p.policy:
             raise ConfigError(

@@ -27,9 +27,7 @@ from vipflow.topic_hardware import string_cdr
 class KitchenSimNode(Node):
     def __init__(self) -> None:
         super().__init__("kitchen_sim")
-        p: KitchenSimParams = declare_parameters(
-            self, KitchenSimParams, lambda spec: ParameterDescriptor(description=spec.help, read_only=True)
-        )
+        p: KitchenSimParams = declare_parameters(self, KitchenSimParams, ParameterDescriptor)
         self.params = p
         self.bridge = KitchenBridge(p, ros_now_ns=lambda: self.get_clock().now().nanoseconds)
         types = {

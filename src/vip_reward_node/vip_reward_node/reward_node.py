@@ -30,7 +30,7 @@ from vip_reward_node.params import RewardNodeParams
 from vip_reward_node.reward_stream import RewardSample, RewardStream, RewardWorker
 from vipflow.config_schema import ConfigError
 from vipflow.goals import goal_embedding
-from vipflow.node_support import declare_parameters, needs_dynamic_typing, read_parameters, spin
+from vipflow.node_support import declare_parameters, read_parameters, spin
 from vipflow.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
 
 
@@ -39,16 +39,12 @@ def _runtime(name: str) -> bool:
     return name == "gamma" or name == "task" or name.startswith("goal.")
 
 
-def _descriptor(spec) -> ParameterDescriptor:
-    return ParameterDescriptor(
-        description=spec.help, read_only=not _runtime(spec.name), dynamic_typing=needs_dynamic_typing(spec)
-    )
-
-
 class RewardNode(Node):
     def __init__(self) -> None:
         super().__init__("vip_reward_node")
-        self.params: RewardNodeParams = declare_parameters(self, RewardNodeParams, _descriptor)
+        self.params: RewardNodeParams = declare_parameters(
+            self, RewardNodeParams, ParameterDescriptor, read_only=lambda name: not _runtime(name)
+        )
         p = self.params
         from vipflow.encoders import load_encoder  # torch: imported once the parameters are valid
 

@@ -33,15 +33,21 @@ def needs_dynamic_typing(spec: ParamSpec) -> bool:
     return isinstance(spec.default, tuple) and not spec.default
 
 
-def declare_parameters(node, schema: type, descriptor: Callable[[ParamSpec], Any]) -> Any:
+def declare_parameters(
+    node, schema: type, descriptor_type: type, *, read_only: bool | Callable[[str], bool] = True
+) -> Any:
     """Declare ``schema``'s fields on ``node`` (an rclpy Node) and return the validated values.
 
-    ``descriptor(spec)`` builds the rcl_interfaces ParameterDescriptor (the node owns rclpy).
+    ``descriptor_type`` is rcl_interfaces' ParameterDescriptor (the node owns rclpy). ``read_only``
+    says which parameters ``ros2 param set`` may not change: all, none, or a predicate on the name.
     Raises ``ConfigError`` naming the node and the bad parameter.
     """
-    specs = param_specs(schema)
-    for spec in specs:
-        node.declare_parameter(spec.name, ros_default(spec), descriptor(spec))
+    frozen = read_only if callable(read_only) else (lambda _name: read_only)
+    for spec in param_specs(schema):
+        descriptor = descriptor_type(
+            description=spec.help, read_only=frozen(spec.name), dynamic_typing=needs_dynamic_typing(spec)
+        )
+        node.declare_parameter(spec.name, ros_default(spec), descriptor)
     return read_parameters(node, schema)
 
 
