@@ -162,7 +162,7 @@ def test_manifest_errors_are_named(tmp_path) -> None:
         discover_sources(tmp_path)
     (tmp_path / "manifest.csv").write_text("path,len\nmissing/,3\n")
     (source,) = discover_sources(tmp_path)
-    with pytest.raises(TrainingDataError, match=r"000000\.jpg is missing"):
+    with pytest.raises(TrainingDataError, match=r"000000\.jpg does not exist"):
         FrameCache.in_memory([source], 16)
     with pytest.raises(TrainingDataError, match="does not exist"):
         discover_sources(tmp_path / "nowhere")

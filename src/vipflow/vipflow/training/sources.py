@@ -32,17 +32,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vipflow.episodes import EpisodeError, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.training.errors import TrainingDataError
+from vipflow.video import IMAGE_SUFFIXES, VideoError, iter_video, read_image
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 EGO4D_COLUMNS = ("path", "len")
 LIV_COLUMNS = ("directory", "text", "num_frames")
 DEFAULT_EPISODE_LABELS = ("success", "unlabeled")
@@ -62,10 +61,13 @@ class VideoSource:
     def identity(self) -> str:
         """What the cache keys on: the location plus size and mtime of what is read.
 
-        Any edit to a file (or a different frame list) changes it, so stale cache entries are
-        rebuilt instead of silently reused.
+        A changed video file or episode, or a frame folder whose listing, first or last frame
+        changed, gets a new identity, so its stale cache entry is rebuilt. (Frame folders are not
+        stat-ed frame by frame: millions of stats would dominate start-up on Ego4D-sized data. After
+        editing a middle frame in place, delete that video's cache file.)
         """
         h = hashlib.sha256(f"{self.kind}\0{self.name}\0{self.text}".encode())
+        h.update("\0".join(p.name for p in self.frame_files).encode())
         if self.array is not None:
             h.update(str(self.array.shape).encode())
             h.update(hashlib.sha256(np.ascontiguousarray(self.array)).digest())
@@ -81,57 +83,30 @@ class VideoSource:
 
     def _stat_targets(self) -> Sequence[Path]:
         if self.kind == "frames":
-            return self.frame_files
+            ends = [self.frame_files[0], self.frame_files[-1]] if self.frame_files else []
+            return [self.frame_files[0].parent, *ends] if ends else []
         if self.kind == "episode" and self.path is not None:
             return sorted(p for p in self.path.iterdir() if p.is_file())
         return [self.path] if self.path is not None else []
 
     def frames(self) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 RGB frames in order, one at a time (long videos never sit in RAM)."""
-        if self.kind == "array":
-            yield from self.array
-        elif self.kind == "video":
-            yield from _decode_video(self.path)
-        elif self.kind == "frames":
-            for p in self.frame_files:
-                yield _read_image(p, self.name)
-        elif self.kind == "episode":
-            yield from _episode_frames(self.path)
-        else:
-            raise TrainingDataError(f"{self.name}: unknown source kind {self.kind!r}")
-
-
-def _decode_video(path: Path) -> Iterator[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise TrainingDataError(
-            f"cannot open video {path}: not a video file or an unsupported codec; re-encode it as H.264 mp4"
-        )
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        cap.release()
-
-
-def _read_image(path: Path, video: str) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise TrainingDataError(
-            f"{video}: frame {path} is missing or not a readable image; fix the file or the manifest"
-        )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _episode_frames(path: Path) -> Iterator[np.ndarray]:
-    try:
-        frames = read_episode(path).on_grid().frames
-    except EpisodeError as e:
-        raise TrainingDataError(f"episode {path}: {e}") from e
-    yield from frames
+        try:
+            if self.kind == "array":
+                yield from self.array
+            elif self.kind == "video":
+                yield from (rgb for _, rgb in iter_video(self.path))
+            elif self.kind == "frames":
+                yield from (read_image(p) for p in self.frame_files)
+            elif self.kind == "episode":
+                episode = read_episode(self.path)
+                yield from episode.on_grid(episode.meta.nominal_rate_hz).frames
+            else:
+                raise TrainingDataError(f"{self.name}: unknown source kind {self.kind!r}")
+        except (VideoError, EpisodeError) as e:
+            raise TrainingDataError(
+                f"training video {self.name}: {e}; fix or remove it (or the manifest row)"
+            ) from e
 
 
 def _natural_key(name: str) -> tuple:
