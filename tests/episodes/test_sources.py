@@ -70,20 +70,27 @@ def test_replay_video(tmp_path):
     assert frames[3].rgb.shape == (24, 32, 3)
 
 
-def test_recorder_from_replay_reproduces_the_episode(dataset, tmp_path):
-    src = write_synthetic(tmp_path / "src", seconds=1.5, cam_hz=30.0, state_hz=100.0)
+def _record_replay(dataset, src, *, episode_time_s, state_rate_hz, keys):
+    """Record one episode from a replay of ``src`` with scripted keys; its summary."""
     cam, robot = replay_episode(src)
     cfg = SessionConfig(
         dataset=dataset,
         task="close drawer",
         num_episodes=1,
-        episode_time_s=1.0,
+        episode_time_s=episode_time_s,
         reset_time_s=0.0,
-        state_rate_hz=100.0,
+        state_rate_hz=state_rate_hz,
         source="replay",
     )
-    RecorderSession(cfg, cam, robot, ScriptedKeys([(0.0, "space"), (1.3, "s")]), out=io.StringIO()).run()
-    (s,) = list_episodes(dataset)
+    RecorderSession(cfg, cam, robot, ScriptedKeys(keys), out=io.StringIO()).run()
+    (summary,) = list_episodes(dataset)
+    return summary
+
+
+def test_recorder_from_replay_reproduces_the_episode(dataset, tmp_path):
+    src = write_synthetic(tmp_path / "src", seconds=1.5, cam_hz=30.0, state_hz=100.0)
+    keys = [(0.0, "space"), (1.3, "s")]
+    s = _record_replay(dataset, src, episode_time_s=1.0, state_rate_hz=100.0, keys=keys)
     assert s.usable and 26 <= s.counts["camera"] <= 31
     g = read_episode(s.path).on_grid()
     src_gripper = read_episode(src).states().gripper
@@ -203,18 +210,8 @@ def test_buffered_1khz_state_stream_is_recorded_without_gaps(dataset, tmp_path):
     """A robot that buffers its stream (drain_states) loses nothing at 1 kHz, even when the
     recorder's threads are delayed by the GIL or a busy CPU."""
     src = write_synthetic(tmp_path / "src", seconds=1.6, cam_hz=30.0, state_hz=1000.0)
-    cam, robot = replay_episode(src)
-    cfg = SessionConfig(
-        dataset=dataset,
-        task="close drawer",
-        num_episodes=1,
-        episode_time_s=5.0,
-        reset_time_s=0.0,
-        state_rate_hz=1000.0,
-        source="replay",
-    )
-    RecorderSession(cfg, cam, robot, ScriptedKeys([(0.05, "space"), (1.0, "s")]), out=io.StringIO()).run()
-    (s,) = list_episodes(dataset)
+    keys = [(0.05, "space"), (1.0, "s")]
+    s = _record_replay(dataset, src, episode_time_s=5.0, state_rate_hz=1000.0, keys=keys)
     t = read_episode(s.path).stamps()["joint_states"]
     assert len(t) > 800 and np.all(np.diff(t) == 1_000_000)
     assert s.cadence.streams["joint_states"].queue_drops == 0
