@@ -42,6 +42,12 @@ def as_sources(
     return out
 
 
+def _outside(sources: list[VideoSource], run_dir: Path) -> list[VideoSource]:
+    """Drop anything inside the run folder (its plots and cache), e.g. when it lives in the data folder."""
+    run_dir = run_dir.resolve()
+    return [s for s in sources if s.path is None or not s.path.resolve().is_relative_to(run_dir)]
+
+
 def train_encoder(
     videos: VideoInput | Sequence[VideoInput],
     config: TrainConfig | None = None,
@@ -59,8 +65,12 @@ def train_encoder(
     base = config.to_dict() if config is not None else {}
     cfg = TrainConfig.from_dict(base | overrides)
     labels = cfg.episode_labels
-    train = as_sources(videos, texts, labels)
-    val = as_sources(val_videos, val_texts, labels) if val_videos is not None else None
+    train = _outside(as_sources(videos, texts, labels), Path(cfg.out_dir))
+    val = (
+        _outside(as_sources(val_videos, val_texts, labels), Path(cfg.out_dir))
+        if val_videos is not None
+        else None
+    )
     return Trainer(cfg, train, val, resume=resume).fit()
 
 

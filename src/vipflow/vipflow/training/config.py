@@ -49,47 +49,91 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# One line per option: the CLI's --help and docs/training.md use these.
+OPTION_HELP: dict[str, str] = {
+    "objective": "vip | liv | lstd",
+    "encoder": "registry family of the trained encoder (default: vip, or liv for the LIV objective)",
+    "arch": "backbone: resnet50, resnet34, resnet18, convnet-small (vip); rn50 (liv)",
+    "init_weights": "official .pt or our .safetensors to fine-tune from (default: train from scratch)",
+    "hidden_dim": "VIP head size (family default 1024; 0: no head)",
+    "image_size": "side of the square crops the model sees",
+    "cache_size": "short side of the frames stored in the cache (default: image_size)",
+    "cache_dir": "frame cache folder (default <out_dir>/frame_cache; 'memory': decode into RAM)",
+    "augment": "rctraj (one random crop per sub-trajectory, official) | rc (per frame) | none",
+    "crop_scale": "RandomResizedCrop area range",
+    "liv_whole_video": "LIV sampling: start 0, end = text frame = last (custom data) vs sub-trajectories",
+    "batch_size": "global batch (split across DDP processes)",
+    "steps": "optimisation steps in total",
+    "lr": "Adam learning rate (default: 1e-4 VIP/LSTD, 1e-5 LIV)",
+    "betas": "Adam betas (default: 0.9 0.999 VIP/LSTD, 0.9 0.98 LIV)",
+    "adam_eps": "Adam eps (default: 1e-8 VIP/LSTD, 1e-6 LIV)",
+    "weight_decay": "coupled L2 decay as torch.optim.Adam (default: 0 VIP/LSTD, 0.001 LIV)",
+    "grad_clip": "clip the gradient norm (the official code does not clip)",
+    "lr_schedule": "constant (official) | cosine (decays to 0 at the last step)",
+    "gamma": "discount (0.98 in both releases)",
+    "l1weight": "VIP/LSTD: weight of the mean L1 norm of the embeddings",
+    "l2weight": "VIP/LSTD: weight of the mean L2 norm of the embeddings",
+    "num_negatives": "other-video transitions per sample (default: 3 VIP, 0 LIV finetune / LSTD)",
+    "clipweight": "LIV: InfoNCE weight",
+    "visionweight": "LIV: VIP-I weight",
+    "langweight": "LIV: VIP-L weight (0 in LIV's finetune config, 1 in pretraining)",
+    "amp": "auto (bf16 on CUDA when supported, else off) | bf16 | fp16 (CUDA, with GradScaler) | off",
+    "device": "auto | cpu | cuda (under torchrun: the local rank's GPU)",
+    "sync_batchnorm": "global batch-norm statistics under DDP (the exact single-process result)",
+    "num_workers": "DataLoader worker processes per training process",
+    "seed": "seed of the model init and of every sample (video, frames, crop)",
+    "log_every": "steps between metrics.csv rows",
+    "eval_every": "steps between held-out VOC / bump-rate evaluations (0: none)",
+    "checkpoint_every": "steps between checkpoints (one is always written at the end)",
+    "keep_checkpoints": "how many recent checkpoints to keep",
+    "val_fraction": "share of the videos held out for validation when no validation data is given",
+    "val_max_videos": "at most this many held-out videos",
+    "out_dir": "run folder: checkpoints, metrics.csv, training_curves.png, encoder.safetensors",
+    "progress": "show a progress bar",
+    "episode_labels": "episode labels to train on (default: success unlabeled)",
+}
+
+
 @dataclass
 class TrainConfig:
-    """Everything a training run needs besides its data. ``batch_size`` is the global batch,
-    split evenly across DDP processes."""
+    """Everything a training run needs besides its data (see :data:`OPTION_HELP`)."""
 
-    objective: str = "vip"  # vip | liv | lstd
-    encoder: str | None = None  # registry family of the trained encoder (default per objective)
-    arch: str | None = None  # e.g. resnet50, resnet18, convnet-small, rn50 (family default if None)
-    init_weights: str | None = None  # official .pt or our .safetensors to start from; None: scratch
-    hidden_dim: int | None = None  # VIP head size (family default 1024; 0: no head)
-    image_size: int = 224  # side of the square crops fed to the model
-    cache_size: int | None = None  # short side stored in the frame cache (default: image_size)
-    cache_dir: str | None = None  # None: <out_dir>/frame_cache; "memory": decode into RAM
-    augment: str = "rctraj"  # rctraj | rc | none
+    objective: str = "vip"
+    encoder: str | None = None
+    arch: str | None = None
+    init_weights: str | None = None
+    hidden_dim: int | None = None
+    image_size: int = 224
+    cache_size: int | None = None
+    cache_dir: str | None = None
+    augment: str = "rctraj"
     crop_scale: tuple[float, float] = (0.2, 1.0)
-    liv_whole_video: bool = True  # LIV custom-data sampling (start 0, end = text frame = last)
+    liv_whole_video: bool = True
     batch_size: int = 32
     steps: int = 2000
     lr: float | None = None
     betas: tuple[float, float] | None = None
     adam_eps: float | None = None
-    weight_decay: float | None = None  # coupled L2 (torch.optim.Adam), as LIV
-    grad_clip: float | None = None  # the official code does not clip
-    lr_schedule: str = "constant"  # constant (official) | cosine (decay to 0 at `steps`)
+    weight_decay: float | None = None
+    grad_clip: float | None = None
+    lr_schedule: str = "constant"
     gamma: float = 0.98
-    l1weight: float = 0.001  # VIP / LSTD embedding-norm penalty
+    l1weight: float = 0.001
     l2weight: float = 0.001
     num_negatives: int | None = None
-    clipweight: float = 1.0  # LIV
+    clipweight: float = 1.0
     visionweight: float = 1.0
     langweight: float = 0.0
-    amp: str = "auto"  # auto (bf16 on CUDA if supported, else off) | bf16 | fp16 | off
+    amp: str = "auto"
     device: str = "auto"
-    sync_batchnorm: bool = True  # global BN statistics under DDP (exactly the 1-process result)
+    sync_batchnorm: bool = True
     num_workers: int = 2
     seed: int = 0
     log_every: int = 10
     eval_every: int = 250
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
-    val_fraction: float = 0.1  # held-out share of the videos when no validation data is given
+    val_fraction: float = 0.1
     val_max_videos: int = 32
     out_dir: str = "runs/train_encoder"
     progress: bool = True

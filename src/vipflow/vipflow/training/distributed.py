@@ -67,6 +67,12 @@ def current_env(device: torch.device) -> DistEnv:
     return DistEnv(device=device)
 
 
+def shutdown_distributed() -> None:
+    """Leave the process group (end of a torchrun job); a no-op in a single process."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def barrier(env: DistEnv) -> None:
     if env.distributed:
         dist.barrier()
