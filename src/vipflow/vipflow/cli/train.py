@@ -117,7 +117,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "--resume",
         metavar="RUN_DIR",
         help="continue a run from its last checkpoint with its saved config (only --steps, "
-        "--eval-every/--save-every/--log-every, --cache-dir and --no-progress may change)",
+        "--eval-every/--save-every/--log-every, --cache-dir, --encode-batch-size and --no-progress "
+        "may change)",
     )
     run.add_argument(
         "--task-config",
