@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         shutdown_distributed()
+    if not result.is_main:
+        return 0
     final = result.final_metrics
     quality = (
         f"held-out VOC {final['val_voc']:.3f}, bump rate {final['val_bump_rate']:.3f}"

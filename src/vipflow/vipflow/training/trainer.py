@@ -136,6 +136,7 @@ class TrainResult:
     steps: int
     history: list[dict] = field(default_factory=list)  # validation results, one per evaluation
     final_metrics: dict = field(default_factory=dict)
+    is_main: bool = True  # False on DDP ranks other than 0 (which neither validate nor report)
 
 
 class Trainer:
@@ -322,7 +323,9 @@ class Trainer:
             summary = {"steps": step, "encoder": str(export), "final": final, "history": self.history}
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
         barrier(env)
-        return TrainResult(self.encoder.name, export, self.run_dir, step, list(self.history), final)
+        return TrainResult(
+            self.encoder.name, export, self.run_dir, step, list(self.history), final, env.is_main
+        )
 
     def _log_validation(self, metrics: MetricsCSV | None, result: dict) -> None:
         if metrics is None or not result:
