@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vipflow.training import load_trained, train_encoder
+from vipflow.training import TrainingDataError, load_trained, train_encoder
 from vipflow.training.synthetic import drifting_square_videos
 
 
@@ -51,3 +51,9 @@ def test_liv_one_step_from_a_liv_manifest(tmp_path) -> None:
     encoder = load_trained(result)
     assert encoder.name == "liv" and encoder.similarity == "cosine"
     assert encoder.embed_text(["open the drawer"]).shape == (1, 1024)
+
+
+def test_liv_without_texts_is_a_named_error(tmp_path) -> None:
+    videos = drifting_square_videos(3, seed=0, size=24, frames=4, min_travel=8)
+    with pytest.raises(TrainingDataError, match="needs a text per video"):
+        train_encoder(videos, objective="liv", cache_dir="memory", out_dir=str(tmp_path), progress=False)

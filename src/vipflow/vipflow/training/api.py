@@ -10,7 +10,7 @@ import numpy as np
 from vipflow.encoders.encoder import Encoder
 from vipflow.training.config import TrainConfig
 from vipflow.training.errors import TrainingDataError
-from vipflow.training.sources import VideoSource, array_sources, discover_sources
+from vipflow.training.sources import DEFAULT_EPISODE_LABELS, VideoSource, array_sources, discover_sources
 from vipflow.training.trainer import Trainer, TrainResult, load_trained
 
 VideoInput = str | Path | np.ndarray | VideoSource
@@ -19,7 +19,7 @@ VideoInput = str | Path | np.ndarray | VideoSource
 def as_sources(
     videos: VideoInput | Sequence[VideoInput],
     texts: Sequence[str] | None = None,
-    episode_labels: Sequence[str] | None = ("success", "unlabeled"),
+    episode_labels: Sequence[str] | None = DEFAULT_EPISODE_LABELS,
 ) -> list[VideoSource]:
     """Arrays ((T, H, W, 3) uint8), paths (video, frame folder, episode, dataset, manifest) or
     sources, alone or in a list, -> sources. ``texts`` annotates in-memory arrays (LIV)."""

@@ -17,6 +17,7 @@ from vipflow.training.dataset import AUGMENTATIONS
 from vipflow.training.errors import TrainingConfigError
 from vipflow.training.losses import LIVLossConfig, LSTDLossConfig, VIPLossConfig
 from vipflow.training.sampling import FRAME_LAYOUTS
+from vipflow.training.sources import DEFAULT_EPISODE_LABELS
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 LR_SCHEDULES = ("constant", "cosine")
@@ -137,7 +138,7 @@ class TrainConfig:
     val_max_videos: int = 32
     out_dir: str = "runs/train_encoder"
     progress: bool = True
-    episode_labels: tuple[str, ...] | None = ("success", "unlabeled")
+    episode_labels: tuple[str, ...] | None = DEFAULT_EPISODE_LABELS
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

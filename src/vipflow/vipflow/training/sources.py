@@ -8,8 +8,8 @@ themselves are decoded once, into the frame cache (:mod:`vipflow.training.cache`
 Supported layouts:
 
 * a video file (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``);
-* a folder of frames (``.jpg``/``.jpeg``/``.png``), ordered by the number in the file name;
-* a recorded episode (rosbag2 directory), read on the 25 Hz grid; in a dataset folder, only
+* a folder of frames (image files), ordered by the number in the file name;
+* a recorded episode (rosbag2 directory), read on its nominal-rate grid; in a dataset folder, only
   finished episodes whose label is in ``episode_labels`` (default: success and unlabeled;
   failed demos do not end at the goal, which VIP-L and LIV's text goal assume);
 * VIP's Ego4D ``manifest.csv`` with columns ``path,len``: frames ``{path}{i:06d}.jpg``,
@@ -127,7 +127,7 @@ def _resolve(base: Path, value: str) -> str:
 def load_manifest(path: str | Path) -> list[VideoSource]:
     """Sources listed by an Ego4D-style (``path,len``) or LIV-style (``directory,text,num_frames``)
     ``manifest.csv``."""
-    path = Path(path)
+    path = Path(path).expanduser()
     base = path.parent
     try:
         with path.open(newline="") as f:
@@ -175,7 +175,7 @@ def discover_sources(
 
     ``episode_labels``: which episode labels to train on (None: all finished episodes).
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         raise TrainingDataError(f"training data {path} does not exist")
     if path.is_file():

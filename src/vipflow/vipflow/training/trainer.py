@@ -40,7 +40,12 @@ from vipflow.training.distributed import (
     init_distributed,
     synchronise_batchnorm,
 )
-from vipflow.training.errors import CheckpointError, NonFiniteLossError, TrainingConfigError
+from vipflow.training.errors import (
+    CheckpointError,
+    NonFiniteLossError,
+    TrainingConfigError,
+    TrainingDataError,
+)
 from vipflow.training.logs import MetricsCSV, plot_curves
 from vipflow.training.losses import LossConfig, LossTerms, compute_loss, negative_permutations
 from vipflow.training.model import TrainModule, build_encoder
@@ -166,6 +171,13 @@ class Trainer:
             )
         if len(self.train_cache) == 0:
             raise TrainingConfigError("no training videos left after holding out validation videos")
+        untexted = [n for n, t in zip(self.train_cache.names, self.train_cache.texts, strict=True) if not t]
+        if config.objective == "liv" and (config.clipweight or config.langweight) and untexted:
+            raise TrainingDataError(
+                f"the LIV objective needs a text per video; {len(untexted)} have none "
+                f"(e.g. {untexted[0]}). Use a LIV manifest.csv (directory,text,num_frames), episodes "
+                "with a goal text, or texts=[...]"
+            )
 
         self.encoder: Encoder = build_encoder(config, self.env.device)
         if config.sync_batchnorm:
@@ -174,7 +186,10 @@ class Trainer:
         module = TrainModule(self.encoder)
         self.model = (
             DistributedDataParallel(
-                module, device_ids=[self.env.device] if self.env.device.type == "cuda" else None
+                module,
+                device_ids=[self.env.device] if self.env.device.type == "cuda" else None,
+                # CLIP's logit_scale never gets a gradient in LIV's loss (temperature 1)
+                find_unused_parameters=config.objective == "liv",
             )
             if self.env.distributed
             else module
