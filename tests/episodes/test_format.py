@@ -144,6 +144,19 @@ def test_truncated_bag_named(dataset):
         read_episode(path)
 
 
+def test_truncated_bag_advice_fits_where_it_lies(dataset):
+    """`recover` only salvages `.partial` recordings: a finished episode whose MCAP lost its end
+    (an incomplete copy) must not be sent there, where it would find nothing to recover."""
+    for where in (dataset / "episode_0000", dataset / ".partial" / "episode_0001"):
+        mcap = next(write_synthetic(where).glob("*.mcap"))
+        mcap.write_bytes(mcap.read_bytes()[:-100])
+    with pytest.raises(TruncatedBagError) as finished:
+        read_episode(dataset / "episode_0000")
+    assert "recover" not in str(finished.value) and "copy the episode again" in str(finished.value)
+    with pytest.raises(TruncatedBagError, match=r"vipflow episodes recover "):
+        read_episode(dataset / ".partial" / "episode_0001")
+
+
 def test_corrupt_bag_named(dataset):
     path = write_synthetic(dataset / "ep")
     mcap = next(path.glob("*.mcap"))

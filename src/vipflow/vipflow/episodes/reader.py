@@ -91,11 +91,17 @@ def check_mcap_complete(path: Path) -> None:
     if head != MCAP_MAGIC:
         raise CorruptBagError(f"{path} is not an MCAP file (bad magic {head!r}); the file is damaged")
     if tail != MCAP_MAGIC or size < 16:
-        raise TruncatedBagError(
-            f"{path} is truncated ({size} bytes, no MCAP footer): the recording was interrupted or "
-            f"the copy is incomplete. Run `vipflow episodes recover {dataset_of(path.parent)}` to salvage "
-            "its messages as an episode flagged incomplete"
-        )
+        if path.parent.parent.name == PARTIAL_DIR:  # `recover` salvages only interrupted recordings
+            fix = (
+                f"the recording was interrupted. Run `vipflow episodes recover {dataset_of(path.parent)}` "
+                "to salvage its messages as an episode flagged incomplete"
+            )
+        else:
+            fix = (
+                "the episode was finished, so the copy is incomplete or the file was damaged later: copy "
+                f"the episode again from its source, or delete it (`vipflow episodes delete {path.parent}`)"
+            )
+        raise TruncatedBagError(f"{path} is truncated ({size} bytes, no MCAP footer): {fix}")
 
 
 class Episode:
