@@ -97,7 +97,7 @@ COMMON_ARGS = (
     LaunchArg("params_file", "", "extra ROS parameter YAML applied to our nodes after the task config"),
 )
 REAL_ARGS = (
-    LaunchArg("robot_ip", "172.16.0.3", "real tasks: IP or hostname of the Franka control box (FCI)"),
+    LaunchArg("robot_ip", "172.16.0.2", "real tasks: IP or hostname of the Franka control box (FCI)"),
     LaunchArg("robot_type", "fr3", "real tasks: franka_description robot type"),
     LaunchArg("load_gripper", "true", "real tasks: start the Franka Hand driver"),
     LaunchArg("use_fake_hardware", "false", "real tasks: ros2_control mock hardware instead of the robot"),
