@@ -178,3 +178,10 @@ def test_camera_can_be_read_from_a_perception_thread_while_the_loop_steps(slide_
         reader.join(timeout=0.02)
     assert not errors
     assert len(stamps) == 5 and stamps == sorted(stamps) and len(set(stamps)) == 5
+
+
+def test_the_demo_command_offers_exactly_the_simulated_tasks():
+    from vipflow.cli.demo import TASK_NAMES
+    from vipflow.sim import TASKS
+
+    assert sorted(TASK_NAMES) == sorted(TASKS)

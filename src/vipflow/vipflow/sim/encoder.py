@@ -38,8 +38,12 @@ class KitchenEncoderConfig:
 
     videos_per_task: int = 12
     image_size: int = 64
-    steps: int = 600
+    steps: int = 1500
     batch_size: int = 16
+    # 10x the official ResNet-50 rate: a small net from scratch. Held-out slide-cabinet VOC /
+    # bump rate after 600 steps: 0.36 / 0.46 at 1e-4, 0.72 / 0.50 at 1e-3; 1500 steps at 1e-3:
+    # 0.84 / 0.39 (3e-3 overfits the training tasks: 0.67 / 0.44). Random init: 0.64 / 0.37.
+    lr: float = 1e-3
     hidden_dim: int = 128
     seed: int = 0
 
@@ -101,6 +105,7 @@ def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progres
         image_size=cfg.image_size,
         steps=cfg.steps,
         batch_size=cfg.batch_size,
+        lr=cfg.lr,
         seed=cfg.seed,
         cache_dir="memory",
         num_workers=0,
@@ -161,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos-per-task", type=int, default=defaults.videos_per_task)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
     tasks = sorted(TASKS) if args.all else [get_task(t).name for t in args.held_out]
@@ -171,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         image_size=args.image_size,
         steps=args.steps,
         batch_size=args.batch_size,
+        lr=args.lr,
         seed=args.seed,
     )
     for task in tasks:
