@@ -69,8 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--experts", type=int, default=10)
     p.add_argument("--failures", type=int, default=10)
     p.add_argument("--held-out", type=int, default=10, help="held-out expert (and as many failed) demos")
-    p.add_argument("--policy-steps", type=int, default=5000)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--policy-steps", type=int, default=WorkflowConfig.policy_steps)
+    p.add_argument("--temperature", type=float, default=WorkflowConfig.temperature)
+    p.add_argument("--weight-clip", type=float, default=WorkflowConfig.weight_clip)
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--encoder-steps", type=int, default=KitchenEncoderConfig().steps,
                    help="VIP steps of encoders trained here (in-domain; sim-pretrained if not shipped)")
@@ -155,7 +156,8 @@ def run_task(task: str, args: argparse.Namespace) -> None:
             cfg = WorkflowConfig(
                 task=task, out_dir=root / task / f"seed{seed}" / name, n_expert=args.experts,
                 n_failure=args.failures, image_size=args.image_size, seed=seed, encoder_weights=path,
-                temperature=args.temperature, policy_steps=args.policy_steps, rollouts=args.rollouts,
+                temperature=args.temperature, weight_clip=args.weight_clip or None,
+                policy_steps=args.policy_steps, rollouts=args.rollouts,
                 progress=False, policy_prefix=name,
             )
             rewards = score_demos(encoder, dataset)

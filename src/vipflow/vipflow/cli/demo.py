@@ -1,6 +1,6 @@
 """`vipflow demo`: the whole workflow on a simulated Franka, no robot needed.
 
-    vipflow demo                                  # slide cabinet, ~5-10 min on a laptop CPU
+    vipflow demo                                  # slide cabinet, 1-2 min on a 2-core CPU
     vipflow demo --task microwave --out runs/demo_microwave
     vipflow demo --experts 10 --failures 20       # the VIP paper's CloseDrawer mix
 
@@ -29,9 +29,11 @@ def register(sub) -> None:
     parser.add_argument("--out", type=Path, default=Path("vipflow_demo"), help="output directory")
     parser.add_argument("--experts", type=int, default=10, help="expert demos (default 10)")
     parser.add_argument("--failures", type=int, default=10, help="failed demos (default 10)")
-    parser.add_argument("--steps", type=int, default=3000,
-                        help="policy training steps (default 3000; the paper uses 20000)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="RWR temperature tau (default 1)")
+    parser.add_argument("--steps", type=int, default=20_000, help="policy training steps (default 20000)")
+    parser.add_argument("--temperature", type=float, default=5.0,
+                        help="RWR temperature tau (default 5, for the kitchen encoder's reward scale)")
+    parser.add_argument("--weight-clip", type=float, default=20.0,
+                        help="clip RWR weights at this multiple of their mean (default 20; 0: no clip)")
     parser.add_argument("--rollouts", type=int, default=10, help="evaluation rollouts per policy")
     parser.add_argument("--horizon", type=int,
                         help="evaluation steps per rollout (default: demo length + 50)")
@@ -69,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         encoder_weights=args.encoder_weights,
         train_encoder=args.train_encoder,
         temperature=args.temperature,
+        weight_clip=args.weight_clip or None,
         policy_steps=args.steps,
         rollouts=args.rollouts,
         eval_horizon=args.horizon,

@@ -112,7 +112,8 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         f"{cfg.image_size}×{cfg.image_size} px: {n_ok} success, {len(result.demos) - n_ok} failure "
         f"({', '.join(f'{k}: {sum(v)}/{len(v)} succeeded' for k, v in kinds.items())})",
         f"- policies: MLP [256, 256] on embedding + ee pose + gripper, `ee_delta` actions, "
-        f"{cfg.policy_steps} steps (the paper trains 20,000), RWR temperature τ = {cfg.temperature}",
+        f"{cfg.policy_steps} steps (the paper: 20,000); RWR weights exp(τ·R) with τ = {cfg.temperature}, "
+        f"normalised to mean 1{'' if cfg.weight_clip is None else f', clipped at {cfg.weight_clip:g}'}",
         f"- evaluation: {cfg.rollouts} rollouts × {cfg.resolved_eval_horizon} steps per policy, "
         f"seed {cfg.seed}",
         "",
