@@ -78,7 +78,6 @@ class KitchenSim:
             self.model, self.image_size, view or self.task.view, origin, self._lock
         )
         self._seed_rng = np.random.default_rng(seed)
-        self.rng = np.random.default_rng(seed)
         self.home_ee_pose = np.zeros(7)
         self.reset(seed)
 
@@ -90,14 +89,14 @@ class KitchenSim:
         """
         if seed is None:
             seed = int(self._seed_rng.integers(2**31))
-        self.rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed)
         with self._lock:
             mujoco.mj_resetData(self.model, self.data)
             self.data.qpos[:] = self._init_qpos
             self.data.qvel[:] = 0.0
             mujoco.mj_forward(self.model, self.data)
             self.home_ee_pose = site_pose(self.model, self.data, self._ee_site)
-            noise = self.rng.uniform(-self.task.reset_noise, self.task.reset_noise, size=3)
+            noise = rng.uniform(-self.task.reset_noise, self.task.reset_noise, size=3)
             start = self.home_ee_pose.copy()
             start[:3] = self.data.site_xpos[self._task_site] + np.asarray(self.task.reset_offset) + noise
             if not self._place_arm(start):
@@ -129,11 +128,6 @@ class KitchenSim:
         """FrankaKitchen's success test for this task on the current (noise-free) state."""
         with self._lock:
             return self.task.is_success(self.data.qpos)
-
-    def goal_distance(self) -> float:
-        """Distance of the task's object joints from FrankaKitchen's goal (success below 0.3)."""
-        with self._lock:
-            return self.task.distance_to_goal(self.data.qpos)
 
     def site_position(self, name: str) -> np.ndarray:
         with self._lock:

@@ -79,14 +79,10 @@ class KitchenRenderer:
         prepare_model_for_rendering(model, size)
         self._model = model
         self._size = size
-        self._origin = np.asarray(origin, dtype=np.float64).copy()
-        self._camera = free_camera(view, self._origin)
+        self._camera = free_camera(view, origin)
         self._lock = lock
         self._local = threading.local()
         self._all: list[mujoco.Renderer] = []
-
-    def set_view(self, view: CameraView) -> None:
-        self._camera = free_camera(view, self._origin)
 
     def _renderer(self) -> mujoco.Renderer:
         renderer = getattr(self._local, "renderer", None)
