@@ -20,6 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from vipflow.hardware import RobotTarget
 from vipflow.sim.kitchen import GRIPPER_MAX_WIDTH, KitchenSim
+from vipflow.sim.tasks import get_task
 
 FAILURE_MODES = ("miss", "give_up", "wrong_way", "freeze")
 
@@ -37,8 +38,8 @@ class ExpertStyle:
     target_noise: float = 0.0
     speed: float = 1.0
     failure: str | None = None
-    failure_at: float = 0.4
-    miss_offset: float = 0.06
+    failure_at: float = 0.1
+    miss_offset: float = 0.14
 
     def __post_init__(self) -> None:
         if self.failure is not None and self.failure not in FAILURE_MODES:
@@ -224,6 +225,4 @@ def make_expert(
     task: str, style: ExpertStyle | None = None, horizon: int = 50, seed: int = 0
 ) -> ScriptedExpert:
     """A fresh expert (they keep per-episode state) for a task name."""
-    from vipflow.sim.tasks import get_task
-
     return EXPERTS[get_task(task).name](style=style, horizon=horizon, seed=seed)
