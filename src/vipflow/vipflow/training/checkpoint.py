@@ -27,6 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
 from vipflow.training.errors import CheckpointError
 
 FORMAT = "vipflow-train-checkpoint/1"
@@ -128,13 +129,14 @@ def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
     }
     save_file(opt_tensors, tmp / "optimizer.safetensors")
     save_file(aux_tensors, tmp / "aux.safetensors")
-    (tmp / "state.json").write_text(json.dumps(meta, indent=1))
+    atomic_write_text(tmp / "state.json", json.dumps(meta, indent=1))
+    for tensors in ("model", "optimizer", "aux"):
+        fsync_file(tmp / f"{tensors}.safetensors")
     final = root / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    last_tmp = root / ".last.tmp"
-    last_tmp.write_text(name)
-    os.replace(last_tmp, root / "last")
+    fsync_dir(root)
+    atomic_write_text(root / "last", name)
     old = sorted(p for p in root.glob("step_*") if p.is_dir())
     for p in old[: max(0, len(old) - keep)]:
         shutil.rmtree(p, ignore_errors=True)
