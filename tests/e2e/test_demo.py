@@ -63,3 +63,17 @@ def test_demo_command_runs_the_whole_workflow(tmp_path, capsys):
 
     # Results are never overwritten.
     assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+
+
+@pytest.mark.parametrize("make_out", ["file", "nonempty_dir"])
+def test_demo_refuses_an_output_it_would_damage(tmp_path, capsys, make_out):
+    out = tmp_path / "out"
+    if make_out == "file":
+        out.write_text("keep me")
+    else:
+        out.mkdir()
+        (out / "old_report.md").write_text("keep me")
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and str(out) in err
+    assert (out if make_out == "file" else out / "old_report.md").read_text() == "keep me"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vipflow.cli import fail
+
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
 
@@ -55,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from vipflow.sim.report import write_report
     from vipflow.sim.workflow import WorkflowConfig, run_workflow
 
+    if args.out.exists() and not args.out.is_dir():
+        return fail(f"--out {args.out} is a file; give a directory for the demo results")
     if args.out.exists() and any(args.out.iterdir()):
-        print(f"error: {args.out} is not empty; demo results are never overwritten; choose --out")
-        return 2
+        return fail(f"{args.out} is not empty; demo results are never overwritten; choose --out")
     if args.train_encoder and args.encoder_weights:
-        print("error: give either --encoder-weights or --train-encoder")
-        return 2
+        return fail("give either --encoder-weights or --train-encoder")
     cfg = WorkflowConfig(
         task=args.task,
         out_dir=args.out,
