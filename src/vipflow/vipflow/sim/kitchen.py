@@ -235,6 +235,10 @@ class KitchenSim:
                 gripper_width=float(self.data.qpos[N_ARM] + self.data.qpos[N_ARM + 1]),
             )
 
+    def set_view(self, view: CameraView | None = None) -> None:
+        """Film from ``view`` (relative to the task site; None: the task's own view)."""
+        self._renderer.set_view(view or self.task.view)
+
     def render(self) -> np.ndarray:
         """The current camera image, (S, S, 3) uint8 RGB."""
         return self._renderer.render(self.data)
