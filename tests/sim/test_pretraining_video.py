@@ -83,3 +83,25 @@ def test_shipped_encoders_load_and_stay_small(task):
     assert encoder.arch == "convnet-small" and encoder.embed_dim == KitchenEncoderConfig().hidden_dim
     emb = encoder.embed_images(np.zeros((2, 64, 64, 3), np.uint8))
     assert emb.shape == (2, encoder.embed_dim) and np.isfinite(emb).all()
+
+
+def test_filmed_clips_are_kept_and_reused(tmp_path, monkeypatch):
+    """``film_all(cache=...)`` films each task once per filming setting and reads it back."""
+    from vipflow.sim import encoder as kitchen_encoder
+
+    cfg = KitchenEncoderConfig(expert_videos=1, play_videos=0, image_size=16)
+    filmed = kitchen_encoder.film_all(cfg, skip="kettle", cache=tmp_path, progress=False)
+    assert len(filmed) == 6 and {c.task for c in filmed} == set(KITCHEN_TASKS) - {"kettle"}
+    assert len(list(tmp_path.glob("clips_*_1e0p16px_seed0.npz"))) == 6
+
+    def no_filming(*args, **kwargs):
+        raise AssertionError("filmed again despite the cache")
+
+    monkeypatch.setattr(kitchen_encoder, "film_task", no_filming)
+    again = kitchen_encoder.film_all(cfg, skip="kettle", cache=tmp_path, progress=False)
+    assert [(c.task, c.kind) for c in again] == [(c.task, c.kind) for c in filmed]
+    assert all(np.array_equal(a.frames, b.frames) and np.array_equal(a.qpos, b.qpos)
+               for a, b in zip(again, filmed, strict=True))
+    with pytest.raises(AssertionError, match="filmed again"):  # other settings: not reused
+        kitchen_encoder.film_all(KitchenEncoderConfig(expert_videos=1, play_videos=0, image_size=24),
+                                 skip="kettle", cache=tmp_path, progress=False)

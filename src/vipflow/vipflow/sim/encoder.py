@@ -195,14 +195,47 @@ def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progres
 
 
 def film_all(
-    config: KitchenEncoderConfig, *, skip: str | None = None, progress: bool = True
+    config: KitchenEncoderConfig,
+    *,
+    skip: str | None = None,
+    cache: Path | None = None,
+    progress: bool = True,
 ) -> list[Clip]:
-    """Clips of all seven kitchen tasks (but ``skip``)."""
+    """Clips of all seven kitchen tasks (but ``skip``). With ``cache``, each task's clips are
+    kept there (``clips_<task>_<settings>.npz``) and reused while the filming settings match."""
     clips: list[Clip] = []
     for task in sorted(KITCHEN_TASKS):
-        if task != skip:
-            clips += film_task(task, config, progress=progress)
+        if task == skip:
+            continue
+        path = None
+        if cache is not None:
+            key = f"{config.expert_videos}e{config.play_videos}p{config.image_size}px_seed{config.seed}"
+            path = Path(cache) / f"clips_{task}_{key}.npz"
+        if path is not None and path.is_file():
+            clips += load_clips(path)
+            continue
+        filmed = film_task(task, config, progress=progress)
+        if path is not None:
+            save_clips(path, filmed)
+        clips += filmed
     return clips
+
+
+def save_clips(path: Path, clips: list[Clip]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for i, clip in enumerate(clips):
+        arrays[f"frames_{i}"], arrays[f"qpos_{i}"] = clip.frames, clip.qpos
+    meta = np.array([[c.task, c.kind] for c in clips])
+    tmp = path.with_name(path.name + ".partial.npz")
+    np.savez(tmp, meta=meta, **arrays)
+    tmp.replace(path)
+
+
+def load_clips(path: Path) -> list[Clip]:
+    with np.load(path) as z:
+        meta = z["meta"]
+        return [Clip(str(t), str(k), z[f"frames_{i}"], z[f"qpos_{i}"]) for i, (t, k) in enumerate(meta)]
 
 
 def pretrain_for(
@@ -252,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="append", default=[], help="task to hold out (repeatable)")
     parser.add_argument("--all", action="store_true", help=f"one encoder per benchmark task {sorted(TASKS)}")
     parser.add_argument("--out", type=Path, default=ASSETS, help="output directory")
+    parser.add_argument("--clips", type=Path, default=None,
+                        help="keep the filmed clips here and reuse them on later runs")
     defaults = KitchenEncoderConfig()
     parser.add_argument("--expert-videos", type=int, default=defaults.expert_videos, help="per task")
     parser.add_argument("--play-videos", type=int, default=defaults.play_videos, help="per task")
@@ -278,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"config: {asdict(cfg)}", flush=True)
     t0 = time.perf_counter()
-    clips = film_all(cfg, skip=tasks[0] if len(tasks) == 1 else None)
+    clips = film_all(cfg, skip=tasks[0] if len(tasks) == 1 else None, cache=args.clips)
     print(f"filmed {len(clips)} clips in {time.perf_counter() - t0:.0f} s", flush=True)
     for task in tasks:
         t = time.perf_counter()
