@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from vipflow.encoders import CheckpointValueError
 from vipflow.encoders.encoder import load_encoder, save_encoder
 from vipflow.training import CheckpointError, NonFiniteLossError, TrainConfig, train_encoder
 from vipflow.training.checkpoint import join_tensors, load_checkpoint, rng_state, set_rng_state, split_tensors
@@ -102,8 +103,13 @@ def test_nan_weights_stop_training_with_a_named_error(tmp_path) -> None:
     with torch.no_grad():
         encoder.module.convnet.fc.weight.fill_(float("nan"))
     path = save_encoder(encoder, tmp_path / "nan.safetensors")
-    with pytest.raises(NonFiniteLossError, match="loss is nan at step 0"):
+    with pytest.raises(CheckpointValueError, match=r"nan\.safetensors"):  # refused before training starts
         train_encoder(VIDEOS, **tiny(tmp_path / "run", init_weights=str(path)))
+    # weights that diverge during training: stopped with a named error, last good checkpoint kept
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        train_encoder(VIDEOS, **tiny(tmp_path / "diverge", lr=1e12, steps=40, checkpoint_every=1))
+    state = load_checkpoint(tmp_path / "diverge")
+    assert all(torch.isfinite(v).all() for v in state.model.values())
 
 
 def test_config_validation() -> None:

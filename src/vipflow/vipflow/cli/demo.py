@@ -13,9 +13,13 @@ lands in --out.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.durable import OutputError
+from vipflow.interrupt import exit_code, signal_name, signum_of
+from vipflow.outputs import check_output_dir
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
@@ -55,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     configure_gl()  # before the encoder and policy modules pull mujoco in
     from vipflow.runtime.table import comparison_table
     from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import WorkflowConfig, run_workflow
+    from vipflow.sim.workflow import WorkflowConfig, kept_outputs, run_workflow
 
-    if args.out.exists() and not args.out.is_dir():
-        return fail(f"--out {args.out} is a file; give a directory for the demo results")
-    if args.out.exists() and any(args.out.iterdir()):
-        return fail(f"{args.out} is not empty; demo results are never overwritten; choose --out")
+    try:
+        check_output_dir(args.out, must_be_empty=True)
+    except OutputError as exc:
+        return fail(exc)
     if args.train_encoder and args.encoder_weights:
         return fail("give either --encoder-weights or --train-encoder")
     cfg = WorkflowConfig(
@@ -79,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
         eval_horizon=args.horizon,
         progress=not args.no_progress,
     )
-    result = run_workflow(cfg)
-    report = write_report(result)
+    try:
+        result = run_workflow(cfg)
+        report = write_report(result)
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"\n{signal_name(signum_of(exc))}: demo interrupted, so there is no success table (comparing "
+              f"unfinished stages would mislead). Kept: {kept_outputs(args.out)}", file=sys.stderr)
+        return exit_code(signum_of(exc))
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())
     print(f"\nreport: {report} (reward_curves.png, training_curves.png, success_table.png beside it)")

@@ -18,12 +18,16 @@ import argparse
 import functools
 import json
 import os
+import sys
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
+from vipflow.interrupt import exit_code, signal_name
+from vipflow.outputs import check_output_dir, check_output_stem
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.runtime.backend import Backend, HardwareBackend
@@ -37,7 +41,7 @@ from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 BACKENDS = ("sim", "franky")
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError,
+    TaskConfigError, FileExistsError, ValueError, OutputError,
 )
 
 
@@ -95,6 +99,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
+              f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
+              "one is marked aborted and not counted)", file=sys.stderr)
+        return exit_code(session.stop_signal)
     return 0
 
 
@@ -106,8 +115,10 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     backend_name = args.backend or ("sim" if tc and tc.kind == "sim" else None)
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
-    policy = load_policy(args.policy)
     name = args.name or Path(args.policy).resolve().name
+    output = check_output_dir(args.output or Path("results") / task / name / f"seed{args.seed}",
+                              option="--output")
+    policy = load_policy(args.policy)
     ref = policy.config.encoder
     weights = args.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
@@ -117,7 +128,7 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
     goal = None if args.no_rewards else _goal(args, tc, encoder, task)
     cfg = EvaluationConfig(
-        output_dir=args.output or Path("results") / task / name / f"seed{args.seed}",
+        output_dir=output,
         policy_name=name,
         task=task,
         rollouts=args.rollouts or (tc.evaluate.rollouts if tc else 10),
@@ -206,14 +217,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
+        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
         table = comparison_table(Ledger.load(p) for p in args.ledgers)
-    except (LedgerError, ValueError) as exc:
+        md = table.to_markdown()
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(md_path, md + "\n")
+        table.to_png(png_path)
+    except (LedgerError, ValueError, OSError) as exc:
         return fail(exc)
-    md = table.to_markdown()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    md_path = args.out.with_suffix(".md")
-    md_path.write_text(md + "\n")
-    png_path = table.to_png(args.out.with_suffix(".png"))
     print(md)
     print(f"wrote {md_path} and {png_path}")
     return 0

@@ -19,6 +19,7 @@ from vipflow.episodes import EpisodeError
 from vipflow.episodes.keys import TerminalKeys
 from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.interrupt import exit_code, signal_name, signum_of
 
 
 def register(sub) -> None:
@@ -117,11 +118,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         camera, robot = open_sources(args)
         with TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys).run()
+            result = RecorderSession(cfg, camera, robot, keys).run()
     except (EpisodeError, HardwareError, OSError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # between episodes: nothing was being written
+        print(f"\n{signal_name(signum_of(exc))}: interrupted between episodes; every finished episode is "
+              f"kept in {args.dataset}", file=sys.stderr)
+        return exit_code(signum_of(exc))
+    if result.stop_signal is not None:
+        print(f"{signal_name(result.stop_signal)}: recording stopped; {len(result.kept)} episode(s) kept in "
+              f"{args.dataset} (the interrupted one flagged incomplete)", file=sys.stderr)
+        return exit_code(result.stop_signal)
     return 0

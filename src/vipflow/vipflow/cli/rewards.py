@@ -17,9 +17,11 @@ import torch
 from tqdm import tqdm
 
 from vipflow.cli import fail
+from vipflow.durable import OutputError
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.metrics import auroc, bump_rate, voc
+from vipflow.outputs import check_output_dir
 from vipflow.plots import plot_reward_curves
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
 from vipflow.video import Recording, VideoError, open_recording, read_image
@@ -192,6 +194,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
 def _score_all(args: argparse.Namespace) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+    check_output_dir(args.out, datasets=args.inputs)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
@@ -236,5 +239,5 @@ def _score_all(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         return _score_all(args)
-    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+    except (VideoError, EncoderError, EpisodeError, ValueError, OutputError) as exc:
         return fail(exc)

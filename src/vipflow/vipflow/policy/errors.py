@@ -42,6 +42,11 @@ class CheckpointError(PolicyError):
     """A checkpoint is missing, incomplete, corrupt or of an unknown format."""
 
 
+class NonFiniteLossError(PolicyError):
+    """The training loss (or the weights) became NaN/inf; training stopped, the last good checkpoint
+    is kept."""
+
+
 class ResumeMismatchError(PolicyError):
     """A resumed run would not continue the same experiment (config or data changed)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from vipflow.outputs import check_output_dir
 from vipflow.policy.cache import EmbeddingCache, default_cache_dir
 from vipflow.policy.config import TrainConfig
 from vipflow.policy.dataset import demo_goals
@@ -26,7 +27,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
 
     ``encoder``: an already loaded ``vipflow.encoders.Encoder`` (default: load ``cfg.encoder``).
     ``resume``: continue ``cfg.run_dir`` from its ``last`` checkpoint (a fresh start if it has none).
+    The run directory is checked first (OutputPathError), before any episode is read.
     """
+    check_output_dir(cfg.run_dir, datasets=cfg.datasets)
     if encoder is None:
         from vipflow.encoders import load_encoder
 

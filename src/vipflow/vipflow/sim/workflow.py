@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from vipflow.encoders import Encoder, load_encoder
-from vipflow.episodes import read_episode, usable_episodes
+from vipflow.episodes import list_episodes, read_episode, usable_episodes
+from vipflow.interrupt import Interrupted
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.config import TrainConfig
@@ -184,7 +185,11 @@ def evaluate_policy(
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
     if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
-        return Ledger.load(out / "ledger.json")
+        ledger = Ledger.load(out / "ledger.json")
+        if len(ledger.judged) == cfg.rollouts:
+            return ledger
+        raise ValueError(f"{out / 'ledger.json'} holds an interrupted evaluation ({len(ledger.judged)} of "
+                         f"{cfg.rollouts} rollouts judged); move it away to evaluate {name} again")
     backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
     session = EvaluationSession(
         backend,
@@ -205,7 +210,26 @@ def evaluate_policy(
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
         encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
     )
-    return session.run()
+    ledger = session.run()
+    if session.stop_signal is not None:  # the table must never present a cut-short evaluation
+        raise Interrupted(session.stop_signal)
+    return ledger
+
+
+def kept_outputs(out: Path) -> str:
+    """What an interrupted workflow left in ``out``, for the message that replaces the table."""
+    out = Path(out)
+    kept = []
+    demos = out / "demos"
+    if demos.is_dir():
+        kept.append(f"{sum(s.usable for s in list_episodes(demos))} usable demo episode(s) in {demos}")
+    for run in sorted((out / "policies").glob("*")):
+        summary = run / "summary.json"
+        step = json.loads(summary.read_text())["step"] if summary.is_file() else "no"
+        kept.append(f"policy {run.name}: checkpoint at step {step} in {run} (vipflow train --resume RUN)")
+    for ledger in sorted((out / "evaluation").glob("*/seed*/ledger.json")):
+        kept.append(f"{len(Ledger.load(ledger).judged)} judged rollout(s) in {ledger}")
+    return "; ".join(kept) or f"nothing yet in {out}"
 
 
 def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> WorkflowResult:
@@ -275,7 +299,10 @@ def train_policies(
         if done:
             checkpoint = latest_checkpoint(Path(tcfg.run_dir))
         else:
-            checkpoint = train_policy(tcfg, encoder=encoder, resume=True).checkpoint
+            trained = train_policy(tcfg, encoder=encoder, resume=True)
+            if trained.stop_signal is not None:  # never compare a half-trained policy
+                raise Interrupted(trained.stop_signal)
+            checkpoint = trained.checkpoint
         summary = json.loads(summary_path.read_text())
         result.policies[method] = checkpoint
         result.train_summaries[method] = summary

@@ -15,6 +15,7 @@ The data stream needs no state: samples are a function of (seed, sample number).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -24,10 +25,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
+from vipflow.durable import DISK_FULL_ERRNOS, atomic_write_text, disk_full_error, fsync_dir
+from vipflow.tensorfile import TensorFileError, read_tensors, save_tensors, value_problems
 from vipflow.training.errors import CheckpointError
 
 FORMAT = "vipflow-train-checkpoint/1"
@@ -110,12 +110,33 @@ class TrainingState:
 def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
     """Write ``state`` atomically under ``run_dir/checkpoints`` and point ``last`` at it."""
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     name = f"step_{state.step:08d}"
     tmp = root / f".{name}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _write(tmp, state)
+        final = root / name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        fsync_dir(root)
+        atomic_write_text(root / "last", name)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        raise disk_full_error(tmp, "writing checkpoint", "the previous checkpoint is intact; free space "
+                              f"and continue with `vipflow train-encoder --resume {run_dir}`") from exc
+    old = sorted(p for p in root.glob("step_*") if p.is_dir())
+    for p in old[: max(0, len(old) - keep)]:
+        shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def _write(tmp: Path, state: TrainingState) -> None:
+    """Every file of one checkpoint into the fresh folder ``tmp`` (each written durably)."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.model.items()}, tmp / "model.safetensors")
+    save_tensors(tmp / "model.safetensors", state.model)
     opt_tensors: dict[str, torch.Tensor] = {}
     aux_tensors: dict[str, torch.Tensor] = {}
     meta = {
@@ -127,20 +148,9 @@ def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
         "scaler": split_tensors(state.scaler, "scaler", aux_tensors),
         "rng": split_tensors(state.rng, "rng", aux_tensors),
     }
-    save_file(opt_tensors, tmp / "optimizer.safetensors")
-    save_file(aux_tensors, tmp / "aux.safetensors")
+    save_tensors(tmp / "optimizer.safetensors", opt_tensors)
+    save_tensors(tmp / "aux.safetensors", aux_tensors)
     atomic_write_text(tmp / "state.json", json.dumps(meta, indent=1))
-    for tensors in ("model", "optimizer", "aux"):
-        fsync_file(tmp / f"{tensors}.safetensors")
-    final = root / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    fsync_dir(root)
-    atomic_write_text(root / "last", name)
-    old = sorted(p for p in root.glob("step_*") if p.is_dir())
-    for p in old[: max(0, len(old) - keep)]:
-        shutil.rmtree(p, ignore_errors=True)
-    return final
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -158,21 +168,48 @@ def load_checkpoint(path: str | Path) -> TrainingState:
     ckpt = resolve_checkpoint(path)
     try:
         meta = json.loads((ckpt / "state.json").read_text())
-        model = load_file(ckpt / "model.safetensors")
-        opt_tensors = load_file(ckpt / "optimizer.safetensors")
-        aux_tensors = load_file(ckpt / "aux.safetensors")
-    except (OSError, json.JSONDecodeError, SafetensorError) as e:
+        model = read_tensors(ckpt / "model.safetensors")[0]
+        opt_tensors = read_tensors(ckpt / "optimizer.safetensors")[0]
+        aux_tensors = read_tensors(ckpt / "aux.safetensors")[0]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, TensorFileError) as e:
         raise CheckpointError(
             f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
         ) from e
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{ckpt} is not a vipflow training checkpoint (format {meta.get('format')!r})")
-    return TrainingState(
-        step=int(meta["step"]),
-        model=model,
-        optimizer=join_tensors(meta["optimizer"], opt_tensors),
-        scaler=join_tensors(meta["scaler"], aux_tensors),
-        rng=join_tensors(meta["rng"], aux_tensors),
-        config=meta["config"],
-        extra=meta.get("extra", {}),
-    )
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        what = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{ckpt} is not a vipflow training checkpoint (format {what!r})")
+    try:
+        state = TrainingState(
+            step=meta["step"],
+            model=model,
+            optimizer=join_tensors(meta["optimizer"], opt_tensors),
+            scaler=join_tensors(meta["scaler"], aux_tensors),
+            rng=join_tensors(meta["rng"], aux_tensors),
+            config=meta["config"],
+            extra=meta.get("extra", {}),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(
+            f"checkpoint {ckpt}/state.json is malformed ({e!r}); resume from an earlier one"
+        ) from None
+    problem = _state_problem(state, opt_tensors)
+    if problem:
+        raise CheckpointError(f"checkpoint {ckpt} cannot be resumed: {problem}; resume from an earlier one")
+    return state
+
+
+def _state_problem(state: TrainingState, opt_tensors: dict[str, torch.Tensor]) -> str:
+    """What makes a loaded checkpoint unusable (non-finite weights or moments, impossible numbers)."""
+    if not isinstance(state.step, int) or isinstance(state.step, bool) or not 0 <= state.step <= 10**9:
+        return f"the saved step {state.step!r} is not an integer in 0..1e9"
+    problem = value_problems(state.model) or value_problems(opt_tensors)
+    if problem:
+        return problem
+    if any(k.endswith("exp_avg_sq") and bool((v < 0).any()) for k, v in opt_tensors.items()):
+        return "negative Adam second moments"
+    groups = state.optimizer.get("param_groups") if isinstance(state.optimizer, dict) else None
+    for g in groups if isinstance(groups, list) else [None]:
+        lr = g.get("lr") if isinstance(g, dict) else None
+        if not isinstance(lr, int | float) or isinstance(lr, bool) or not math.isfinite(lr) or lr < 0:
+            return f"the optimiser's learning rate is {lr!r}"
+    return ""
