@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from vipflow.actions import proprio_vector
 from vipflow.encoders import TextNotSupportedError
-from vipflow.episodes import EpisodeSummary, list_episodes, read_episode
+from vipflow.episodes import EpisodeError, EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.policy.cache import EmbeddingCache, hash_arrays
 from vipflow.policy.config import TrainConfig
@@ -118,10 +118,24 @@ def load_episode(
 def load_episodes(cfg: TrainConfig, encoder, cache: EmbeddingCache) -> list[EpisodeData]:
     selected = select_episodes(cfg)
     space = resolve_action_space(cfg.action_space, selected)
-    return [
-        load_episode(s, encoder, cache, cfg, space)
-        for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress)
-    ]
+    named = {Path(d).resolve() for d in cfg.datasets}
+    loaded, skipped = [], []
+    for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress):
+        try:
+            loaded.append(load_episode(s, encoder, cache, cfg, space))
+        except EpisodeError as exc:
+            if s.path.resolve() in named:  # the command is about this very episode: refuse
+                raise
+            log.warning("skipping episode %s: %s: %s", s.path, type(exc).__name__, exc)
+            skipped.append(f"{s.name} ({type(exc).__name__})")
+    if not loaded:
+        raise EmptySelectionError(
+            f"none of the {len(selected)} selected episode(s) could be loaded: {', '.join(skipped[:5])}; run "
+            "`vipflow episodes validate` on the dataset"
+        )
+    if skipped:
+        log.warning("%d damaged episode(s) skipped: %s", len(skipped), ", ".join(skipped))
+    return loaded
 
 
 def task_descriptions(episodes: list[EpisodeData]) -> dict[str, str]:
