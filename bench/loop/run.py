@@ -36,6 +36,7 @@ import torch
 from vipflow.encoders import load_encoder
 from vipflow.fakes import FakeCamera, FakeRobot, untrained_policy
 from vipflow.hardware import MonotonicClock
+from vipflow.interrupt import run_script
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.perception import InlinePerception, ProcessPerception
@@ -170,4 +171,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "no report written (the JSON is written only when the run finished)")

@@ -33,6 +33,7 @@ import torchvision
 from torch.utils.data import DataLoader, IterableDataset
 from torchvision import transforms
 
+from vipflow.interrupt import run_script
 from vipflow.training.cache import FrameCache
 from vipflow.training.config import TrainConfig
 from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
@@ -199,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every size finished)")
