@@ -188,8 +188,8 @@ def evaluate_policy(
         ledger = Ledger.load(out / "ledger.json")
         if len(ledger.judged) == cfg.rollouts:
             return ledger
-        raise ValueError(f"{out / 'ledger.json'} holds an interrupted evaluation ({len(ledger.judged)} of "
-                         f"{cfg.rollouts} rollouts judged); move it away to evaluate {name} again")
+        # an interrupted evaluation: kept beside, never counted; the evaluation runs again
+        out.rename(out.with_name(f"{out.name}.interrupted-{time.strftime('%Y%m%d-%H%M%S')}"))
     backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
     session = EvaluationSession(
         backend,
