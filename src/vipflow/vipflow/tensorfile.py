@@ -17,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from vipflow.durable import atomic_write_bytes
+from vipflow.errors import one_line
 
 _SHOW = 3
 
@@ -43,13 +44,8 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
             for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                 tensors[key] = f.get_tensor(key)
     except (SafetensorError, ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as exc:
-        raise TensorFileError(f"{path}: not a readable safetensors file ({_first_line(exc)})") from None
+        raise TensorFileError(f"{path}: not a readable safetensors file ({one_line(exc, 200)})") from None
     return tensors, metadata
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _some(names: list[str]) -> str:

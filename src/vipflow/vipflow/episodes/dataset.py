@@ -18,6 +18,7 @@ from vipflow.episodes.errors import EpisodeError, MetadataError
 from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR
 from vipflow.episodes.meta import EpisodeMeta
 from vipflow.episodes.reader import read_episode
+from vipflow.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ def _summary_from_info(path: Path, info: object) -> EpisodeSummary:
         cadence = CadenceReport.from_dict(cad) if cad else None
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         raise MetadataError(
-            f"{path / EPISODE_JSON} is malformed ({exc}); it only mirrors metadata.yaml: delete it and the "
-            "listing reads the bag itself"
+            f"{path / EPISODE_JSON} is malformed ({one_line(exc)}); it only mirrors metadata.yaml: delete "
+            "it and the listing reads the bag itself"
         ) from None
     return EpisodeSummary(
         name=path.name,
@@ -112,8 +113,8 @@ def summarize(path: Path) -> EpisodeSummary:
                 info = json.loads(info_path.read_text())
             except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
                 raise MetadataError(
-                    f"{info_path} is not valid JSON ({exc}); it only mirrors metadata.yaml: delete it and "
-                    "the listing reads the bag itself"
+                    f"{info_path} is not valid JSON ({one_line(exc)}); it only mirrors metadata.yaml: "
+                    "delete it and the listing reads the bag itself"
                 ) from None
             return _summary_from_info(path, info)
         ep = read_episode(path, allow_incomplete=True)  # a bag without our side file

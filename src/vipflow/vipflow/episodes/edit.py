@@ -18,6 +18,7 @@ from vipflow.episodes.dataset import write_manifest
 from vipflow.episodes.errors import EpisodeError, EpisodeNotFoundError, MetadataError
 from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, TRASH_DIR
 from vipflow.episodes.meta import FORMAT_VERSION, META_KEY, EpisodeMeta, check_label
+from vipflow.errors import one_line
 
 
 def trash_slot(dataset: Path, stem: str) -> Path:
@@ -52,7 +53,7 @@ def _load_yaml(path: Path) -> tuple[dict, dict, dict, EpisodeMeta]:
         custom = info.get("custom_data") or {}
         meta = EpisodeMeta.from_dict(json.loads(custom[META_KEY])) if META_KEY in custom else EpisodeMeta()
     except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise MetadataError(f"{yaml_path} is damaged ({exc}); copy the episode again") from None
+        raise MetadataError(f"{yaml_path} is damaged ({one_line(exc)}); copy the episode again") from None
     return doc, info, custom, meta
 
 

@@ -23,6 +23,7 @@ from mcap.records import Channel, Message
 from mcap.stream_reader import StreamReader
 
 from vipflow.episodes.errors import CorruptBagError
+from vipflow.errors import one_line
 
 MAGIC = b"\x89MCAP0\r\n"
 OP_CHUNK, OP_DATA_END, OP_FOOTER = 0x06, 0x0F, 0x02
@@ -90,7 +91,7 @@ def check_summary(path: Path, *, required: bool) -> None:
             if stored and zlib.crc32(buf[summary_start : footer + _FOOTER - 4]) != stored:
                 raise _damaged(path, "summary checksum mismatch")
     except (OSError, ValueError, struct.error) as exc:
-        raise _damaged(path, f"unreadable: {exc}") from exc
+        raise _damaged(path, f"unreadable: {one_line(exc)}") from exc
 
 
 def read_messages(path: Path, topics: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
@@ -112,5 +113,4 @@ def read_messages(path: Path, topics: Iterable[str]) -> Iterator[tuple[str, int,
     except CorruptBagError:
         raise
     except (McapError, ValueError, struct.error, UnicodeDecodeError, OSError, MemoryError, EOFError) as exc:
-        what = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise _damaged(path, what) from None
+        raise _damaged(path, one_line(exc, 160)) from None

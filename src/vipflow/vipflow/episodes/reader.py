@@ -35,6 +35,7 @@ from vipflow.episodes.grid import causal_index, grid_ticks
 from vipflow.episodes.integrity import check_summary, read_messages
 from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, PARTIAL_DIR, dataset_of
 from vipflow.episodes.meta import FORMAT_VERSION_KEY, META_KEY, SEALED_FORMATS, EpisodeMeta
+from vipflow.errors import one_line
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 STATE_TOPICS = (m.TOPIC_JOINTS, m.TOPIC_EE_POSE, m.TOPIC_GRIPPER)
@@ -90,7 +91,7 @@ def check_mcap_complete(path: Path) -> None:
             f.seek(max(0, size - 8))
             tail = f.read(8)
     except OSError as exc:
-        raise CorruptBagError(f"{path}: cannot read ({exc})") from exc
+        raise CorruptBagError(f"{path}: cannot read ({one_line(exc)})") from exc
     if head != MCAP_MAGIC:
         raise CorruptBagError(f"{path} is not an MCAP file (bad magic {head!r}); the file is damaged")
     if tail != MCAP_MAGIC or size < 16:
@@ -364,8 +365,9 @@ def _deserialize(raw: bytes, msgtype: str, path: Path, topic: str):
         return m.deserialize(raw, msgtype)
     except Exception as exc:
         raise CorruptBagError(
-            f"{path.name}: a {topic} message cannot be decoded as {msgtype} ({type(exc).__name__}: {exc}); "
-            f"the bag is damaged. Copy it again from its source or delete it (vipflow episodes delete {path})"
+            f"{path.name}: a {topic} message cannot be decoded as {msgtype} ({type(exc).__name__}: "
+            f"{one_line(exc)}); the bag is damaged. Copy it again from its source or delete it "
+            f"(vipflow episodes delete {path})"
         ) from None
 
 
@@ -380,7 +382,7 @@ def _check_mirror(path: Path, meta: EpisodeMeta) -> None:
         info = json.loads(side.read_text())
         mirrored = EpisodeMeta.from_dict(info["meta"]).to_dict()
     except (ValueError, TypeError, KeyError, RecursionError, OSError) as exc:
-        raise MetadataError(f"{side} is malformed ({exc}); {fix}") from None
+        raise MetadataError(f"{side} is malformed ({one_line(exc)}); {fix}") from None
     expected = meta.to_dict()
     differ = sorted(k for k in expected if mirrored.get(k) != expected[k])
     if differ:
@@ -415,7 +417,9 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
         info = yaml.safe_load((path / METADATA_YAML).read_text())["rosbag2_bagfile_information"]
         custom = dict(info.get("custom_data") or {})
     except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
-        raise CorruptBagError(f"{path / METADATA_YAML} is damaged ({exc}); copy the episode again") from None
+        raise CorruptBagError(
+            f"{path / METADATA_YAML} is damaged ({one_line(exc)}); copy the episode again"
+        ) from None
     check_summary(mcap, required=str(custom.get(FORMAT_VERSION_KEY)) in SEALED_FORMATS)
     try:
         with Reader(path) as reader:
@@ -424,8 +428,8 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
                 topics[c.topic] = (c.msgtype, topics[c.topic][1] + c.msgcount)
     except Exception as exc:
         raise CorruptBagError(
-            f"{path}: cannot open bag ({type(exc).__name__}: {exc}); metadata.yaml or the MCAP index is "
-            "damaged"
+            f"{path}: cannot open bag ({type(exc).__name__}: {one_line(exc)}); metadata.yaml or the MCAP "
+            "index is damaged"
         ) from None
     meta_json = custom.get(META_KEY)
     try:
@@ -436,8 +440,8 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
         stored = CadenceReport.from_dict(json.loads(cad)) if cad else None
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise MetadataError(
-            f"{path / METADATA_YAML}: the vipflow metadata in custom_data is malformed ({exc}); copy the "
-            "episode again from its source, or delete it"
+            f"{path / METADATA_YAML}: the vipflow metadata in custom_data is malformed ({one_line(exc)}); "
+            "copy the episode again from its source, or delete it"
         ) from None
     if meta_json is not None:
         _check_mirror(path, meta)

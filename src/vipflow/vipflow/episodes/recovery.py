@@ -33,6 +33,7 @@ from vipflow.episodes.errors import DiskFullError, EpisodeError, MetadataError
 from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, PARTIAL_DIR
 from vipflow.episodes.meta import EpisodeMeta
 from vipflow.episodes.writer import EpisodeWriter
+from vipflow.errors import one_line
 
 RECOVERING_DIR = ".recovering"  # recovered episodes are built here, then renamed into the dataset
 STATE_TOPICS = (m.TOPIC_JOINTS, m.TOPIC_EE_POSE, m.TOPIC_GRIPPER)
@@ -85,7 +86,9 @@ def _read_info(partial: Path) -> dict:
     try:
         info = json.loads(path.read_text())
     except ValueError as exc:
-        raise MetadataError(f"{path} is not JSON ({exc}); move it away to recover the bag alone") from None
+        raise MetadataError(
+            f"{path} is not JSON ({one_line(exc)}); move it away to recover the bag alone"
+        ) from None
     if not isinstance(info, dict):
         raise MetadataError(f"{path} is not a JSON object; move it away to recover the bag alone")
     return info

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from vipflow.durable import DISK_FULL_ERRNOS, atomic_write_text, disk_full_error
+from vipflow.errors import one_line
 from vipflow.policy.errors import CheckpointError
 from vipflow.policy.model import PolicyNet, build_policy_net
 from vipflow.policy.spec import PolicyConfig
@@ -64,7 +65,7 @@ def _read_json(path: Path) -> Any:
         raise CheckpointError(f"{path} is missing; the checkpoint is incomplete, pick another one") from None
     except (ValueError, RecursionError, OSError) as e:  # JSONDecodeError, UnicodeDecodeError
         raise CheckpointError(
-            f"{path} is not valid JSON ({e}); the checkpoint is corrupt, pick another one"
+            f"{path} is not valid JSON ({one_line(e)}); the checkpoint is corrupt, pick another one"
         ) from None
 
 
@@ -168,7 +169,7 @@ def read_policy(directory: Path) -> tuple[PolicyConfig, PolicyNet, np.ndarray | 
         config = PolicyConfig.from_json(document)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(
-            f"{directory / POLICY_JSON} does not describe a vipflow policy: {e!r}"
+            f"{directory / POLICY_JSON} does not describe a vipflow policy: {type(e).__name__}: {one_line(e)}"
         ) from None
     _check_config(directory / POLICY_JSON, config)
     tensors, metadata = _load_tensors(directory / POLICY_WEIGHTS)
@@ -182,7 +183,7 @@ def read_policy(directory: Path) -> tuple[PolicyConfig, PolicyNet, np.ndarray | 
     except RuntimeError as e:
         raise CheckpointError(
             f"{directory / POLICY_WEIGHTS} does not match {POLICY_JSON} (hidden sizes {config.hidden_sizes}, "
-            f"input {config.input_dim}, head {config.head}): {e}"
+            f"input {config.input_dim}, head {config.head}): {one_line(e)}"
         ) from None
     net.eval()
     if config.task_conditioning != "none" and (
@@ -297,7 +298,9 @@ def load_training_state(
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         generator.set_state(tensors["sampler_rng"])
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"training state in {directory} does not fit this run: {e!r}") from None
+        raise CheckpointError(
+            f"training state in {directory} does not fit this run: {type(e).__name__}: {one_line(e)}"
+        ) from None
     _check_moments(directory, optimizer, step)
     return meta
 

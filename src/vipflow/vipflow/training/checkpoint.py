@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from vipflow.durable import DISK_FULL_ERRNOS, atomic_write_text, disk_full_error, fsync_dir
+from vipflow.errors import one_line
 from vipflow.tensorfile import TensorFileError, read_tensors, save_tensors, value_problems
 from vipflow.training.errors import CheckpointError
 
@@ -173,7 +174,7 @@ def load_checkpoint(path: str | Path) -> TrainingState:
         aux_tensors = read_tensors(ckpt / "aux.safetensors")[0]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, TensorFileError) as e:
         raise CheckpointError(
-            f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
+            f"checkpoint {ckpt} is incomplete or corrupt ({one_line(e)}); resume from an earlier one"
         ) from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         what = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
@@ -190,7 +191,8 @@ def load_checkpoint(path: str | Path) -> TrainingState:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(
-            f"checkpoint {ckpt}/state.json is malformed ({e!r}); resume from an earlier one"
+            f"checkpoint {ckpt}/state.json is malformed ({type(e).__name__}: {one_line(e)}); resume from an "
+            "earlier one"
         ) from None
     problem = _state_problem(state, opt_tensors)
     if problem:
