@@ -58,21 +58,16 @@ def _still_special(node: Path) -> bool:
 
 
 @pytest.fixture
-def readonly_dir(tmp_path) -> Path:
+def readonly_dir(tmp_path, mount_tmpfs) -> Path:
     """A directory this process cannot write: a read-only tmpfs mount as root, chmod 555 otherwise."""
+    if ROOT:
+        yield mount_tmpfs("1m", "ro")
+        return
     d = tmp_path / "readonly"
     d.mkdir()
-    if ROOT:
-        mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(d)]
-        done = subprocess.run(mount, capture_output=True)
-        if done.returncode != 0:
-            pytest.skip(f"root but cannot mount a read-only tmpfs: {done.stderr.decode().strip()}")
-        yield d
-        subprocess.run(["umount", str(d)], check=False)
-    else:
-        d.chmod(0o555)
-        yield d
-        d.chmod(0o755)
+    d.chmod(0o555)
+    yield d
+    d.chmod(0o755)
 
 
 # -- the durable writer ------------------------------------------------------------------------------
@@ -227,20 +222,7 @@ def test_output_file_checks_name_each_problem(tmp_path, readonly_dir):
 
 
 # -- a full disk in `train` --------------------------------------------------------------------------
-@pytest.fixture
-def tiny_disk(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    if not ROOT:
-        pytest.skip("mounting a tmpfs needs root (this test fills a real 1 MB disk)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"root but cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    yield d
-    subprocess.run(["umount", str(d)], check=False)
-
-
-def test_full_disk_in_train_is_a_named_error_without_temporary_files(tmp_path, tiny_disk):
+def test_full_disk_in_train_is_a_named_error_without_temporary_files(tmp_path, mount_tmpfs):
     from vipflow.encoders import load_encoder, save_encoder
 
     dataset = tmp_path / "dataset"
@@ -249,7 +231,7 @@ def test_full_disk_in_train_is_a_named_error_without_temporary_files(tmp_path, t
     with pytest.warns(UserWarning):
         enc = load_encoder("vip", arch="convnet-small", random_init=True)
     weights = save_encoder(enc, tmp_path / "enc.safetensors")
-    run = tiny_disk / "run"
+    run = mount_tmpfs("1m") / "run"  # a real 1 MB disk
     # a [512, 512] MLP: ~1 MB of weights + 2 MB of Adam moments per checkpoint > the 1 MB disk
     cmd = [sys.executable, "-m", "vipflow.cli.main", "train", str(dataset), "--encoder", "vip",
            "--encoder-weights", str(weights), "--cache-dir", str(tmp_path / "cache"), "--hidden", "512,512",

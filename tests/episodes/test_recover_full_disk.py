@@ -10,8 +10,6 @@ copies first and commits with two renames, so after any failure the raw bytes ar
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -22,16 +20,8 @@ from vipflow.hardware import Frame, RobotState
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    d = tmp_path / "disk"
-    d.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the test fills a real 4 MB disk)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"root but cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    yield d
-    subprocess.run(["umount", str(d)], check=False)
+def small_disk(mount_tmpfs):
+    return mount_tmpfs("4m")  # a real 4 MB disk, filled by the tests
 
 
 def _interrupted_recording(dataset):
