@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from vipflow.encoders import load_encoder
-from vipflow.fakes import FakeCamera, FakeRobot, untrained_policy
 from vipflow.hardware import MonotonicClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.policy.untrained import untrained_policy
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.perception import InlinePerception, ProcessPerception

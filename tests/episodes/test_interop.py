@@ -17,7 +17,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from vipflow.episodes.keys import ScriptedKeys
 from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 
 
 def plain(value):

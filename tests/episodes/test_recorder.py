@@ -23,8 +23,8 @@ from vipflow.episodes import (
 )
 from vipflow.episodes.keys import ScriptedKeys
 from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import Frame, HardwareError
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 
 
 def session(dataset, script, *, n=1, episode_s=0.4, width=32, resume=False, task="close drawer", **kw):

@@ -12,7 +12,7 @@ import pytest
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
 from vipflow.episodes import read_episode
-from vipflow.fakes import untrained_policy
+from vipflow.policy.untrained import untrained_policy
 from vipflow.runtime.ledger import Ledger
 
 pytest.importorskip("vipflow.sim")  # configures headless GL before mujoco loads

@@ -9,8 +9,8 @@ import pytest
 
 from tests.runtime.conftest import ScriptedPolicy
 from vipflow.encoders import load_encoder
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import MonotonicClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.runtime.backend import HardwareBackend
 from vipflow.runtime.perception import EncoderWorkerError, RemoteEncoder
 from vipflow.runtime.session import EvaluationConfig, EvaluationSession

@@ -9,7 +9,7 @@ import pytest
 
 from tests.runtime.conftest import ScriptedPolicy, TinyEncoder
 from vipflow.episodes import read_episode
-from vipflow.fakes import FakeCamera, FakeRobot, ManualClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot, ManualClock
 from vipflow.runtime.backend import HardwareBackend
 from vipflow.runtime.ledger import Ledger, LedgerError, wilson_interval
 from vipflow.runtime.operator import ConsoleOperator, OperatorAbort

@@ -24,9 +24,10 @@ from vipflow.cli import fail
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
+from vipflow.hardware.factory import make_spec
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
-from vipflow.runtime.backend import Backend, HardwareBackend
+from vipflow.runtime.backend import Backend, open_backend
 from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
 from vipflow.runtime.operator import ConsoleOperator
@@ -34,7 +35,9 @@ from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
 from vipflow.runtime.table import comparison_table
 from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
-BACKENDS = ("sim", "franky")
+# --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
+BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
+BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
     TaskConfigError, FileExistsError, ValueError,
@@ -51,7 +54,8 @@ def register(sub) -> None:
     run.add_argument("--policy", required=True, help="policy run dir, checkpoint dir or file")
     run.add_argument("--name", help="column name in the table, e.g. VIP-RWR (default: the policy dir name)")
     run.add_argument("--task-config", type=Path, help="task YAML (config/tasks/*.yaml) giving defaults")
-    run.add_argument("--backend", choices=BACKENDS, help="sim, or franky (libfranka, no ROS)")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)")
     run.add_argument("--task", help="task name (simulator task for --backend sim)")
     run.add_argument("--rollouts", type=int, help="number of rollouts (default 10)")
     run.add_argument("--horizon", type=int, help="steps per rollout (default 100)")
@@ -159,19 +163,13 @@ def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
 
 
 def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
-    if name == "sim":
-        from vipflow.runtime.sim_backend import SimBackend
-
-        return SimBackend(task, seed=args.seed, image_size=args.image_size)
-    if not args.robot_ip:
+    """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
+    if name == "franky" and not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    from vipflow.runtime.franky_robot import FrankyRobot
-    from vipflow.sources import RealSenseCamera
-
-    robot = FrankyRobot(args.robot_ip, relative_dynamics_factor=args.dynamics)
-    camera = RealSenseCamera(serial=args.camera_serial)
-    return HardwareBackend(camera, robot, name="franky", perception=args.perception,
-                           details={"robot_ip": args.robot_ip})
+    options = {"task": task, "seed": args.seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
+               "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
+    camera = make_spec(BACKEND_CAMERAS[name], **options)
+    return open_backend(make_spec(name, **options), camera, perception=args.perception)
 
 
 # -- show / table --------------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ import contextlib
 from typing import Any, Protocol
 
 from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
+from vipflow.hardware.factory import open_hardware
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.operator import Operator
+from vipflow.runtime.sim_backend import SimBackend
 
 
 class Backend(Protocol):
@@ -82,3 +84,13 @@ class HardwareBackend:
             self.robot.stop()
         finally:
             self.camera.stop()
+
+
+def open_backend(robot: Any, camera: Any = None, *, perception: str = "thread") -> Backend:
+    """The backend for hardware specs (``vipflow.hardware.factory``): the simulator resets and
+    judges itself, any other robot has an operator. ``camera`` defaults to the robot's driver."""
+    if robot.driver == "sim":
+        return SimBackend(robot.task, seed=robot.seed, image_size=robot.image_size)
+    hw = open_hardware(camera or robot, robot)
+    return HardwareBackend(hw.camera, hw.robot, hw.clock, name=robot.driver, perception=perception,
+                           details=hw.details)

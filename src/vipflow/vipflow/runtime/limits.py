@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-# Intersection of the Franka FR3 and Panda joint position limits (rad, datasheets).
-FRANKA_Q_MIN = (-2.7437, -1.7628, -2.8973, -3.0421, -2.8065, 0.5445, -2.8973)
-FRANKA_Q_MAX = (2.7437, 1.7628, 2.8973, -0.1518, 2.8065, 3.7525, 2.8973)
+from vipflow.hardware.franka import GRIPPER_MAX_WIDTH_M, Q_MAX, Q_MIN
 
 
 class LimitsError(ValueError):
@@ -43,15 +41,15 @@ class WorkspaceBox:
 
 @dataclass(frozen=True)
 class JointLimits:
-    min: tuple[float, ...] = FRANKA_Q_MIN
-    max: tuple[float, ...] = FRANKA_Q_MAX
+    min: tuple[float, ...] = Q_MIN
+    max: tuple[float, ...] = Q_MAX
     margin_rad: float = 0.1
 
 
 @dataclass(frozen=True)
 class GripperLimits:
     min_width_m: float = 0.0
-    max_width_m: float = 0.08
+    max_width_m: float = GRIPPER_MAX_WIDTH_M
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation
 from vipflow.actions import action_space as space_spec
 from vipflow.actions import target_from_action
 from vipflow.hardware import RobotState, RobotTarget
-from vipflow.runtime.kinematics import fk_matrix, jacobian
+from vipflow.hardware.franka import fk_matrix, jacobian
 from vipflow.runtime.limits import SafetyLimits
 
 _EPS = 1e-9

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vipflow.hardware.factory import SimulatorSpec, open_hardware
 from vipflow.runtime.limits import JointLimits, SafetyLimits, WorkspaceBox
 from vipflow.runtime.operator import Operator
 
@@ -30,13 +31,12 @@ class SimBackend:
     perception = "inline"
 
     def __init__(self, task: str, seed: int = 0, image_size: int = 224) -> None:
-        from vipflow.sim import KitchenSim  # lazy: mujoco is an optional extra
-
         self.task = task
         self.seed = int(seed)
         self.image_size = image_size
-        self.sim = KitchenSim(task, seed=self.seed, image_size=image_size)
-        self.camera, self.robot, self.clock = self.sim.camera(), self.sim.robot(), self.sim.clock()
+        spec = SimulatorSpec(task, seed=self.seed, image_size=image_size)
+        hw = open_hardware(spec, spec)
+        self.sim, self.camera, self.robot, self.clock = hw.sim, hw.camera, hw.robot, hw.clock
 
     def start(self) -> None:
         self.robot.start()
