@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, read_episode
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware.fake import FakeCamera
 from vipflow.hardware.franka import HOME_Q, forward_kinematics
 from vipflow.hardware.replay import ReplayRobot, ReplayTimeline
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 W, H, FPS, STATE_HZ = 640, 480, 30, 1000
 

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from vipflow.episodes import EpisodeError
-from vipflow.episodes.keys import TerminalKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.record.keys import TerminalKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 # Hardware drivers (vipflow.hardware.factory) that stream on their own while a person moves the arm.
 SOURCES = ("realsense", "replay", "fake")
