@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from vipflow.evaluation.backend import HardwareBackend
+from vipflow.evaluation.operator import Operator
 from vipflow.hardware import Camera, HardwareError, Robot
-from vipflow.runtime.backend import HardwareBackend
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, LoopResult, TickRecord, policy_action_space
-from vipflow.runtime.operator import Operator
 from vipflow.runtime.safety import SafetyLayer
 
 FOREVER_TICKS = 10**12  # "run until stopped": about 1,000 years at 25 Hz

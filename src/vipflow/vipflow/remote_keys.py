@@ -51,7 +51,7 @@ class PromptWriter(io.TextIOBase):
 
 
 def operator_answer(keys: KeySource, prompt: str, emit: Callable[[str], None], stop: threading.Event) -> str:
-    """One answer for ``vipflow.runtime.operator.ConsoleOperator``: show the prompt, take one key.
+    """One answer for ``vipflow.evaluation.operator.ConsoleOperator``: show the prompt, take one key.
 
     Enter or space confirm (an empty answer); any other key is the answer ("s", "f", "q").
     Raises EOFError when ``stop`` is set (the node shuts down), which the operator turns into a

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from vipflow.sim import configure_gl
 
     configure_gl()  # before the encoder and policy modules pull mujoco in
-    from vipflow.runtime.table import comparison_table
+    from vipflow.evaluation.table import comparison_table
     from vipflow.sim.report import write_report
     from vipflow.sim.workflow import WorkflowConfig, run_workflow
 

@@ -23,16 +23,16 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
+from vipflow.evaluation.backend import Backend, open_backend
+from vipflow.evaluation.ledger import Ledger, LedgerError
+from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
-from vipflow.runtime.backend import Backend, open_backend
-from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
-from vipflow.runtime.operator import ConsoleOperator
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
-from vipflow.runtime.table import comparison_table
 from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
 # --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
@@ -111,7 +111,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
     policy = load_policy(args.policy)
-    name = args.name or Path(args.policy).resolve().name
     ref = policy.config.encoder
     weights = args.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
@@ -120,22 +119,12 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
     goal = None if args.no_rewards else _goal(args, tc, encoder, task)
-    cfg = EvaluationConfig(
-        output_dir=args.output or Path("results") / task / name / f"seed{args.seed}",
-        policy_name=name,
-        task=task,
-        rollouts=args.rollouts or (tc.evaluate.rollouts if tc else 10),
-        horizon=args.horizon or (tc.evaluate.horizon if tc else 100),
-        rate_hz=args.rate or (tc.rate_hz if tc else 25.0),
-        seed=args.seed,
-        goal_text=args.goal_text or (tc.goal_text if tc else ""),
-        image_format=args.image_format,
-        policy_path=str(Path(args.policy).resolve()),
-        policy_task=task if task in policy.tasks else None,
+    cfg, info = evaluation_from_task(
+        task, policy, args.policy, encoder, task_config=tc, name=args.name or "", output_dir=args.output,
+        encoder_weights=weights, seed=args.seed, rollouts=args.rollouts, horizon=args.horizon,
+        rate_hz=args.rate, goal_text=args.goal_text, image_format=args.image_format,
     )
     backend = _backend(backend_name, args, task)
-    info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(weights or "default")}
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,

@@ -2,7 +2,7 @@
 
 ``HardwareBackend`` wraps any Camera/Robot pair (franky + RealSense, the ROS node's topic
 adapters, the fakes): an operator resets the scene and judges success, perception runs in its
-own thread on the monotonic clock. ``SimBackend`` (in :mod:`vipflow.runtime.sim_backend`) resets
+own thread on the monotonic clock. ``SimBackend`` (in :mod:`vipflow.evaluation.sim_backend`) resets
 and judges itself and runs on the physics clock.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol
 
+from vipflow.evaluation.operator import Operator
+from vipflow.evaluation.sim_backend import SimBackend
 from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
 from vipflow.hardware.factory import open_hardware
 from vipflow.runtime.limits import SafetyLimits
-from vipflow.runtime.operator import Operator
-from vipflow.runtime.sim_backend import SimBackend
 
 
 class Backend(Protocol):

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from vipflow.evaluation.operator import Operator
 from vipflow.hardware.factory import SimulatorSpec, open_hardware
 from vipflow.runtime.limits import JointLimits, SafetyLimits, WorkspaceBox
-from vipflow.runtime.operator import Operator
 
 WORKSPACE_PADDING_M = 0.35
 JOINT_MARGIN_RAD = 0.05

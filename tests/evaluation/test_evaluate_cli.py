@@ -12,8 +12,8 @@ import pytest
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
 from vipflow.episodes import read_episode
+from vipflow.evaluation.ledger import Ledger
 from vipflow.policy.untrained import untrained_policy
-from vipflow.runtime.ledger import Ledger
 
 pytest.importorskip("vipflow.sim")  # configures headless GL before mujoco loads
 pytestmark = pytest.mark.slow

@@ -9,11 +9,11 @@ import pytest
 
 from tests.runtime.conftest import ScriptedPolicy, TinyEncoder
 from vipflow.episodes import read_episode
+from vipflow.evaluation.backend import HardwareBackend
+from vipflow.evaluation.ledger import Ledger, LedgerError, wilson_interval
+from vipflow.evaluation.operator import ConsoleOperator, OperatorAbort
+from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal
 from vipflow.hardware.fake import FakeCamera, FakeRobot, ManualClock
-from vipflow.runtime.backend import HardwareBackend
-from vipflow.runtime.ledger import Ledger, LedgerError, wilson_interval
-from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
 
 STEP = [0.002, 0.0, -0.001, 0.0, 0.0, 0.0, 0.05]
 
