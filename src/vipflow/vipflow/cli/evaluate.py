@@ -28,6 +28,7 @@ from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import ConsoleOperator
 from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
 from vipflow.evaluation.table import comparison_table
+from vipflow.goals import goal_embedding
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
 from vipflow.policy import PolicyError, load_policy
@@ -133,8 +134,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
-    from vipflow.goals import goal_embedding
-
     if args.goal_image:
         spec = GoalSpec(source="images", images=tuple(args.goal_image))
     elif args.goal_text:

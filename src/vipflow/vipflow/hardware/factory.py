@@ -37,7 +37,6 @@ from vipflow.hardware.franky import FrankyRobot
 from vipflow.hardware.protocols import Camera, Clock, HardwareError, MonotonicClock, Robot
 from vipflow.hardware.realsense import RealSenseCamera
 from vipflow.hardware.replay import replay_episode, replay_video
-from vipflow.hardware.simulator import open_kitchen
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,9 @@ def _open_franky(spec: FrankySpec, clock: Clock | None, camera: bool, robot: boo
 
 
 def _open_sim(spec: SimulatorSpec, clock: Clock | None, camera: bool, robot: bool) -> Hardware:
-    sim = open_kitchen(spec.task, seed=spec.seed, image_size=spec.image_size)
+    from vipflow.sim import KitchenSim  # deferred: mujoco and gymnasium-robotics are the optional `sim` extra
+
+    sim = KitchenSim(spec.task, seed=spec.seed, image_size=spec.image_size)
     return Hardware(sim.camera() if camera else None, sim.robot() if robot else None, sim.clock(), sim=sim)
 
 

@@ -1,8 +1,8 @@
 """The MuJoCo kitchen (``vipflow.sim``) as a camera, a robot and a clock, and its envelope.
 
-``KitchenSim.camera()/.robot()/.clock()`` hand out these adapters; ``open_kitchen`` builds a
-``KitchenSim`` for the hardware factory (driver name ``sim``). The simulator itself stays in
-``vipflow.sim``: this module only maps it onto the ``vipflow.hardware`` protocols.
+``KitchenSim.camera()/.robot()/.clock()`` hand out these adapters (the hardware factory's driver
+``sim``). The simulator itself stays in ``vipflow.sim``: this module only maps it onto the
+``vipflow.hardware`` protocols and never imports it, so it needs no mujoco.
 
 The kitchen's Panda reports poses in the kitchen's world frame at its ``end_effector`` site and
 has the model's own joint ranges, so the Franka envelope (robot base frame, FR3 ∩ Panda) does
@@ -45,13 +45,6 @@ KITCHEN_ENVELOPE = Envelope(
     workspace_max=reach_box(KITCHEN_BASE)[1],
     kinematics=("franka", "none"),  # "none": the end_effector site is not the Franka hand frame
 )
-
-
-def open_kitchen(task: str, seed: int = 0, image_size: int = 224) -> KitchenSim:
-    """A ``KitchenSim`` for the factory's ``sim`` driver."""
-    from vipflow.sim import KitchenSim  # deferred: mujoco and gymnasium-robotics are the optional `sim` extra
-
-    return KitchenSim(task, seed=seed, image_size=image_size)
 
 
 class SimCamera:
