@@ -151,3 +151,14 @@ def test_ctrl_c_at_a_prompt_ends_the_session_cleanly(tmp_path):
                                ConsoleOperator(ask=interrupted)).run()
     assert ledger.rollouts == [] and backend.robot.stopped
     assert (tmp_path / "eval" / "ledger.json").exists()
+
+
+def test_ledger_records_the_limits_profile_and_envelope_it_ran_under(tmp_path):
+    cfg = EvaluationConfig(tmp_path / "eval", "BC", "t", rollouts=1, horizon=3)
+    ledger = EvaluationSession(fake_backend(), TinyEncoder(), ScriptedPolicy([STEP]), cfg,
+                               ScriptedOperator([True])).run()
+    saved = json.loads((tmp_path / "eval" / "ledger.json").read_text())["config"]
+    assert saved["limits_profile"] == "franka" and saved["limits"]["profile"] == "franka"
+    assert saved["envelope"]["name"] == "franka" and saved["envelope"]["rate_hz"] == 25.0
+    assert saved["envelope"]["step"]["max_translation_m"] == pytest.approx(0.068)
+    assert ledger.config["limits"]["step"]["max_translation_m"] == 0.01  # the defaults, enforced as given

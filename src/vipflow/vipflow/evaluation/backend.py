@@ -15,7 +15,7 @@ from vipflow.evaluation.operator import Operator
 from vipflow.evaluation.sim_backend import SimBackend
 from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
 from vipflow.hardware.factory import open_hardware
-from vipflow.runtime.limits import SafetyLimits
+from vipflow.runtime.limits import LimitsError, SafetyLimits
 
 
 class Backend(Protocol):
@@ -36,7 +36,8 @@ class Backend(Protocol):
         ...
 
     def limits(self, base: SafetyLimits) -> SafetyLimits:
-        """The limits to enforce here (a simulator may replace the workspace with its own frame's)."""
+        """The limits to enforce here: a real arm refuses any profile but its own; the simulator
+        applies its ``sim-kitchen`` profile (its own frame and joint ranges)."""
         ...
 
     def describe(self) -> dict[str, Any]: ...
@@ -51,9 +52,10 @@ class HardwareBackend:
 
     def __init__(
         self, camera: Camera, robot: Robot, clock: Clock | None = None, *, name: str = "hardware",
-        perception: str = "thread", details: dict[str, Any] | None = None,
+        perception: str = "thread", details: dict[str, Any] | None = None, profile: str = "franka",
     ) -> None:
         self.camera, self.robot = camera, robot
+        self.profile = profile  # the limits profile this robot accepts: "franka" for a real arm
         self.clock = clock or MonotonicClock()
         self.name = name
         self.perception = perception
@@ -73,6 +75,11 @@ class HardwareBackend:
         return operator.judge(index), "operator"
 
     def limits(self, base: SafetyLimits) -> SafetyLimits:
+        if base.profile != self.profile:
+            raise LimitsError(
+                f"limits profile {base.profile!r} is not accepted by the {self.name} backend, which takes "
+                f"{self.profile!r}: the simulator's looser profile never reaches a real arm"
+            )
         return base
 
     def describe(self) -> dict[str, Any]:

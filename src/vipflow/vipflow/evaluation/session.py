@@ -172,6 +172,9 @@ class EvaluationSession:
         self.config, self.operator, self.goal = config, operator, goal
         self.space = policy_action_space(policy)
         self.limits = backend.limits(limits or SafetyLimits())
+        self.limits.check(config.rate_hz)  # the envelope's per-tick maxima at this session's rate
+        # Its report spans the session; its limits are the ones enforced (clamped into the envelope).
+        self.safety = SafetyLayer(self.limits, action_space=self.space, rate_hz=config.rate_hz)
         self.torch_threads = torch_threads
         self.ledger_path = Path(config.output_dir) / "ledger.json"
         self.ledger = Ledger(
@@ -181,10 +184,11 @@ class EvaluationSession:
             seed=config.seed,
             backend=backend.describe(),
             config={"rollouts": config.rollouts, "horizon": config.horizon, "rate_hz": config.rate_hz,
-                    "goal": goal.source if goal else None, "limits": self.limits.to_dict()},
+                    "goal": goal.source if goal else None, "limits": self.safety.limits.to_dict(),
+                    "limits_profile": self.safety.limits.profile,
+                    "envelope": self.safety.limits.envelope.describe(config.rate_hz)},
         )
         self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
-        self.safety = SafetyLayer(self.limits, action_space=self.space)  # its report spans the session
 
     def run(self) -> Ledger:
         cfg = self.config

@@ -8,7 +8,6 @@ module only wires them together for the simulator and measures.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -30,14 +29,10 @@ from vipflow.policy.config import TrainConfig
 from vipflow.policy.pipeline import train as train_policy
 from vipflow.policy.weights import WeightingConfig
 from vipflow.rewards import step_rewards, values
-from vipflow.runtime.limits import SafetyLimits, StepLimits
+from vipflow.runtime.limits import SIM_PROFILE, profile_limits
 from vipflow.sim.demos import record_demos
 from vipflow.sim.encoder import KitchenEncoderConfig, kitchen_encoder
 from vipflow.sim.tasks import get_task
-
-# The demos move the hand up to ~2 cm per 40 ms tick; the hardware default (1 cm) would make
-# every policy slower than the demonstrations it imitates. Rotation and joints scale alike.
-SIM_STEP_LIMITS = StepLimits(max_translation_m=0.025, max_rotation_rad=0.1, max_joint_rad=0.06)
 
 
 class SimulatorJudges:
@@ -198,7 +193,7 @@ def evaluate_policy(
         policy,
         config,
         SimulatorJudges(),
-        limits=dataclasses.replace(SafetyLimits(), step=SIM_STEP_LIMITS),
+        limits=profile_limits(SIM_PROFILE),  # the simulator's own steps (2.5 cm), not the arm's 1 cm
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
         encoder_info=info,
     )
