@@ -12,16 +12,10 @@ not describe it: ``KITCHEN_ENVELOPE`` does, and only the ``sim-kitchen`` limits 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
-from vipflow.hardware.franka import (
-    EE_ROTATION_SPEED,
-    EE_SPEED,
-    GRIPPER_MAX_WIDTH_M,
-    PANDA_DQ_MAX,
-    Envelope,
-    reach_box,
-)
+from vipflow.hardware.franka import FRANKA_ENVELOPE, reach_box
 from vipflow.hardware.protocols import CameraTimeout, Frame, RobotError, RobotState, RobotTarget
 
 if TYPE_CHECKING:
@@ -33,14 +27,12 @@ KITCHEN_Q_MIN = (-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -1.6573, -2.8973)
 KITCHEN_Q_MAX = (2.8973, 1.7628, 2.8973, -0.4, 2.8973, 2.1127, 2.8973)
 KITCHEN_BASE = (0.0, 0.0, 1.8)
 
-KITCHEN_ENVELOPE = Envelope(
+# The Franka envelope (a Panda's speeds, the hand) in the kitchen's frame, with the model's joints.
+KITCHEN_ENVELOPE = dataclasses.replace(
+    FRANKA_ENVELOPE,
     name="sim-kitchen",
     q_min=KITCHEN_Q_MIN,
     q_max=KITCHEN_Q_MAX,
-    dq_max=PANDA_DQ_MAX,
-    ee_speed=EE_SPEED,
-    ee_rotation_speed=EE_ROTATION_SPEED,
-    gripper_max_m=GRIPPER_MAX_WIDTH_M,
     workspace_min=reach_box(KITCHEN_BASE)[0],
     workspace_max=reach_box(KITCHEN_BASE)[1],
     kinematics=("franka", "none"),  # "none": the end_effector site is not the Franka hand frame
