@@ -110,7 +110,7 @@ def sim_policy(tmp_path_factory):
     import warnings
 
     from vipflow.encoders import load_encoder, save_encoder
-    from vipflow.fakes import untrained_policy
+    from vipflow.policy.untrained import untrained_policy
 
     root = tmp_path_factory.mktemp("eval")
     with warnings.catch_warnings():

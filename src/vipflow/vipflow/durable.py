@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -133,3 +134,12 @@ def atomic_write_bytes(path: Path, data: bytes | bytearray | memoryview) -> None
 def atomic_write_text(path: Path, text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_png(fig, path: str | Path, dpi: int = 100) -> Path:
+    """Write a matplotlib figure as PNG to exactly ``path`` (matplotlib would append ``.png`` to a
+    path without a suffix), atomically and never over a device, FIFO or symlink."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)

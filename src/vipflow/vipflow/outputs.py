@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vipflow.durable import OutputError, kind_of
+from vipflow.episodes.dataset import is_episode_dir
+from vipflow.episodes.layout import MANIFEST, PARTIAL_DIR
 
 # Longest name a command adds inside an output directory (checkpoint temp dirs, csv names ...).
 CHILD_NAME_RESERVE = 40
@@ -83,9 +85,6 @@ def _check_writable(path: Path, folder: Path) -> None:
 def _is_dataset(path: Path, *, look_inside: bool) -> bool:
     """A dataset (its manifest or recording area; with ``look_inside``, also episodes at its top
     level) or an episode directory."""
-    from vipflow.episodes.dataset import is_episode_dir
-    from vipflow.episodes.layout import MANIFEST, PARTIAL_DIR
-
     if not path.is_dir():
         return False
     if is_episode_dir(path) or (path / MANIFEST).is_file() or (path / PARTIAL_DIR).is_dir():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -11,17 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vipflow.durable import atomic_write_bytes
 from vipflow.rewards import distance_to_goal, step_rewards
-
-
-def save_png(fig, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` as PNG to exactly ``path`` (no suffix appended), atomically; a device, FIFO or
-    symlink at ``path`` is refused (vipflow.durable)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
 
 
 def plot_reward_curves(

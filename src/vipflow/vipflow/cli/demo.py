@@ -18,6 +18,7 @@ from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.durable import OutputError
+from vipflow.evaluation.table import comparison_table
 from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.outputs import check_output_dir
 
@@ -54,17 +55,21 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
+    # chosen before anything loads mujoco; `vipflow --help` and the other commands never pay for it.
     from vipflow.sim import configure_gl
-
-    configure_gl()  # before the encoder and policy modules pull mujoco in
-    from vipflow.runtime.table import comparison_table
-    from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import WorkflowConfig, kept_outputs, run_workflow
 
     try:
         check_output_dir(args.out, must_be_empty=True)
     except OutputError as exc:
         return fail(exc)
+    configure_gl()
+    from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
+    from vipflow.sim.workflow import (  # deferred: mujoco, after configure_gl
+        WorkflowConfig,
+        kept_outputs,
+        run_workflow,
+    )
     if args.train_encoder and args.encoder_weights:
         return fail("give either --encoder-weights or --train-encoder")
     cfg = WorkflowConfig(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vipflow import __version__
+from vipflow.actions import ACTION_SPACES
 from vipflow.episodes.errors import MetadataError
 
 # 1: original; 2: MCAP CRCs sealed at close (vipflow.episodes.integrity), required when reading.
@@ -118,8 +119,6 @@ def _field_problem(name: str, v: Any) -> str:
     if name == "index":
         return "" if v is None or (_is_int(v) and v >= 0) else f"expected a non-negative integer, got {v!r}"
     if name == "action_space":
-        from vipflow.actions import ACTION_SPACES
-
         known = sorted(ACTION_SPACES)
         return "" if v is None or v in ACTION_SPACES else f"expected one of {known}, got {v!r}"
     if name == "incomplete":

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.durable import save_png
 from vipflow.episodes.reader import Episode
-from vipflow.plots import save_png
 from vipflow.video import write_video
 
 

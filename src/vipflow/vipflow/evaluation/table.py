@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vipflow.runtime.ledger import Ledger, wilson_interval
+from vipflow.durable import save_png
+from vipflow.evaluation.ledger import Ledger, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,6 @@ class ComparisonTable:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from vipflow.plots import save_png
 
         path = Path(path)
         rows = self.rows()
