@@ -24,6 +24,7 @@ from vipflow.cli import fail
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
+from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.runtime.backend import Backend, HardwareBackend
@@ -37,7 +38,7 @@ from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 BACKENDS = ("sim", "franky")
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError,
+    TaskConfigError, FileExistsError, ValueError, LiveError,
 )
 
 
@@ -72,6 +73,7 @@ def register(sub) -> None:
     run.add_argument("--perception", choices=("process", "thread"), default="process",
                      help="franky: encoder in its own process (default) or thread")
     run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
+    add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -88,8 +90,9 @@ def register(sub) -> None:
 # -- run ---------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        session = build_session(args)
-        ledger = session.run()
+        with open_live(args) as live:
+            session = build_session(args, live)
+            ledger = session.run()
     except _ERRORS as exc:
         return fail(exc)
     print(ledger.rollout_table_markdown())
@@ -98,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_session(args: argparse.Namespace) -> EvaluationSession:
+def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     tc = load_task_config(args.task_config) if args.task_config else None
     task = args.task or (tc.task if tc else None)
     if not task:
@@ -135,7 +138,7 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,
-                             encoder_factory=factory)
+                             encoder_factory=factory, live=live)
 
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
