@@ -7,11 +7,13 @@ log time u64, payload), all little-endian.
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import time
 from dataclasses import dataclass, field
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from websockets.sync.client import connect
 
 SUBPROTOCOL = "foxglove.sdk.v1"
@@ -79,3 +81,12 @@ class FoxgloveClient:
 
     def close(self) -> None:
         self.ws.close()
+
+
+def protobuf_class(channel: dict):
+    """The message class of an advertised protobuf channel (schema = base64 FileDescriptorSet)."""
+    fds = descriptor_pb2.FileDescriptorSet.FromString(base64.b64decode(channel["schema"]))
+    pool = descriptor_pool.DescriptorPool()
+    for f in fds.file:
+        pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(channel["schemaName"]))

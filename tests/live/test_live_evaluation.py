@@ -4,7 +4,6 @@ increasing timestamps."""
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
@@ -13,8 +12,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from foxglove_client import FoxgloveClient
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from foxglove_client import FoxgloveClient, protobuf_class
 
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
@@ -29,15 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def protobuf_class(channel: dict):
-    """The message class of an advertised protobuf channel (schema = base64 FileDescriptorSet)."""
-    fds = descriptor_pb2.FileDescriptorSet.FromString(base64.b64decode(channel["schema"]))
-    pool = descriptor_pool.DescriptorPool()
-    for f in fds.file:
-        pool.Add(f)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(channel["schemaName"]))
 
 
 def connect_when_up(url: str, timeout_s: float = 60.0) -> FoxgloveClient:

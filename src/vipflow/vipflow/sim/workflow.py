@@ -21,6 +21,7 @@ import torch
 
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.episodes import read_episode, usable_episodes
+from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.config import TrainConfig
@@ -179,7 +180,8 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
 
 
 def evaluate_policy(
-    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray
+    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
+    live: LivePublisher | None = None,
 ) -> Ledger:
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
@@ -204,12 +206,15 @@ def evaluate_policy(
         limits=dataclasses.replace(SafetyLimits(), step=SIM_STEP_LIMITS),
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
         encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        live=live,
     )
     return session.run()
 
 
-def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> WorkflowResult:
-    """Run every stage, saying what happens; returns everything the report needs."""
+def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
+                 live: LivePublisher | None = None) -> WorkflowResult:
+    """Run every stage, saying what happens; returns everything the report needs. ``live``: a
+    Foxglove viewer of the demos being recorded and the evaluation rollouts."""
     task = get_task(cfg.task)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,7 +243,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     dataset = out / "demos"
     demos = record_demos(
         dataset, task.name, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
-        image_size=cfg.image_size, progress=cfg.progress,
+        image_size=cfg.image_size, progress=cfg.progress, live=live,
     )
     ok = sum(success for _, success, _ in demos)
     say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
@@ -258,7 +263,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     clock["train"] = time.perf_counter() - t
 
     t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
-    evaluate_policies(cfg, encoder, rewards.goal, result, say)
+    evaluate_policies(cfg, encoder, rewards.goal, result, say, live)
     clock["evaluate"] = time.perf_counter() - t
     return result
 
@@ -286,9 +291,9 @@ def train_policies(
 
 def evaluate_policies(
     cfg: WorkflowConfig, encoder: Encoder, goal: np.ndarray, result: WorkflowResult,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = print, live: LivePublisher | None = None,
 ) -> None:
     for method in cfg.methods:
-        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal)
+        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal, live)
         result.ledgers[cfg.policy_name(method)] = ledger
         say(f"      {cfg.policy_name(method)}: {ledger.successes}/{ledger.n} successful")
