@@ -4,6 +4,7 @@ increasing timestamps."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 import threading
@@ -29,6 +30,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def gate_after_server_start(monkeypatch, target: str) -> threading.Event:
+    """Make the command wait at ``target`` (called after its live server started) until the test
+    client has subscribed, so no message is published before anyone listens."""
+    subscribed = threading.Event()
+    module, name = target.rsplit(".", 1)
+    real = getattr(importlib.import_module(module), name)
+
+    def gated(*args, **kwargs):
+        assert subscribed.wait(60), "the test client never subscribed"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, gated)
+    return subscribed
+
+
 def connect_when_up(url: str, timeout_s: float = 60.0) -> FoxgloveClient:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -40,7 +56,7 @@ def connect_when_up(url: str, timeout_s: float = 60.0) -> FoxgloveClient:
             time.sleep(0.05)
 
 
-def test_live_evaluation_streams_image_reward_and_status(tmp_path):
+def test_live_evaluation_streams_image_reward_and_status(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="random weights"):
         encoder = load_encoder("vip", arch="convnet-small", random_init=True)
     weights = save_encoder(encoder, tmp_path / "kitchen.safetensors")
@@ -55,12 +71,14 @@ def test_live_evaluation_streams_image_reward_and_status(tmp_path):
         "--encoder-weights", str(weights), "--goal-image", str(goal), "--output", str(tmp_path / "out"),
         "--rt-priority", "0", "--live", "--live-port", str(port),
     ])))
+    subscribed = gate_after_server_start(monkeypatch, "vipflow.cli.evaluate.load_policy")
     run.start()
     wanted = [T.IMAGE, T.REWARD, T.LOG, T.SAFETY, T.ACTION, T.ROBOT_STATE, T.EVENT]
     client = connect_when_up(f"ws://127.0.0.1:{port}")
     try:
         client.wait_for_channels(wanted)
         client.subscribe(wanted)
+        subscribed.set()
         last = b"rollout_001: rollout end"
         got = client.receive(lambda m: any(last in x.payload for x in m if x.topic == T.LOG), timeout_s=240)
     finally:
@@ -95,6 +113,7 @@ def test_live_evaluation_streams_image_reward_and_status(tmp_path):
 
     Log = protobuf_class(ch[T.LOG])
     logs = [Log.FromString(m.payload).message for m in by_topic[T.LOG]]
+    assert any(text.startswith("rollout_000: rollout start") for text in logs)  # nothing missed
     assert any(text.startswith("rollout_001: rollout start") for text in logs)
     assert any(text.startswith("rollout_001: rollout end (") for text in logs)
     events = [json.loads(m.payload) for m in by_topic[T.EVENT]]

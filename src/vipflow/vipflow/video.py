@@ -129,6 +129,7 @@ class Recording:
     fps: float | None = None
     label: str | None = None  # episodes: success / failure / unlabeled
     goal_text: str = ""  # episodes: the task's goal sentence, if recorded
+    frame_stamps_ns: np.ndarray | None = None  # episodes: bag time of each frame (reward sidecars)
     _frames: np.ndarray | None = None
     _files: list[Path] | None = None
 
@@ -205,7 +206,7 @@ def _open_episode(path: Path) -> Recording:
     grid = episode.on_grid(episode.meta.nominal_rate_hz)
     return Recording(
         path, "episode", len(grid.frames), fps=grid.rate_hz, label=episode.meta.label,
-        goal_text=episode.meta.goal_text, _frames=grid.frames,
+        goal_text=episode.meta.goal_text, frame_stamps_ns=grid.frame_t_ns, _frames=grid.frames,
     )
 
 

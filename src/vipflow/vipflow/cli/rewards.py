@@ -19,6 +19,9 @@ from tqdm import tqdm
 from vipflow.cli import fail
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
+from vipflow.hardware import Frame
+from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
+from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.plots import plot_reward_curves
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
@@ -83,6 +86,11 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--sidecar", action="store_true",
+                   help="episodes: also write EPISODE.rewards.mcap beside each episode (value and reward "
+                        "at each frame's bag time) to open with the episode in Foxglove; the episode is not "
+                        "touched")
+    add_live_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -95,13 +103,42 @@ class Scored:
     metrics: dict[str, dict[str, float]]
 
 
-def _embed(encoder: Encoder, rec: Recording, batch_size: int) -> np.ndarray:
+def _embed(encoder: Encoder, rec: Recording, batch_size: int, show: _LiveScoring | None = None) -> np.ndarray:
     parts = []
     with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=rec.length < 2 * batch_size) as bar:
         for chunk in rec.chunks(4 * batch_size):
             parts.append(encoder.embed_images(chunk, batch_size=batch_size))
+            if show is not None:
+                show.chunk(chunk, parts[-1])
             bar.update(len(chunk))
     return np.concatenate(parts)
+
+
+class _LiveScoring:
+    """Streams one recording to the live viewer as it is scored: frames at the recording's
+    time base, and (with a goal) the value and reward of each frame."""
+
+    def __init__(self, live: LivePublisher, name: str, rec: Recording, goal: tuple[str, np.ndarray] | None,
+                 encoder: Encoder, gamma: float) -> None:
+        self.live, self.goal, self.encoder, self.gamma = live, goal, encoder, gamma
+        self.period_ns = int(1e9 / (rec.fps or 25.0))
+        self.index, self.last_value = 0, None
+        live.sync_clock(0)
+        live.event("episode_start", name, detail=str(rec.path))
+
+    def chunk(self, frames: np.ndarray, embeddings: np.ndarray) -> None:
+        vals = None
+        if self.goal is not None:
+            vals = values(embeddings, self.goal[1], self.encoder.similarity, self.gamma)
+        for j, rgb in enumerate(frames):
+            ns = self.index * self.period_ns
+            self.live.frame(Frame(ns, rgb))
+            if vals is not None:
+                v = float(vals[j])
+                reward = 0.0 if self.last_value is None else v - self.last_value
+                self.live.reward(ns, v, reward, frame=self.index, goal=self.goal[0])
+                self.last_value = v
+            self.index += 1
 
 
 def _goals(args: argparse.Namespace, encoder: Encoder) -> dict[str, np.ndarray]:
@@ -123,6 +160,10 @@ def _metrics(v: np.ndarray) -> dict[str, float]:
         "return": float(v[-1] - v[0]),
         "final_value": float(v[-1]),
     }
+
+
+def _encoder_info(encoder: Encoder) -> dict[str, str]:
+    return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint}
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -154,7 +195,7 @@ def _write_outputs(
         "frames": rows,
         "fps": fps,
         "label": s.label,
-        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        "encoder": _encoder_info(encoder),
         "similarity": encoder.similarity,
         "gamma": args.gamma if encoder.similarity == "cosine" else None,
         "goals": goals_desc,
@@ -189,7 +230,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
     return summary
 
 
-def _score_all(args: argparse.Namespace) -> int:
+def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
@@ -213,15 +254,31 @@ def _score_all(args: argparse.Namespace) -> int:
         },
     }
     goals_desc = {g: goals_desc[g] for g in goals} or {LAST_FRAME: {"kind": "last frame of each input"}}
+    if args.sidecar:
+        videos = [str(r.path) for r in recordings if r.frame_stamps_ns is None]
+        if videos:
+            raise ValueError(f"--sidecar writes beside episodes; not an episode: {', '.join(videos)}")
     args.out.mkdir(parents=True, exist_ok=True)
     scored: list[Scored] = []
     for i, (name, rec) in enumerate(zip(_unique_names(args.inputs), recordings, strict=True)):
-        emb = _embed(encoder, rec, args.batch_size)
+        show = None
+        if live is not None:
+            show = _LiveScoring(live, name, rec, next(iter(goals.items()), None), encoder, args.gamma)
+        emb = _embed(encoder, rec, args.batch_size, show)
         per_goal = goals or {LAST_FRAME: emb[-1]}
         vals = {g: values(emb, goal, encoder.similarity, args.gamma) for g, goal in per_goal.items()}
         label = args.labels[i] if args.labels else rec.label
         s = Scored(name, rec, label, vals, {g: _metrics(v) for g, v in vals.items()})
         _write_outputs(args.out, s, encoder, args, goals_desc)
+        if args.sidecar:
+            meta = {"encoder": _encoder_info(encoder), "precision": args.dtype, "device": args.device,
+                    "similarity": encoder.similarity, "gamma": args.gamma,
+                    "goals": {g: goals_desc[g] for g in vals}, "episode": str(rec.path), "label": label or "",
+                    "frames": len(emb)}
+            path = write_reward_sidecar(sidecar_path(rec.path), rec.frame_stamps_ns, vals, meta)
+            print(f"{name}: reward sidecar {path} (open it with the episode in Foxglove)")
+        if live is not None:
+            live.event("episode_end", name, label=label or "")
         scored.append(s)
         line = "  ".join(f"[{g}] VOC {m['voc']:+.3f} bump {m['bump_rate']:.3f}" for g, m in s.metrics.items())
         print(f"{name}: {len(emb)} frames  {line}  -> {args.out / name}.{{csv,json,png}}")
@@ -235,6 +292,7 @@ def _score_all(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _score_all(args)
-    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        with open_live(args) as live:
+            return _score_all(args, live)
+    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError) as exc:
         return fail(exc)
