@@ -48,10 +48,14 @@ def test_sidecar_has_one_reward_per_frame_at_its_stamp(tmp_path, capsys):
 
     with open(sidecar, "rb") as f:
         reader = make_reader(f)
-        messages = [(ch.topic, sch.name, sch.encoding, m.log_time, json.loads(m.data))
+        messages = [(ch.topic, sch.name, sch.encoding, m.log_time,
+                     json.loads(m.data) if ch.message_encoding == "json" else m.data)
                     for sch, ch, m in reader.iter_messages()]
         metadata = {m.name: m.metadata for m in reader.iter_metadata()}
     stamps = frame_log_times(episode)
+    logs = [m for m in messages if m[0] == T.LOG]
+    messages = [m for m in messages if m[0] != T.LOG]
+    assert [m[3] for m in logs] == [stamps[0], stamps[-1]]  # episode start and end in the status log
     assert len(stamps) == len(frames) == len(messages)
     assert [m[3] for m in messages] == stamps
     assert {m[:3] for m in messages} == {(T.REWARD, "vipflow.Reward", "jsonschema")}

@@ -275,7 +275,10 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
                     "similarity": encoder.similarity, "gamma": args.gamma,
                     "goals": {g: goals_desc[g] for g in vals}, "episode": str(rec.path), "label": label or "",
                     "frames": len(emb)}
-            path = write_reward_sidecar(sidecar_path(rec.path), rec.frame_stamps_ns, vals, meta)
+            t = rec.frame_stamps_ns
+            notes = [(int(t[0]), f"{name}: episode start" + (f" ({rec.goal_text})" if rec.goal_text else "")),
+                     (int(t[-1]), f"{name}: episode end ({label or 'unlabeled'})")]
+            path = write_reward_sidecar(sidecar_path(rec.path), t, vals, meta, notes)
             print(f"{name}: reward sidecar {path} (open it with the episode in Foxglove)")
         if live is not None:
             live.event("episode_end", name, label=label or "")

@@ -113,7 +113,7 @@ class LivePublisher:
         self._worker.start()
         if say is not None:
             say(f"live: Foxglove WebSocket server on {self.url} (Foxglove: Open connection -> "
-                f"Foxglove WebSocket -> {self.url}; layout: vipflow live layout --source live)")
+                f"Foxglove WebSocket -> {self.url}; layout: vipflow live layout live)")
 
     # -- offering (any thread; never blocks) -------------------------------------------------------
     def _offer(self, item: tuple) -> None:

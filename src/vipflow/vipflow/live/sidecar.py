@@ -9,7 +9,7 @@ numbers were made (encoder and fingerprint, precision, similarity, gamma, goal).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,17 @@ def reward_topic(goal: str, first: bool) -> str:
 
 
 def write_reward_sidecar(
-    path: Path, frame_stamps_ns: np.ndarray, values: Mapping[str, np.ndarray], metadata: Mapping[str, Any]
+    path: Path, frame_stamps_ns: np.ndarray, values: Mapping[str, np.ndarray], metadata: Mapping[str, Any],
+    notes: Sequence[tuple[int, str]] = (),
 ) -> Path:
-    """Write ``values`` (goal name -> (T,) values, one per frame) at ``frame_stamps_ns`` (bag time).
-
-    ``metadata`` values that are not strings are stored as JSON.
+    """Write ``values`` (goal name -> (T,) values, one per frame) at ``frame_stamps_ns`` (bag time),
+    and ``notes`` ((stamp_ns, text): e.g. the episode's start and its label at the end) as
+    ``foxglove.Log`` messages for the layouts' status log. Non-string ``metadata`` values are stored
+    as JSON.
     """
     import foxglove
+    from foxglove.channels import LogChannel
+    from foxglove.messages import Log, LogLevel, Timestamp
 
     stamps = np.asarray(frame_stamps_ns, dtype=np.int64)
     for goal, v in values.items():
@@ -59,6 +63,10 @@ def write_reward_sidecar(
             for i, (ns, value, reward) in enumerate(zip(stamps.tolist(), v, r, strict=True)):
                 channels[goal].log({"timestamp": T.stamp(ns), "value": float(value), "reward": float(reward),
                                     "frame": i, "goal": goal}, log_time=ns)
+        log = LogChannel(T.LOG, context=context)
+        for ns, text in notes:
+            log.log(Log(timestamp=Timestamp(ns // 1_000_000_000, ns % 1_000_000_000), level=LogLevel.Info,
+                        message=text, name="vipflow"), log_time=ns)
         writer.write_metadata(METADATA_NAME, {
             k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()
         })
