@@ -4,56 +4,22 @@ increasing timestamps."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import socket
 import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
-from foxglove_client import FoxgloveClient, protobuf_class
+from live_helpers import connect_when_up, free_port, gate_after_server_start
 
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
 from vipflow.fakes import untrained_policy
 from vipflow.live import topics as T
+from vipflow.live.client import protobuf_class
 
 pytest.importorskip("vipflow.sim")
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def gate_after_server_start(monkeypatch, target: str) -> threading.Event:
-    """Make the command wait at ``target`` (called after its live server started) until the test
-    client has subscribed, so no message is published before anyone listens."""
-    subscribed = threading.Event()
-    module, name = target.rsplit(".", 1)
-    real = getattr(importlib.import_module(module), name)
-
-    def gated(*args, **kwargs):
-        assert subscribed.wait(60), "the test client never subscribed"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(target, gated)
-    return subscribed
-
-
-def connect_when_up(url: str, timeout_s: float = 60.0) -> FoxgloveClient:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return FoxgloveClient(url)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def test_live_evaluation_streams_image_reward_and_status(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ import json
 
 import cv2
 import numpy as np
-from foxglove_client import FoxgloveClient, protobuf_class
 
 from vipflow.episodes import read_episode
 from vipflow.episodes.keys import ScriptedKeys
@@ -16,6 +15,7 @@ from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.live import LiveConfig, LivePublisher
 from vipflow.live import topics as T
+from vipflow.live.client import FoxgloveClient, protobuf_class
 
 
 def test_recording_with_live_view(tmp_path):

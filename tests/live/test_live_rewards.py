@@ -8,7 +8,7 @@ import threading
 import warnings
 
 import numpy as np
-from test_live_evaluation import connect_when_up, free_port, gate_after_server_start
+from live_helpers import connect_when_up, free_port, gate_after_server_start
 
 from vipflow.cli.main import main
 from vipflow.live import topics as T

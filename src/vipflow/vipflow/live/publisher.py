@@ -19,13 +19,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from vipflow.hardware import Frame, RobotState
 from vipflow.live import topics as T
+
+if TYPE_CHECKING:
+    from vipflow.runtime.loop import TickRecord
 
 
 class LiveError(RuntimeError):
@@ -54,6 +57,14 @@ class TickView:
     hold_reason: str | None
     value: float | None = None
     reward: float | None = None
+
+    @classmethod
+    def from_record(cls, rec: TickRecord, space: str, commanded: np.ndarray | None = None,
+                    value: float | None = None, reward: float | None = None) -> TickView:
+        """From the control loop's ``TickRecord`` (see `vipflow.runtime.loop`)."""
+        frame = rec.observation.frame if rec.observation is not None else None
+        return cls(rec.commanded_ns, frame, rec.state, space, commanded, rec.action, rec.hold_reason, value,
+                   reward)
 
 
 _STOP = ("stop",)

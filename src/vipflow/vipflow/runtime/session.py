@@ -86,9 +86,7 @@ class RolloutRecorder:
             self._value = value
             self.writer.write_reward(rec.commanded_ns, value, reward)
         if self.live is not None:
-            frame = obs.frame if obs else None
-            self.live.tick(TickView(rec.commanded_ns, frame, state, self.space, commanded, rec.action,
-                                    rec.hold_reason, value, reward))
+            self.live.tick(TickView.from_record(rec, self.space, commanded, value, reward))
 
     def executed_action(self, rec: TickRecord) -> np.ndarray:
         """The action the robot was actually asked for (after the safety layer; zero step on hold)."""

@@ -1,4 +1,5 @@
-"""A minimal client of Foxglove's WebSocket protocol (what the Foxglove app speaks), for tests.
+"""A minimal client of Foxglove's WebSocket protocol (what the Foxglove app speaks): a headless
+viewer for tests and benchmarks (``pip install websockets protobuf``).
 
 Handshake with the ``foxglove.sdk.v1`` subprotocol, read ``serverInfo`` and ``advertise``,
 subscribe to topics, and collect binary ``MessageData`` frames (opcode 1: subscription id u32,
@@ -10,11 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
-
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from websockets.sync.client import connect
 
 SUBPROTOCOL = "foxglove.sdk.v1"
 
@@ -33,6 +32,8 @@ class FoxgloveClient:
     server_info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from websockets.sync.client import connect
+
         self.ws = connect(self.url, subprotocols=[SUBPROTOCOL], open_timeout=10).__enter__()
         self._subs: dict[int, str] = {}
 
@@ -79,12 +80,29 @@ class FoxgloveClient:
             return Received(self._subs[sub_id], log_time, bytes(raw[13:]))
         return None
 
+    def drain_in_background(self) -> threading.Thread:
+        """Keep reading (and counting in ``self.count``) until closed, as a viewer would."""
+        self.count = 0
+
+        def read() -> None:
+            try:
+                for raw in self.ws:
+                    self.count += self._handle(raw) is not None
+            except Exception:  # closed
+                return
+
+        thread = threading.Thread(target=read, name="foxglove-viewer", daemon=True)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         self.ws.close()
 
 
 def protobuf_class(channel: dict):
     """The message class of an advertised protobuf channel (schema = base64 FileDescriptorSet)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     fds = descriptor_pb2.FileDescriptorSet.FromString(base64.b64decode(channel["schema"]))
     pool = descriptor_pool.DescriptorPool()
     for f in fds.file:
