@@ -25,6 +25,7 @@ from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.runtime.backend import Backend, HardwareBackend
@@ -83,7 +84,8 @@ def register(sub) -> None:
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
     table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
-    table.add_argument("--out", type=Path, default=Path("results/table"), help="writes OUT.md and OUT.png")
+    table.add_argument("--out", type=Path, default=Path("results/table"),
+                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
     table.set_defaults(func=cmd_table)
 
 
@@ -217,6 +219,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     md_path = args.out.with_suffix(".md")
     md_path.write_text(md + "\n")
     png_path = table.to_png(args.out.with_suffix(".png"))
+    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
-    print(f"wrote {md_path} and {png_path}")
+    print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

@@ -23,7 +23,7 @@ from vipflow.hardware import Frame
 from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
 from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.plots import plot_reward_curves
+from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
 from vipflow.video import Recording, VideoError, open_recording, read_image
 
@@ -162,6 +162,21 @@ def _metrics(v: np.ndarray) -> dict[str, float]:
     }
 
 
+def _distance_label(encoder: Encoder) -> str:
+    return "L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal"
+
+
+def _goal_frames(s: Scored, args: argparse.Namespace, goal: str) -> tuple[int, ...]:
+    """Frames of this input that make up ``goal``: its last frame (no goal given), or its last k
+    frames when it is one of the --goal-episode recordings."""
+    n = len(s.values[goal])
+    if goal == LAST_FRAME:
+        return (n - 1,)
+    if goal == "episodes" and s.recording.path.resolve() in {p.resolve() for p in args.goal_episode}:
+        return tuple(range(max(0, n - args.goal_last_k), n))
+    return ()
+
+
 def _encoder_info(encoder: Encoder) -> dict[str, str]:
     return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint}
 
@@ -200,6 +215,7 @@ def _write_outputs(
         "gamma": args.gamma if encoder.similarity == "cosine" else None,
         "goals": goals_desc,
         "metrics": s.metrics,
+        "goal_frames": {g: list(_goal_frames(s, args, g)) for g in goals},
         "values": {g: v.tolist() for g, v in s.values.items()},
         "rewards": {g: r.tolist() for g, r in rewards.items()},
     }
@@ -209,7 +225,8 @@ def _write_outputs(
         s.values,
         fps=fps,
         title=f"{s.name}: {encoder.name}/{encoder.arch}" + (f" ({s.label})" if s.label else ""),
-        distance_label="L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal",
+        distance_label=_distance_label(encoder),
+        goal_frames={g: _goal_frames(s, args, g) for g in s.values},
     )
 
 
@@ -287,6 +304,11 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
         print(f"{name}: {len(emb)} frames  {line}  -> {args.out / name}.{{csv,json,png}}")
     summary = _summary(scored, list(goals_desc))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    first_goal = next(iter(goals_desc))
+    curves = [LabeledCurve(s.name, s.values[first_goal], s.label, _goal_frames(s, args, first_goal))
+              for s in scored]
+    plot_labeled_curves(args.out / "summary.png", curves, title=f"all inputs against the {first_goal} goal",
+                        fps=scored[0].recording.fps, distance_label=_distance_label(encoder))
     for g, entry in summary["goals"].items():
         extra = f"  AUROC {entry['auroc_final_value']:.3f}" if "auroc_final_value" in entry else ""
         print(f"[{g}] mean VOC {entry['mean_voc']:+.3f}  mean bump rate {entry['mean_bump_rate']}{extra}")
