@@ -72,17 +72,23 @@ class SweepingPolicy:
 
 
 class LiveViewer:
-    """``--live`` as the CLI runs it (LivePublisher fed from on_tick) plus a subscribed viewer."""
+    """``--live`` as the CLI runs it (LivePublisher fed from on_tick) plus a viewer process
+    subscribed to every topic (so every frame is JPEG-encoded), like the Foxglove app."""
 
     def __init__(self) -> None:
+        import multiprocessing
+
         from vipflow.live import LiveConfig, LivePublisher
-        from vipflow.live.client import FoxgloveClient
+        from vipflow.live.client import watch
 
         self.publisher = LivePublisher(LiveConfig(port=0), say=None)
-        self.viewer = FoxgloveClient(self.publisher.url)
-        self.viewer.wait_for_channels(["/camera/color/image_raw/compressed"])
-        self.viewer.subscribe(sorted(self.viewer.channels))
-        self.viewer.drain_in_background()
+        ctx = multiprocessing.get_context("spawn")
+        self.ready, self.stop, self.received = ctx.Event(), ctx.Event(), ctx.Value("i", 0)
+        args = (self.publisher.url, self.ready, self.stop, self.received)
+        self.viewer = ctx.Process(target=watch, args=args, name="foxglove-viewer")
+        self.viewer.start()
+        if not self.ready.wait(120):
+            raise RuntimeError("the viewer process did not subscribe")
 
     def on_tick(self, rec) -> None:
         from vipflow.live import TickView
@@ -90,11 +96,13 @@ class LiveViewer:
         self.publisher.tick(TickView.from_record(rec, "ee_delta"))
 
     def close(self) -> dict:
+        self.publisher.flush()
+        time.sleep(0.5)
+        self.stop.set()
+        self.viewer.join(30)
         self.publisher.close()
-        time.sleep(0.2)
-        self.viewer.close()
         return {"published": self.publisher.published, "dropped": self.publisher.dropped,
-                "received_by_viewer": self.viewer.count}
+                "received_by_viewer": self.received.value}
 
 
 def run_mode(mode: str, ticks: int, encoder, policy, args) -> dict:

@@ -55,6 +55,12 @@ def register(sub) -> None:
         help="released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames",
     )
     p.add_argument(
+        "--pil-resize",
+        action="store_true",
+        help="resize and crop through PIL like the official READMEs (Resize 256 -> CenterCrop 224 on "
+        "uint8), instead of the tensor resize of the models' forward",
+    )
+    p.add_argument(
         "--goal-image",
         nargs="+",
         type=Path,
@@ -259,6 +265,7 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
         dtype=DTYPES[args.dtype],
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
+        pil_resize=args.pil_resize,
     )
     goals = _goals(args, encoder)
     goals_desc = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -80,21 +79,6 @@ class FoxgloveClient:
             return Received(self._subs[sub_id], log_time, bytes(raw[13:]))
         return None
 
-    def drain_in_background(self) -> threading.Thread:
-        """Keep reading (and counting in ``self.count``) until closed, as a viewer would."""
-        self.count = 0
-
-        def read() -> None:
-            try:
-                for raw in self.ws:
-                    self.count += self._handle(raw) is not None
-            except Exception:  # closed
-                return
-
-        thread = threading.Thread(target=read, name="foxglove-viewer", daemon=True)
-        thread.start()
-        return thread
-
     def close(self) -> None:
         self.ws.close()
 
@@ -108,3 +92,21 @@ def protobuf_class(channel: dict):
     for f in fds.file:
         pool.Add(f)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(channel["schemaName"]))
+
+
+def watch(url: str, ready, stop, received, timeout_s: float = 60.0) -> None:
+    """A viewer in its own process (as the Foxglove app is): subscribe to every advertised
+    channel, set ``ready``, read until ``stop`` is set; the message count goes to ``received``."""
+    client = FoxgloveClient(url)
+    deadline = time.monotonic() + timeout_s
+    while not client.channels and time.monotonic() < deadline:
+        client._handle(client.ws.recv(timeout=timeout_s))
+    time.sleep(0.2)  # let the rest of the advertisements arrive
+    client.receive(lambda _: True, timeout_s=0.2)
+    client.subscribe(sorted(client.channels))
+    ready.set()
+    count = 0
+    while not stop.is_set():
+        count += len(client.receive(lambda m: len(m) >= 50, timeout_s=0.2))
+    received.value = count
+    client.close()
