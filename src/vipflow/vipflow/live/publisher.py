@@ -290,6 +290,7 @@ class LivePublisher:
         elif kind == "sync":
             _, clock_now, wall_now = item
             self._offset_ns = max(wall_now, self._last_wall_ns + 1) - clock_now
+            self._last_frame_ns = None  # a new clock: the same stamp is a new frame
         elif kind == "flush":
             item[1].set()
 
