@@ -2,10 +2,11 @@
 
 Callers (the control loop's ``on_tick``, the recorder's acquisition threads, `vipflow rewards`)
 only *offer* items to a bounded queue: ``put_nowait``, and a full queue drops the item and counts
-it. One worker thread turns items into messages (JPEG encoding, JSON) and logs them to the
-Foxglove SDK, whose server sends them to connected viewers. So a slow or absent viewer costs the
-25 Hz loop one queue insertion per tick, never a wait; images are only encoded while a viewer
-subscribes to them.
+it. A forwarder thread passes them through a pipe to the publisher *process* (spawned), which
+runs the Foxglove SDK's server and does all the work: JPEG encoding, JSON, protobuf. So the
+25 Hz loop pays one queue insertion per tick and shares its GIL only with the forwarder's
+pickling (as with the encoder process), never with the server; a slow or absent viewer never
+makes it wait. Frames are only sent to the process while a viewer subscribes to the image.
 
 Stamps: callers pass times on their own clock (monotonic on hardware, simulated time in the
 simulator). ``sync_clock(now_ns)`` maps that clock onto wall time; a new rollout re-syncs, never
@@ -14,11 +15,12 @@ going back in time, so every topic's stamps increase across a whole session.
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -70,6 +72,11 @@ class TickView:
 _STOP = ("stop",)
 
 
+def _kind(hold_reason: str | None) -> str | None:
+    """What kind of hold (the reason without its numbers), as the loop counts holds."""
+    return None if hold_reason is None else hold_reason.split(":")[0]
+
+
 def _vector(a: np.ndarray | None) -> list[float]:
     return [] if a is None else np.asarray(a, dtype=float).tolist()
 
@@ -100,28 +107,31 @@ def _start_server(config: LiveConfig, name: str):
 
 
 class LivePublisher:
-    """Foxglove WebSocket server + bounded queue + one worker thread. Use as a context manager."""
+    """The live server (in its own process) and the bounded queue feeding it. A context manager."""
 
     def __init__(self, config: LiveConfig | None = None, *, name: str = "vipflow",
-                 say: Callable[[str], None] | None = print) -> None:
+                 say: Callable[[str], None] | None = print, startup_timeout_s: float = 60.0) -> None:
         self.config = config or LiveConfig()
-        self._context, self.server, self._channels = _start_server(self.config, name)
-        self.port = self.server.port
-        self.url = f"ws://{self.config.host}:{self.port}"
         self.dropped = 0
         self.published = 0
+        ctx = multiprocessing.get_context("spawn")
+        self._image_wanted = ctx.Value("b", 0, lock=False)  # set by the server process
+        recv_items, self._send = ctx.Pipe(duplex=False)
+        self._replies, send_replies = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_serve, args=(self.config, name, recv_items, send_replies,
+                                                      self._image_wanted), name="vipflow-live", daemon=True)
+        self._proc.start()
+        reply = self._reply(startup_timeout_s)
+        if reply is None or reply[0] != "ready":
+            self._proc.kill()
+            raise LiveError(reply[1] if reply else "the live server process did not start in time")
+        self.port = reply[1]
+        self.url = f"ws://{self.config.host}:{self.port}"
         self._q: queue.Queue = queue.Queue(maxsize=self.config.queue_size)
-        self._offset_ns = time.time_ns() - time.monotonic_ns()  # monotonic clock -> wall time
         self._last_state_ns: int | None = None
         self._min_state_gap_ns = int(1e9 / self.config.state_hz) if self.config.state_hz > 0 else 0
-        # worker-only state
-        self._last_topic_ns: dict[str, int] = {}
-        self._last_wall_ns = 0
-        self._last_frame_ns: int | None = None
-        self._held_reason: str | None = None
-        self._holds_in_row = self._holds_total = 0
-        self._worker = threading.Thread(target=self._run, name="live-publisher", daemon=True)
-        self._worker.start()
+        self._forwarder = threading.Thread(target=self._forward, name="live-forwarder", daemon=True)
+        self._forwarder.start()
         if say is not None:
             say(f"live: Foxglove WebSocket server on {self.url} (Foxglove: Open connection -> "
                 f"Foxglove WebSocket -> {self.url}; layout: vipflow live layout live)")
@@ -161,26 +171,60 @@ class LivePublisher:
     def log(self, text: str, level: str = "info") -> None:
         self._offer(("log", text, level))
 
+    # -- the forwarder thread ------------------------------------------------------------------------
+    def _forward(self) -> None:
+        while True:
+            item = self._q.get()
+            if not self._image_wanted.value:  # nobody watches the camera: do not ship frames
+                if item[0] == "frame":
+                    continue
+                if item[0] == "tick" and item[1].frame is not None:
+                    item = ("tick", replace(item[1], frame=None))
+            try:
+                self._send.send(item)
+            except (OSError, ValueError):  # the server process is gone
+                self.dropped += 1
+            if item[0] == "stop":
+                return
+
+    def _reply(self, timeout_s: float):
+        try:
+            return self._replies.recv() if self._replies.poll(timeout_s) else None
+        except (EOFError, OSError):
+            return None
+
     # -- lifecycle -----------------------------------------------------------------------------------
-    def flush(self, timeout_s: float = 5.0) -> None:
-        """Wait until the worker has published everything offered so far (tests, end of a command)."""
-        done = threading.Event()
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until the server process has published everything offered so far."""
+        token = time.monotonic_ns()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                self._q.put(("flush", done), timeout=0.1)
+                self._q.put(("flush", token), timeout=0.1)
                 break
             except queue.Full:
                 continue
-        done.wait(max(0.0, deadline - time.monotonic()))
+        while (left := deadline - time.monotonic()) > 0:
+            reply = self._reply(left)
+            if reply is None:
+                return
+            if reply[0] == "flushed":
+                self.published = reply[2]
+                if reply[1] == token:
+                    return
 
     def close(self) -> None:
-        if not self._worker.is_alive():
+        if not self._proc.is_alive():
             return
         self.flush()
-        self._q.put(_STOP)
-        self._worker.join(timeout=5.0)
-        self.server.stop()
+        self._q.put(("stop",))
+        self._forwarder.join(timeout=10.0)
+        reply = self._reply(10.0)
+        if reply is not None and reply[0] == "stopped":
+            self.published = reply[1]
+        self._proc.join(timeout=10.0)
+        if self._proc.is_alive():
+            self._proc.kill()
 
     def __enter__(self) -> LivePublisher:
         return self
@@ -188,7 +232,53 @@ class LivePublisher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the worker ----------------------------------------------------------------------------------
+
+def _serve(config: LiveConfig, name: str, items, replies, image_wanted) -> None:
+    """Body of the server process: start the server, then publish every item the pipe brings."""
+    try:
+        server = _Server(config, name)
+    except LiveError as exc:
+        replies.send(("error", str(exc)))
+        return
+    replies.send(("ready", server.port))
+    image_channel = server.channels[T.IMAGE]
+    while True:
+        image_wanted.value = int(image_channel.has_sinks())
+        if not items.poll(0.1):
+            continue
+        try:
+            item = items.recv()
+        except EOFError:  # the parent died
+            break
+        if item[0] == "stop":
+            break
+        if item[0] == "flush":
+            replies.send(("flushed", item[1], server.published))
+            continue
+        try:
+            server.handle(item)
+        except Exception as exc:  # a bad item must not kill the viewer for the rest of the run
+            print(f"live: could not publish {item[0]!r}: {type(exc).__name__}: {exc}")
+    server.server.stop()
+    replies.send(("stopped", server.published))
+
+
+class _Server:
+    """The Foxglove server and channels, and the per-topic state of what was published."""
+
+    def __init__(self, config: LiveConfig, name: str) -> None:
+        self.config = config
+        self._context, self.server, self.channels = _start_server(config, name)
+        self.port = self.server.port
+        self.published = 0
+        self._offset_ns = time.time_ns() - time.monotonic_ns()  # monotonic clock -> wall time
+        self._last_topic_ns: dict[str, int] = {}
+        self._last_wall_ns = 0
+        self._last_frame_ns: int | None = None
+        self._held_reason: str | None = None
+        self._holds_in_row = self._holds_total = 0
+
+    # -- publishing ----------------------------------------------------------------------------------
     def _wall(self, topic: str, clock_ns: int | None) -> int:
         """Wall-time stamp for ``topic``: strictly increasing per topic."""
         ns = time.time_ns() if clock_ns is None else clock_ns + self._offset_ns
@@ -201,7 +291,7 @@ class LivePublisher:
 
     def _json(self, topic: str, clock_ns: int | None, **fields: Any) -> None:
         ns = self._wall(topic, clock_ns)
-        self._channels[topic].log({"timestamp": T.stamp(ns), **fields}, log_time=ns)
+        self.channels[topic].log({"timestamp": T.stamp(ns), **fields}, log_time=ns)
         self.published += 1
 
     def _log(self, text: str, level: str, wall_ns: int | None = None) -> None:
@@ -212,14 +302,14 @@ class LivePublisher:
                "error": LogLevel.Error}[level]
         msg = Log(timestamp=Timestamp(ns // 1_000_000_000, ns % 1_000_000_000), level=lvl, message=text,
                   name="vipflow")
-        self._channels[T.LOG].log(msg, log_time=ns)
+        self.channels[T.LOG].log(msg, log_time=ns)
         self.published += 1
 
     def _image(self, frame: Frame) -> None:
         if frame.stamp_ns == self._last_frame_ns:
             return
         self._last_frame_ns = frame.stamp_ns
-        channel = self._channels[T.IMAGE]
+        channel = self.channels[T.IMAGE]
         if not channel.has_sinks():
             return  # nobody watches: skip the JPEG encoding
         from foxglove.messages import CompressedImage, Timestamp
@@ -250,7 +340,7 @@ class LivePublisher:
         if held:
             self._holds_in_row += 1
             self._holds_total += 1
-            if v.hold_reason != self._held_reason:
+            if _kind(v.hold_reason) != _kind(self._held_reason):  # one line per kind, not per age
                 self._log(f"hold: {v.hold_reason}", "warning", v.stamp_ns + self._offset_ns)
         elif self._held_reason is not None:
             self._log(f"moving again after {self._holds_in_row} held tick(s)", "info",
@@ -272,7 +362,7 @@ class LivePublisher:
         if event.endswith("start"):
             self._held_reason, self._holds_in_row = None, 0
 
-    def _handle(self, item: tuple) -> None:
+    def handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "tick":
             self._tick(item[1])
@@ -291,18 +381,3 @@ class LivePublisher:
             _, clock_now, wall_now = item
             self._offset_ns = max(wall_now, self._last_wall_ns + 1) - clock_now
             self._last_frame_ns = None  # a new clock: the same stamp is a new frame
-        elif kind == "flush":
-            item[1].set()
-
-    def _run(self) -> None:
-        while True:
-            item = self._q.get()
-            if item is _STOP:
-                return
-            try:
-                self._handle(item)
-            except Exception as exc:  # a bad item must not kill the viewer for the rest of the run
-                self.dropped += 1
-                if not getattr(self, "_warned", False):
-                    self._warned = True
-                    print(f"live: could not publish {item[0]!r}: {type(exc).__name__}: {exc}")
