@@ -20,8 +20,7 @@ from vipflow.live.layouts import SOURCES, shipped_layout
 def register(sub) -> None:
     parser = sub.add_parser("live", help="Foxglove layouts for the live view, the ROS topics and episodes",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmds = parser.add_subparsers(dest="live_command", metavar="SUBCOMMAND")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    cmds = parser.add_subparsers(dest="live_command", metavar="SUBCOMMAND", required=True)
     layout = cmds.add_parser("layout", help="write (or locate) a shipped Foxglove layout")
     layout.add_argument("source", choices=SOURCES, help="live (--live server), ros (our nodes), episodes")
     layout.add_argument("--out", type=Path, help="copy it here (default: print where it is installed)")
