@@ -14,9 +14,9 @@ from live_helpers import connect_when_up, free_port, gate_after_server_start
 
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
-from vipflow.fakes import untrained_policy
 from vipflow.live import topics as T
 from vipflow.live.client import protobuf_class
+from vipflow.policy.untrained import untrained_policy
 
 pytest.importorskip("vipflow.sim")
 pytestmark = pytest.mark.slow

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 
 from vipflow.episodes import read_episode
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.live import LiveConfig, LivePublisher
 from vipflow.live import topics as T
 from vipflow.live.client import FoxgloveClient, protobuf_class
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 
 def test_recording_with_live_view(tmp_path):

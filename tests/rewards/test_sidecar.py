@@ -85,7 +85,7 @@ def test_sidecar_refuses_videos(tmp_path, capsys):
 
 
 def test_frame_stamps_are_the_episode_grid(tmp_path):
-    from vipflow.video import open_recording
+    from vipflow.recordings import open_recording
 
     episode = write_episode(tmp_path / "ep", approaching(6), "failure")
     rec = open_recording(episode)

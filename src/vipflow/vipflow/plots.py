@@ -15,7 +15,7 @@ import numpy as np
 from vipflow.rewards import distance_to_goal, step_rewards
 
 if TYPE_CHECKING:
-    from vipflow.runtime.table import ComparisonTable
+    from vipflow.evaluation.table import ComparisonTable
 
 
 def plot_reward_curves(

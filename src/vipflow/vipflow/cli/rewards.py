@@ -24,8 +24,9 @@ from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
 from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
+from vipflow.recordings import open_recording
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
-from vipflow.video import Recording, VideoError, open_recording, read_image
+from vipflow.video import Recording, VideoError, read_image
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)

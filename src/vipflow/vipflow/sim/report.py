@@ -15,9 +15,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from vipflow.evaluation.table import comparison_table
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_success_bars
 from vipflow.policy.curves import read_metrics
-from vipflow.runtime.table import comparison_table
 from vipflow.sim.workflow import RewardReport, WorkflowResult
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}
