@@ -20,6 +20,7 @@ from vipflow.cli import fail
 from vipflow.durable import OutputError
 from vipflow.evaluation.table import comparison_table
 from vipflow.interrupt import exit_code, signal_name, signum_of
+from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.outputs import check_output_dir
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
@@ -51,6 +52,7 @@ def register(sub) -> None:
     parser.add_argument("--train-encoder", action="store_true",
                         help="pretrain the kitchen encoder now (ignores the shipped weights)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_live_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     try:
-        result = run_workflow(cfg)
+        with open_live(args) as live:
+            result = run_workflow(cfg, live=live)
         report = write_report(result)
+    except LiveError as exc:
+        return fail(exc)
     except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
         print(f"\n{signal_name(signum_of(exc))}: demo interrupted, so there is no success table (comparing "
               f"unfinished stages would mislead). Kept: {kept_outputs(args.out)}", file=sys.stderr)

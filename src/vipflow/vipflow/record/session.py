@@ -30,6 +30,7 @@ from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.writer import EpisodeWriter, os_error_to_episode_error
 from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.interrupt import signum_of
+from vipflow.live.publisher import LivePublisher
 from vipflow.record.keys import KeySource
 
 START_KEYS = ("space", "enter")
@@ -85,8 +86,9 @@ class SessionResult:
 class _Acquisition:
     """Camera and robot-state threads feeding one bounded queue (never blocking)."""
 
-    def __init__(self, camera: Camera, robot: Robot, state_rate_hz: float, maxsize: int, timeout_s: float):
-        self.camera, self.robot = camera, robot
+    def __init__(self, camera: Camera, robot: Robot, state_rate_hz: float, maxsize: int, timeout_s: float,
+                 live: LivePublisher | None = None):
+        self.camera, self.robot, self.live = camera, robot, live
         self.period_s = 1.0 / state_rate_hz
         self.timeout_s = timeout_s
         self.q: queue.Queue = queue.Queue(maxsize=maxsize)
@@ -109,6 +111,8 @@ class _Acquisition:
             t.join(timeout=max(2.0, 2 * self.timeout_s))
 
     def _offer(self, kind: str, sample: Any) -> None:
+        if self.live is not None:  # the viewer's own bounded queue: never blocks either
+            (self.live.frame if kind == "camera" else self.live.state)(sample)
         try:
             self.q.put_nowait((kind, time.monotonic_ns(), sample))
         except queue.Full:
@@ -203,9 +207,11 @@ class RecorderSession:
     """Run with ``run()``; everything it talks to (camera, robot, keys, output) is injected."""
 
     def __init__(
-        self, config: SessionConfig, camera: Camera, robot: Robot, keys: KeySource, out: TextIO | None = None
+        self, config: SessionConfig, camera: Camera, robot: Robot, keys: KeySource, out: TextIO | None = None,
+        live: LivePublisher | None = None,
     ) -> None:
         self.cfg = config
+        self.live = live  # optional Foxglove viewer: camera, robot state, episode start/end
         self.camera, self.robot, self.keys = camera, robot, keys
         self.out = out or sys.stdout
         self.dataset = Path(config.dataset)
@@ -332,7 +338,7 @@ class RecorderSession:
         fps = float(self.camera_info.get("fps") or 30.0)
         maxsize = max(16, int(self.cfg.queue_s * (fps + self.cfg.state_rate_hz)))
         acq = _Acquisition(
-            self.camera, self.robot, self.cfg.state_rate_hz, maxsize, self.cfg.camera_timeout_s
+            self.camera, self.robot, self.cfg.state_rate_hz, maxsize, self.cfg.camera_timeout_s, self.live
         )
         wt = _WriterThread(acq.q)
         wt.thread.start()
@@ -351,7 +357,12 @@ class RecorderSession:
                 if not self._wait_for_start(acq, recorded, index):
                     result.quit_early = True
                     return
+                if self.live is not None:
+                    name = f"episode_{index:04d}"
+                    self.live.event("episode_start", name, index=index, detail=self.cfg.task)
                 record, quit_now = self._record_one(acq, wt, index, recorded)
+                if self.live is not None:
+                    self.live.event("episode_end", record.name, index=index, label=record.label)
                 result.episodes.append(record)
                 self.say(record.line)
                 if record.label != "discarded":
