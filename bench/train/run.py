@@ -31,13 +31,13 @@ from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
 from vipflow.policy.cache import EmbeddingCache
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.from_episodes import load_episodes
+from vipflow.policy.embedded_episodes import load_episodes
 from vipflow.policy.model import build_policy_net, torch_threads
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import fit
+from vipflow.policy.training_set import prepare
+from vipflow.policy.transitions import demo_goals
 
 PERIOD_NS = 40_000_000
 

@@ -388,7 +388,7 @@ def policy_task(values: dict[str, str]) -> str:
     import json
 
     from vipflow.policy.checkpoint import POLICY_JSON, resolve_checkpoint
-    from vipflow.policy.spec import PolicyConfig
+    from vipflow.policy.policy_config import PolicyConfig
 
     checkpoint = resolve_checkpoint(Path(values["policy"]).expanduser())  # CheckpointError names the fix
     tasks = PolicyConfig.from_json(json.loads((checkpoint / POLICY_JSON).read_text())).tasks

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import demo_goals
+from vipflow.policy.embedded_episodes import explicit_goals, load_episodes
 from vipflow.policy.errors import GoalError
-from vipflow.policy.from_episodes import explicit_goals, load_episodes
-from vipflow.policy.pipeline import open_cache
+from vipflow.policy.train import open_cache
+from vipflow.policy.train_config import TrainConfig
+from vipflow.policy.transitions import demo_goals
 from vipflow.task_config import GOAL_SOURCES, GoalSpec
 
 

@@ -26,9 +26,9 @@ from vipflow.cli import fail
 from vipflow.encoders import EncoderError
 from vipflow.encoders.families import FAMILIES
 from vipflow.episodes import LABELS, EpisodeError
-from vipflow.policy.config import RESUME_FREE_FIELDS, TrainConfig
 from vipflow.policy.errors import PolicyError
-from vipflow.policy.spec import HEADS, TASK_CONDITIONING
+from vipflow.policy.policy_config import HEADS, TASK_CONDITIONING
+from vipflow.policy.train_config import RESUME_FREE_FIELDS, TrainConfig
 from vipflow.policy.trainer import CONFIG_JSON
 from vipflow.policy.weights import METHODS, WeightingConfig
 from vipflow.video import VideoError
@@ -340,7 +340,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from vipflow.policy.pipeline import train
+    from vipflow.policy.train import train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -19,11 +19,11 @@ import typing
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.encoder_training import TrainConfig, TrainingError, train_encoder
+from vipflow.encoder_training.checkpoint import load_checkpoint, resolve_checkpoint
+from vipflow.encoder_training.config import OPTION_HELP
+from vipflow.encoder_training.distributed import shutdown_distributed
 from vipflow.encoders import EncoderError
-from vipflow.training import TrainConfig, TrainingError, train_encoder
-from vipflow.training.checkpoint import load_checkpoint, resolve_checkpoint
-from vipflow.training.config import OPTION_HELP
-from vipflow.training.distributed import shutdown_distributed
 from vipflow.video import VideoError
 
 ALIASES = {"out_dir": ("--out",)}

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from vipflow.durable import atomic_write_text
 from vipflow.policy.errors import CheckpointError
 from vipflow.policy.model import PolicyNet, build_policy_net
-from vipflow.policy.spec import PolicyConfig
+from vipflow.policy.policy_config import PolicyConfig
 
 POLICY_WEIGHTS = "policy.safetensors"
 POLICY_JSON = "policy.json"

@@ -30,11 +30,11 @@ from vipflow.policy.checkpoint import (
     write_checkpoint,
     write_json,
 )
-from vipflow.policy.config import TrainConfig
 from vipflow.policy.curves import MetricsLog, plot_training_curves
 from vipflow.policy.errors import ResumeMismatchError
 from vipflow.policy.model import PolicyNet, build_policy_net, make_optimizer, torch_threads
-from vipflow.policy.prepared import PreparedData
+from vipflow.policy.train_config import TrainConfig
+from vipflow.policy.training_set import PreparedData
 
 log = logging.getLogger(__name__)
 

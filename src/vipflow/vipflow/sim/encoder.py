@@ -2,7 +2,7 @@
 
 Official VIP weights cannot be shipped or downloaded here, so this stands in for pretraining
 on human video: a ``convnet-small`` VIP encoder trained with our own VIP objective
-(:mod:`vipflow.training`) on scripted-expert videos of every kitchen task except the one it will
+(:mod:`vipflow.encoder_training`) on scripted-expert videos of every kitchen task except the one it will
 be evaluated on. One encoder per held-out task ships in ``vipflow/assets`` (≈5 MB each); the
 exact command that reproduces them is::
 
@@ -94,7 +94,7 @@ def train_kitchen_encoder(
 
 
 def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progress: bool):
-    from vipflow.training import train_encoder
+    from vipflow.encoder_training import train_encoder
 
     return train_encoder(
         videos,

@@ -23,8 +23,8 @@ from vipflow.encoders import Encoder, load_encoder
 from vipflow.episodes import read_episode, usable_episodes
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.pipeline import train as train_policy
+from vipflow.policy.train import train as train_policy
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.weights import WeightingConfig
 from vipflow.rewards import step_rewards, values
 from vipflow.runtime.ledger import Ledger

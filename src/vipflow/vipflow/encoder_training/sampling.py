@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vipflow.training.errors import TrainingConfigError, TrainingDataError
+from vipflow.encoder_training.errors import TrainingConfigError, TrainingDataError
 
 # Frames per sample and their order, per objective.
 FRAME_LAYOUTS: dict[str, tuple[str, ...]] = {

@@ -3,7 +3,7 @@
 Every source is resolved to a :class:`VideoSource` once, up front: manifests give explicit frame
 file names and folders are listed a single time, so nothing scans directories per sample (the
 official VIP loader re-globs the data root and the video folder for every sample). The frames
-themselves are decoded once, into the frame cache (:mod:`vipflow.training.cache`).
+themselves are decoded once, into the frame cache (:mod:`vipflow.encoder_training.cache`).
 
 Supported layouts:
 
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.encoder_training.errors import TrainingDataError
 from vipflow.episodes import EpisodeError, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
-from vipflow.training.errors import TrainingDataError
 from vipflow.video import IMAGE_SUFFIXES, VideoError, iter_video, read_image
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vipflow.training.losses import (
+from vipflow.encoder_training.losses import (
     EPS,
     LIVLossConfig,
     LSTDLossConfig,

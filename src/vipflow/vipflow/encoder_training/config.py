@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vipflow.training.dataset import AUGMENTATIONS
-from vipflow.training.errors import TrainingConfigError
-from vipflow.training.losses import LIVLossConfig, LSTDLossConfig, VIPLossConfig
-from vipflow.training.sampling import FRAME_LAYOUTS
-from vipflow.training.sources import DEFAULT_EPISODE_LABELS
+from vipflow.encoder_training.dataset import AUGMENTATIONS
+from vipflow.encoder_training.errors import TrainingConfigError
+from vipflow.encoder_training.losses import LIVLossConfig, LSTDLossConfig, VIPLossConfig
+from vipflow.encoder_training.sampling import FRAME_LAYOUTS
+from vipflow.encoder_training.sources import DEFAULT_EPISODE_LABELS
 
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 LR_SCHEDULES = ("constant", "cosine")

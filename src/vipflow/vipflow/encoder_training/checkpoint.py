@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
-from vipflow.training.errors import CheckpointError
+from vipflow.encoder_training.errors import CheckpointError
 
 FORMAT = "vipflow-train-checkpoint/1"
 TENSOR_REF = "__tensor__"

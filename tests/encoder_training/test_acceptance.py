@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from vipflow.encoder_training import load_trained, train_encoder
+from vipflow.encoder_training.synthetic import drifting_square_videos
 from vipflow.metrics import voc
 from vipflow.rewards import values
-from vipflow.training import load_trained, train_encoder
-from vipflow.training.synthetic import drifting_square_videos
 
 
 @pytest.fixture

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vipflow.training import TrainConfig, TrainingConfigError
-from vipflow.training.cache import FrameCache
-from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
-from vipflow.training.distributed import DistEnv
-from vipflow.training.model import TrainModule, build_encoder
-from vipflow.training.sources import array_sources
-from vipflow.training.synthetic import drifting_square_videos
-from vipflow.training.trainer import StepRunner, amp_dtype
+from vipflow.encoder_training import TrainConfig, TrainingConfigError
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
+from vipflow.encoder_training.distributed import DistEnv
+from vipflow.encoder_training.model import TrainModule, build_encoder
+from vipflow.encoder_training.sources import array_sources
+from vipflow.encoder_training.synthetic import drifting_square_videos
+from vipflow.encoder_training.trainer import StepRunner, amp_dtype
 
 
 def test_bf16_autocast_step_matches_fp32() -> None:

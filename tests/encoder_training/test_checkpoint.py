@@ -10,10 +10,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from vipflow.encoder_training import CheckpointError, NonFiniteLossError, TrainConfig, train_encoder
+from vipflow.encoder_training.checkpoint import (
+    join_tensors,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+    split_tensors,
+)
+from vipflow.encoder_training.synthetic import drifting_square_videos
 from vipflow.encoders.encoder import load_encoder, save_encoder
-from vipflow.training import CheckpointError, NonFiniteLossError, TrainConfig, train_encoder
-from vipflow.training.checkpoint import join_tensors, load_checkpoint, rng_state, set_rng_state, split_tensors
-from vipflow.training.synthetic import drifting_square_videos
 
 VIDEOS = drifting_square_videos(6, seed=3, size=24, frames=8, min_travel=8)
 

@@ -15,10 +15,10 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from vipflow.encoder_training.config import TrainConfig
 from vipflow.encoders.encoder import Encoder, load_encoder
 from vipflow.encoders.families import get_family, resolve_arch
 from vipflow.encoders.preprocess import PreprocessConfig
-from vipflow.training.config import TrainConfig
 
 
 def training_preprocess(config: TrainConfig) -> PreprocessConfig:

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from vipflow.encoder_training import cache as cache_module
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
+from vipflow.encoder_training.errors import TrainingDataError
+from vipflow.encoder_training.sampling import liv_indices, random_resized_crop_box, vip_indices
+from vipflow.encoder_training.sources import array_sources, discover_sources, load_manifest
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
-from vipflow.training import cache as cache_module
-from vipflow.training.cache import FrameCache
-from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
-from vipflow.training.errors import TrainingDataError
-from vipflow.training.sampling import liv_indices, random_resized_crop_box, vip_indices
-from vipflow.training.sources import array_sources, discover_sources, load_manifest
 
 
 def counting_video(n: int, h: int = 20, w: int = 30) -> np.ndarray:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from vipflow.policy.cache import EmbeddingCache, default_cache_dir
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.from_episodes import embed_texts, explicit_goals, load_episodes, task_descriptions
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.embedded_episodes import embed_texts, explicit_goals, load_episodes, task_descriptions
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import TrainResult, fit
+from vipflow.policy.training_set import prepare
+from vipflow.policy.transitions import demo_goals
 
 log = logging.getLogger(__name__)
 

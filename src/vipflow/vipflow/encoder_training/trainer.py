@@ -21,36 +21,36 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from vipflow.encoders.encoder import Encoder, load_encoder, save_encoder
-from vipflow.encoders.nets import tokenize
-from vipflow.training.cache import FrameCache
-from vipflow.training.checkpoint import (
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.checkpoint import (
     TrainingState,
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from vipflow.training.config import TrainConfig
-from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
-from vipflow.training.distributed import (
+from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
+from vipflow.encoder_training.distributed import (
     DistEnv,
     barrier,
     gather_with_grad,
     init_distributed,
     synchronise_batchnorm,
 )
-from vipflow.training.errors import (
+from vipflow.encoder_training.errors import (
     CheckpointError,
     NonFiniteLossError,
     TrainingConfigError,
     TrainingDataError,
 )
-from vipflow.training.logs import MetricsCSV, plot_curves
-from vipflow.training.losses import LossConfig, LossTerms, compute_loss, negative_permutations
-from vipflow.training.model import TrainModule, build_encoder
-from vipflow.training.sources import VideoSource
-from vipflow.training.validation import evaluate_videos
+from vipflow.encoder_training.logs import MetricsCSV, plot_curves
+from vipflow.encoder_training.losses import LossConfig, LossTerms, compute_loss, negative_permutations
+from vipflow.encoder_training.model import TrainModule, build_encoder
+from vipflow.encoder_training.sources import VideoSource
+from vipflow.encoder_training.validation import evaluate_videos
+from vipflow.encoders.encoder import Encoder, load_encoder, save_encoder
+from vipflow.encoders.nets import tokenize
 
 log = logging.getLogger(__name__)
 

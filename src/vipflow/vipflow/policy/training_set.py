@@ -15,11 +15,11 @@ import torch
 
 from vipflow.actions import PROPRIO_FEATURES
 from vipflow.policy.cache import hash_arrays
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import EpisodeData, check_episodes, split_episodes, stack_transitions
 from vipflow.policy.errors import DatasetError, TaskConditioningError
 from vipflow.policy.model import torch_threads
-from vipflow.policy.spec import EncoderRef, Normalization, PolicyConfig, unit_rows
+from vipflow.policy.policy_config import EncoderRef, Normalization, PolicyConfig, unit_rows
+from vipflow.policy.train_config import TrainConfig
+from vipflow.policy.transitions import EpisodeData, check_episodes, split_episodes, stack_transitions
 from vipflow.policy.weights import WeightStats, compute_weights
 
 

@@ -2,7 +2,7 @@
 
 The VIP loss couples the whole batch (log-mean-exp, negatives' permutations) and the model has
 BatchNorm, so this only holds because embeddings are gathered across ranks, the loss is scaled by
-the world size and BN statistics are global (vipflow.training.distributed).
+the world size and BN statistics are global (vipflow.encoder_training.distributed).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 
-from vipflow.training.cache import FrameCache
-from vipflow.training.config import TrainConfig
-from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
-from vipflow.training.distributed import DistEnv, current_env, synchronise_batchnorm
-from vipflow.training.model import TrainModule, build_encoder
-from vipflow.training.sources import array_sources
-from vipflow.training.synthetic import drifting_square_videos
-from vipflow.training.trainer import StepRunner
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
+from vipflow.encoder_training.distributed import DistEnv, current_env, synchronise_batchnorm
+from vipflow.encoder_training.model import TrainModule, build_encoder
+from vipflow.encoder_training.sources import array_sources
+from vipflow.encoder_training.synthetic import drifting_square_videos
+from vipflow.encoder_training.trainer import StepRunner
 
 GLOBAL_BATCH = 8
 STEP = 3  # any step: the data and the negatives' permutations are functions of (seed, step)

@@ -2,21 +2,21 @@
 
 See docs/training.md. Typical use::
 
-    from vipflow.training import train_vip
+    from vipflow.encoder_training import train_vip
     encoder = train_vip(list_of_uint8_videos, arch="convnet-small", image_size=64, steps=1000)
 """
 
-from vipflow.training.api import as_sources, train_encoder, train_vip
-from vipflow.training.cache import FrameCache
-from vipflow.training.config import TrainConfig
-from vipflow.training.errors import (
+from vipflow.encoder_training.api import as_sources, train_encoder, train_vip
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.errors import (
     CheckpointError,
     NonFiniteLossError,
     TrainingConfigError,
     TrainingDataError,
     TrainingError,
 )
-from vipflow.training.losses import (
+from vipflow.encoder_training.losses import (
     LIVLossConfig,
     LSTDLossConfig,
     VIPLossConfig,
@@ -26,8 +26,8 @@ from vipflow.training.losses import (
     lstd_loss,
     vip_loss,
 )
-from vipflow.training.sources import VideoSource, array_sources, discover_sources, load_manifest
-from vipflow.training.trainer import Trainer, TrainResult, load_trained
+from vipflow.encoder_training.sources import VideoSource, array_sources, discover_sources, load_manifest
+from vipflow.encoder_training.trainer import Trainer, TrainResult, load_trained
 
 __all__ = [
     "CheckpointError",

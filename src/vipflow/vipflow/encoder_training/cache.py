@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from vipflow.training.errors import TrainingDataError
-from vipflow.training.sampling import MIN_FRAMES
-from vipflow.training.sources import VideoSource
+from vipflow.encoder_training.errors import TrainingDataError
+from vipflow.encoder_training.sampling import MIN_FRAMES
+from vipflow.encoder_training.sources import VideoSource
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1

@@ -18,14 +18,14 @@ from vipflow.encoders import TextNotSupportedError
 from vipflow.episodes import EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.policy.cache import EmbeddingCache, hash_arrays
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import EpisodeData, require_finite
 from vipflow.policy.errors import (
     EmptySelectionError,
     GoalError,
     MixedActionSpaceError,
     TaskConditioningError,
 )
+from vipflow.policy.train_config import TrainConfig
+from vipflow.policy.transitions import EpisodeData, require_finite
 from vipflow.rewards import goal_from_images, goal_from_text
 from vipflow.video import VideoError, read_image
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from vipflow.cli.main import main
-from vipflow.training.checkpoint import load_checkpoint
-from vipflow.training.synthetic import drifting_square_videos
+from vipflow.encoder_training.checkpoint import load_checkpoint
+from vipflow.encoder_training.synthetic import drifting_square_videos
 from vipflow.video import write_video
 
 TINY = [

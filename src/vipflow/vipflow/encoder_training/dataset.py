@@ -17,9 +17,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms.v2 import functional as TF
 
-from vipflow.training.cache import FrameCache
-from vipflow.training.errors import TrainingConfigError
-from vipflow.training.sampling import (
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.errors import TrainingConfigError
+from vipflow.encoder_training.sampling import (
     FRAME_LAYOUTS,
     CropBox,
     center_square_box,

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.errors import TrainingDataError
+from vipflow.encoder_training.sources import (
+    DEFAULT_EPISODE_LABELS,
+    VideoSource,
+    array_sources,
+    discover_sources,
+)
+from vipflow.encoder_training.trainer import Trainer, TrainResult, load_trained
 from vipflow.encoders.encoder import Encoder
-from vipflow.training.config import TrainConfig
-from vipflow.training.errors import TrainingDataError
-from vipflow.training.sources import DEFAULT_EPISODE_LABELS, VideoSource, array_sources, discover_sources
-from vipflow.training.trainer import Trainer, TrainResult, load_trained
 
 VideoInput = str | Path | np.ndarray | VideoSource
 

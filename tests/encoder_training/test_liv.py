@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vipflow.training import TrainingDataError, load_trained, train_encoder
-from vipflow.training.synthetic import drifting_square_videos
+from vipflow.encoder_training import TrainingDataError, load_trained, train_encoder
+from vipflow.encoder_training.synthetic import drifting_square_videos
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vipflow.training.errors import TrainingConfigError
+from vipflow.encoder_training.errors import TrainingConfigError
 
 
 @dataclass(frozen=True)

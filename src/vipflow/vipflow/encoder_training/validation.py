@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from vipflow.encoder_training.cache import FrameCache
 from vipflow.encoders.encoder import Encoder
 from vipflow.metrics import bump_rate, voc
 from vipflow.rewards import step_rewards, values
-from vipflow.training.cache import FrameCache
 
 MAX_FRAMES = 64  # frames per held-out video (evenly spaced), to keep validation cheap
 
