@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
+from vipflow.goals import demo_goals
 from vipflow.hardware import Frame, RobotState
 from vipflow.policy.cache import EmbeddingCache
 from vipflow.policy.embedded_episodes import load_episodes
@@ -37,7 +38,6 @@ from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import fit
 from vipflow.policy.training_set import prepare
-from vipflow.policy.transitions import demo_goals
 
 PERIOD_NS = 40_000_000
 

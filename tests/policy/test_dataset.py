@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from vipflow.goals import demo_goals
 from vipflow.policy import (
     DatasetError,
     EmptySelectionError,
@@ -18,7 +19,7 @@ from vipflow.policy import (
 )
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.training_set import prepare
-from vipflow.policy.transitions import demo_goals, split_episodes, stack_transitions
+from vipflow.policy.transitions import split_episodes, stack_transitions
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")
 

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 
 from vipflow.encoders import load_encoder
+from vipflow.goals import demo_goals, embed_texts, explicit_goals
 from vipflow.policy import GoalError, TaskConditioningError, load_policy
-from vipflow.policy.embedded_episodes import embed_texts, explicit_goals
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train import train
 from vipflow.policy.trainer import fit
 from vipflow.policy.training_set import prepare
-from vipflow.policy.transitions import demo_goals
 from vipflow.policy.weights import WeightingConfig
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")

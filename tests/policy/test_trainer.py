@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
+from vipflow.goals import demo_goals
 from vipflow.policy import ResumeMismatchError, load_policy
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.trainer import fit
 from vipflow.policy.training_set import prepare
-from vipflow.policy.transitions import demo_goals
 from vipflow.policy.weights import WeightingConfig
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")

@@ -19,9 +19,10 @@ from tqdm import tqdm
 from vipflow.cli import fail
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
+from vipflow.goals import goal_from_episodes, goal_from_images, goal_from_text
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.plots import plot_reward_curves
-from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
+from vipflow.rewards import step_rewards, values
 from vipflow.video import Recording, VideoError, open_recording, read_image
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

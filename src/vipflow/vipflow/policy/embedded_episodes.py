@@ -1,4 +1,4 @@
-"""Recorded episodes -> ``EpisodeData``: selection, the 25 Hz grid, cached embeddings, goals.
+"""Recorded episodes -> ``EpisodeData``: selection, the 25 Hz grid, cached embeddings.
 
 This is the only module of the trainer that touches rosbag2 episodes and the encoder; the rest
 works on arrays, so it can be tested and reused (simulator, notebooks) without a dataset.
@@ -10,47 +10,50 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from vipflow.actions import proprio_vector
-from vipflow.encoders import TextNotSupportedError
 from vipflow.episodes import EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.policy.cache import EmbeddingCache, hash_arrays
 from vipflow.policy.errors import (
     EmptySelectionError,
-    GoalError,
     MixedActionSpaceError,
-    TaskConditioningError,
 )
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.transitions import EpisodeData, require_finite
-from vipflow.rewards import goal_from_images, goal_from_text
-from vipflow.video import VideoError, read_image
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ACTION_SPACE = "ee_delta"
+DEFAULT_PROPRIO = TrainConfig.__dataclass_fields__["proprio"].default
 
 
-def _matches(s: EpisodeSummary, cfg: TrainConfig) -> bool:
-    meta = s.meta
-    assert meta is not None
-    return (
-        (not cfg.labels or meta.label in cfg.labels)
-        and all(t in meta.tags for t in cfg.tags)
-        and not any(t in meta.tags for t in cfg.exclude_tags)
-        and (not cfg.tasks or meta.task in cfg.tasks)
-    )
+def select_episodes(
+    datasets: tuple[str, ...],
+    *,
+    labels: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    exclude_tags: tuple[str, ...] = (),
+    tasks: tuple[str, ...] = (),
+) -> list[EpisodeSummary]:
+    """Usable episodes of ``datasets`` (dataset dirs or episode dirs) with one of ``labels``, every
+    tag of ``tags``, none of ``exclude_tags`` and one of ``tasks`` (an empty filter keeps all)."""
 
+    def matches(s: EpisodeSummary) -> bool:
+        meta = s.meta
+        assert meta is not None
+        return (
+            (not labels or meta.label in labels)
+            and all(t in meta.tags for t in tags)
+            and not any(t in meta.tags for t in exclude_tags)
+            and (not tasks or meta.task in tasks)
+        )
 
-def select_episodes(cfg: TrainConfig) -> list[EpisodeSummary]:
-    """Usable episodes of ``cfg.datasets`` (dataset dirs or episode dirs) passing the filters."""
-    if not cfg.datasets:
+    if not datasets:
         raise EmptySelectionError("no dataset given; pass one or more dataset (or episode) directories")
     found: list[EpisodeSummary] = []
-    for d in cfg.datasets:
+    for d in datasets:
         path = Path(d)
         found += [summarize(path)] if is_episode_dir(path) else list_episodes(path)
     usable = []
@@ -61,14 +64,14 @@ def select_episodes(cfg: TrainConfig) -> list[EpisodeSummary]:
             log.warning(
                 "skipping episode %s (%s): %s", s.path, s.status, s.problem or "not usable for training"
             )
-    selected = [s for s in usable if _matches(s, cfg)]
+    selected = [s for s in usable if matches(s)]
     if not selected:
         labels = Counter(s.label for s in usable)
         tags = Counter(t for s in usable for t in (s.meta.tags if s.meta else []))
         tasks = Counter(s.meta.task for s in usable if s.meta)
         raise EmptySelectionError(
-            f"no episode matches the selection (labels={list(cfg.labels) or 'any'}, tags={list(cfg.tags)}, "
-            f"exclude_tags={list(cfg.exclude_tags)}, tasks={list(cfg.tasks) or 'any'}) among {len(usable)} "
+            f"no episode matches the selection (labels={list(labels) or 'any'}, tags={list(tags)}, "
+            f"exclude_tags={list(exclude_tags)}, tasks={list(tasks) or 'any'}) among {len(usable)} "
             f"usable episode(s) of {len(found)} found; available labels {dict(labels)}, tags {dict(tags)}, "
             f"tasks {dict(tasks)}; loosen the filters"
         )
@@ -94,10 +97,17 @@ def resolve_action_space(requested: str | None, episodes: list[EpisodeSummary]) 
 
 
 def load_episode(
-    summary: EpisodeSummary, encoder, cache: EmbeddingCache, cfg: TrainConfig, action_space: str
+    summary: EpisodeSummary,
+    encoder,
+    cache: EmbeddingCache,
+    *,
+    rate_hz: float = 25.0,
+    proprio: tuple[str, ...] = DEFAULT_PROPRIO,
+    action_space: str = DEFAULT_ACTION_SPACE,
+    batch_size: int = 32,
 ) -> EpisodeData:
     """Read one episode onto the grid and embed its frames (through the cache)."""
-    grid = read_episode(summary.path).on_grid(cfg.rate_hz)
+    grid = read_episode(summary.path).on_grid(rate_hz)
     for what, arr in (("joint_pos", grid.joint_pos), ("ee_pose", grid.ee_pose), ("gripper", grid.gripper)):
         require_finite(arr, f"episode {summary.path}: {what} is", "fix the recording or exclude it")
     frames_hash = hash_arrays(grid.frames)
@@ -105,8 +115,8 @@ def load_episode(
         name=str(summary.path),
         task=grid.meta.task,
         label=grid.meta.label,
-        embeddings=cache.embed(encoder, grid.frames, cfg.encode_batch_size, frames_hash=frames_hash),
-        proprio=proprio_vector(cfg.proprio, grid.joint_pos, grid.ee_pose, grid.gripper),
+        embeddings=cache.embed(encoder, grid.frames, batch_size, frames_hash=frames_hash),
+        proprio=proprio_vector(proprio, grid.joint_pos, grid.ee_pose, grid.gripper),
         actions=grid.actions_for(action_space),
         action_space=action_space,
         encoder_fingerprint=encoder.fingerprint,
@@ -116,10 +126,14 @@ def load_episode(
 
 
 def load_episodes(cfg: TrainConfig, encoder, cache: EmbeddingCache) -> list[EpisodeData]:
-    selected = select_episodes(cfg)
+    """The run's selection of episodes, on its grid, embedded (through the cache)."""
+    selected = select_episodes(
+        cfg.datasets, labels=cfg.labels, tags=cfg.tags, exclude_tags=cfg.exclude_tags, tasks=cfg.tasks
+    )
     space = resolve_action_space(cfg.action_space, selected)
+    grid = {"rate_hz": cfg.rate_hz, "proprio": cfg.proprio, "batch_size": cfg.encode_batch_size}
     return [
-        load_episode(s, encoder, cache, cfg, space)
+        load_episode(s, encoder, cache, action_space=space, **grid)
         for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress)
     ]
 
@@ -133,37 +147,3 @@ def task_descriptions(episodes: list[EpisodeData]) -> dict[str, str]:
     for e in episodes:
         out.setdefault(e.task, e.task)
     return out
-
-
-def embed_texts(encoder, texts: list[str], why: str) -> np.ndarray:
-    """Text embeddings for goals (``why="goal"``) or task conditioning; LIV only, named error otherwise."""
-    try:
-        if why == "goal":
-            return goal_from_text(encoder, texts[0])[None]
-        return np.asarray(encoder.embed_text(texts), np.float32)
-    except TextNotSupportedError as e:
-        err = GoalError if why == "goal" else TaskConditioningError
-        raise err(
-            f"encoder {encoder.name} cannot embed text ({e}); text goals and text task conditioning need a "
-            "LIV encoder (--encoder liv)"
-        ) from None
-
-
-def explicit_goals(cfg: TrainConfig, encoder, tasks: list[str]) -> dict[str, np.ndarray] | None:
-    """Goal from --goal-image (mean embedding) or --goal-text; None: use the demo goals."""
-    if not (cfg.goal_images or cfg.goal_text):
-        return None
-    if len(tasks) > 1:
-        raise GoalError(
-            f"an explicit goal image/text describes one task, but the selection holds {tasks}; select one "
-            "task (--task) or use the default goals from the successful demos of each task"
-        )
-    if cfg.goal_images:
-        try:
-            images = [read_image(p) for p in cfg.goal_images]
-        except VideoError as e:
-            raise GoalError(f"goal image cannot be read: {e}; give PNG or JPEG files") from None
-        goal = goal_from_images(encoder, images)
-    else:
-        goal = embed_texts(encoder, [cfg.goal_text], "goal")[0]
-    return {t: np.asarray(goal, np.float32) for t in tasks}

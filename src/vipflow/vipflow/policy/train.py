@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from vipflow.policy.cache import EmbeddingCache, default_cache_dir
-from vipflow.policy.embedded_episodes import embed_texts, explicit_goals, load_episodes, task_descriptions
+from vipflow.encoders import load_encoder
+from vipflow.goals import demo_goals, embed_texts, explicit_goals
+from vipflow.policy.cache import open_cache
+from vipflow.policy.embedded_episodes import load_episodes, task_descriptions
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import TrainResult, fit
 from vipflow.policy.training_set import prepare
-from vipflow.policy.transitions import demo_goals
 
 log = logging.getLogger(__name__)
-
-
-def open_cache(cfg: TrainConfig) -> EmbeddingCache:
-    if cfg.cache_dir == "off":
-        return EmbeddingCache(None)
-    return EmbeddingCache(cfg.cache_dir or default_cache_dir())
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None) -> TrainResult:
@@ -28,10 +23,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
     ``resume``: continue ``cfg.run_dir`` from its ``last`` checkpoint (a fresh start if it has none).
     """
     if encoder is None:
-        from vipflow.encoders import load_encoder
-
         encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device)
-    cache = open_cache(cfg)
+    cache = open_cache(cfg.cache_dir)
     episodes = load_episodes(cfg, encoder, cache)
     s = cache.stats
     log.info(

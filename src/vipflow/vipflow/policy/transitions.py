@@ -115,25 +115,6 @@ def check_episodes(episodes: list[EpisodeData]) -> None:
         raise EmptySelectionError("the selected episodes contain no transitions")
 
 
-def demo_goals(episodes: list[EpisodeData], last_frames: int = 1) -> dict[str, np.ndarray]:
-    """Per task, the mean embedding of the last frame(s) of each successful demo (VIP App. H.1).
-
-    The recipe of ``vipflow.rewards.goal_from_episodes``, applied to embeddings the trainer already
-    holds (cached), so the goal frames are not decoded and encoded a second time.
-    """
-    goals = {}
-    for task in sorted({e.task for e in episodes}):
-        last = [e.embeddings[-last_frames:] for e in episodes if e.task == task and e.label == "success"]
-        if not last:
-            raise GoalError(
-                f"task {task!r} has no episode labelled success among the selected ones, so there is no "
-                "demo goal; label the demos as success (vipflow.episodes.edit.relabel), include them "
-                "(--label success) or give --goal-image / --goal-text"
-            )
-        goals[task] = np.concatenate(last).astype(np.float64).mean(axis=0).astype(np.float32)
-    return goals
-
-
 def stack_transitions(
     episodes: list[EpisodeData], goals: dict[str, np.ndarray], similarity: str, gamma: float = 0.98
 ) -> Transitions:

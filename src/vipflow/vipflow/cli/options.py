@@ -1,0 +1,161 @@
+"""Command-line options derived from config dataclasses: each setting is declared once.
+
+``add_options(parser, Schema)`` adds one option per leaf field of a ``vipflow.config_schema``
+dataclass: the flag, type, choices, range and help (with its default) all come from the field's
+``option(...)`` declaration. Values are not defaulted in the namespace (``argparse.SUPPRESS``), so
+``given(args, Schema)`` sees exactly what was typed and ``from_args(Schema, args, *layers)``
+resolves ``defaults < layers (e.g. the task YAML, a saved run) < flags`` through
+``config_schema.resolve``. Field metadata that shapes the option (see ``config_schema.option``):
+``flag``, ``short``, ``aliases``, ``metavar``, ``repeat``, ``sep``, ``positional``, ``cli``,
+``group``, ``default_text``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from vipflow.config_schema import (
+    ConfigError,
+    bounds_problem,
+    coerce,
+    optional_inner,
+    resolve,
+    schema_fields,
+)
+
+
+def flag_of(name: str, meta: Mapping[str, Any]) -> str:
+    """The primary command-line spelling of field ``name`` (dotted): ``flag``, else ``--leaf-name``."""
+    return meta.get("flag") or "--" + name.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def _item_type(tp: Any) -> tuple[Any, bool]:
+    """(scalar or item type, is a variable/fixed tuple) of a field type, through ``X | None``."""
+    tp = optional_inner(tp) or tp
+    args = getattr(tp, "__args__", ())
+    if getattr(tp, "__origin__", None) is tuple:
+        return args[0], True
+    return tp, False
+
+
+def _converter(tp: Any, meta: Mapping[str, Any], where: str) -> Callable[[str], Any]:
+    """argparse ``type=``: text -> value through ``coerce``, with choices and bounds checked, so a bad
+    value is a usage error naming the flag (``argument --steps: must be at least 1, got 0 ...``)."""
+    choices, bounds = meta.get("choices", ()), meta.get("bounds")
+
+    def convert(text: str) -> Any:
+        try:
+            value = coerce(text, tp, where, from_text=True)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{where}: ")) from None
+        items = value if isinstance(value, tuple) else (value,)
+        bad = [v for v in items if choices and v is not None and v not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{bad[0]!r} is not one of {list(choices)}")
+        problem = bounds_problem(value, bounds) if bounds and value is not None else None
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    convert.__name__ = getattr(tp, "__name__", "value")  # argparse names it in "invalid X value"
+    return convert
+
+
+def _show(value: Any, sep: str) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return sep.join(_show(v, sep) for v in value) if value else "none"
+    if isinstance(value, Path):
+        return str(value)
+    return str(value) if value != "" else "''"
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def help_text(f: dataclasses.Field) -> str:
+    """The field's help with its default, as ``--help`` shows it (every default is shown)."""
+    meta = f.metadata
+    text = meta.get("help", "")
+    shown = meta.get("default_text") or _show(_default(f), meta.get("sep", " "))
+    text += f" (default: {shown})"
+    return text.replace("%", "%%")
+
+
+def add_options(
+    parser: argparse.ArgumentParser,
+    schema: type,
+    *,
+    only: Collection[str] | None = None,
+    skip: Collection[str] = (),
+) -> list[str]:
+    """Add one option per leaf field of ``schema`` (``only``/``skip``: dotted names); their dests."""
+    groups: dict[str, Any] = {}
+    dests = []
+    for name, f, tp in schema_fields(schema):
+        meta = f.metadata
+        if meta.get("internal") or meta.get("cli", True) is False or name in skip:
+            continue
+        if only is not None and name not in only:
+            continue
+        title = meta.get("group")
+        target = parser if not title else groups.setdefault(title, parser.add_argument_group(title))
+        item, is_tuple = _item_type(tp)
+        flag = flag_of(name, meta)
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text(f)}
+        if item is not bool:
+            kwargs["metavar"] = meta.get("metavar") or flag.lstrip("-").upper().replace("-", "_")
+        if meta.get("positional"):
+            target.add_argument(
+                name, nargs="*" if is_tuple else None, type=_converter(item, meta, name), **kwargs
+            )
+            dests.append(name)
+            continue
+        flags = [*([meta["short"]] if meta.get("short") else []), flag, *meta.get("aliases", ())]
+        kwargs["dest"] = name
+        if item is bool and not is_tuple:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif is_tuple and meta.get("repeat"):
+            kwargs.update(action="append", type=_converter(item, meta, flag))
+        elif is_tuple and meta.get("sep"):
+            kwargs["type"] = _converter(optional_inner(tp) or tp, meta, flag)
+        elif is_tuple:
+            size = len(getattr(optional_inner(tp) or tp, "__args__", ()))
+            fixed = size > 1 and Ellipsis not in (optional_inner(tp) or tp).__args__
+            kwargs.update(nargs=size if fixed else "+", type=_converter(item, meta, flag))
+        else:
+            kwargs["type"] = _converter(tp, meta, flag)
+            if meta.get("choices"):
+                kwargs["choices"] = meta["choices"]
+        target.add_argument(*flags, **kwargs)
+        dests.append(name)
+    return dests
+
+
+def given(args: argparse.Namespace, schema: type) -> dict[str, Any]:
+    """``{dotted name: value}`` of the ``schema`` options present on the command line."""
+    out: dict[str, Any] = {}
+    for name, _f, _tp in schema_fields(schema):
+        if hasattr(args, name):
+            value = getattr(args, name)
+            out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def from_args(schema: type, args: argparse.Namespace, *layers: Mapping[str, Any], where: str = "") -> Any:
+    """``schema`` resolved from its defaults, then ``layers`` (flat, dotted), then the given flags."""
+    return resolve(schema, *layers, given(args, schema), where=where or "command line")
