@@ -117,7 +117,7 @@ def add_options(
         item, is_tuple = _item_type(tp)
         flag = flag_of(name, meta)
         kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text(f)}
-        if item is not bool:
+        if meta.get("metavar") or not (item is bool or meta.get("choices")):
             kwargs["metavar"] = meta.get("metavar") or flag.lstrip("-").upper().replace("-", "_")
         if meta.get("positional"):
             target.add_argument(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.config import TrainConfig, configure
 from vipflow.encoder_training.errors import TrainingDataError
 from vipflow.encoder_training.sources import (
     DEFAULT_EPISODE_LABELS,
@@ -67,8 +67,7 @@ def train_encoder(
 
     ``overrides`` set individual :class:`TrainConfig` fields, e.g. ``steps=500``.
     """
-    base = config.to_dict() if config is not None else {}
-    cfg = TrainConfig.from_dict(base | overrides)
+    cfg = configure(config, **overrides)
     labels = cfg.episode_labels
     train = _outside(as_sources(videos, texts, labels), Path(cfg.out_dir))
     val = (

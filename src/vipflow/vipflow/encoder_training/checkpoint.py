@@ -7,17 +7,14 @@ Layout of ``<run>/checkpoints/step_00001000/``:
 * ``state.json``            step, config, the optimiser/scaler/RNG state with tensors replaced by
                             references into the safetensors files.
 
-``<run>/checkpoints/last`` holds the name of the newest complete checkpoint. A checkpoint is
-written into a temporary folder and renamed, so a crash mid-write leaves the previous one intact.
-The data stream needs no state: samples are a function of (seed, sample number).
+The run folder, the ``last`` pointer and the crash-safe write are ``vipflow.runs``'. The data
+stream needs no state: samples are a function of (seed, sample number).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +24,17 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
+from vipflow.config_schema import DuplicateKeyError, parse_json
+from vipflow.durable import atomic_write_text
 from vipflow.encoder_training.errors import CheckpointError
+from vipflow.runs import RunLayout
 
 FORMAT = "vipflow-train-checkpoint/1"
 TENSOR_REF = "__tensor__"
 TUPLE_REF = "__tuple__"
+STATE_JSON = "state.json"
+TRAINING_RUN = RunLayout("training", STATE_JSON, CheckpointError)
+resolve_checkpoint = TRAINING_RUN.resolve  # run folder, checkpoints folder or checkpoint folder
 
 
 def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -108,60 +110,37 @@ class TrainingState:
 
 
 def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
-    """Write ``state`` atomically under ``run_dir/checkpoints`` and point ``last`` at it."""
-    root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step_{state.step:08d}"
-    tmp = root / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.model.items()}, tmp / "model.safetensors")
-    opt_tensors: dict[str, torch.Tensor] = {}
-    aux_tensors: dict[str, torch.Tensor] = {}
-    meta = {
-        "format": FORMAT,
-        "step": state.step,
-        "config": state.config,
-        "extra": state.extra,
-        "optimizer": split_tensors(state.optimizer, "optimizer", opt_tensors),
-        "scaler": split_tensors(state.scaler, "scaler", aux_tensors),
-        "rng": split_tensors(state.rng, "rng", aux_tensors),
-    }
-    save_file(opt_tensors, tmp / "optimizer.safetensors")
-    save_file(aux_tensors, tmp / "aux.safetensors")
-    atomic_write_text(tmp / "state.json", json.dumps(meta, indent=1))
-    for tensors in ("model", "optimizer", "aux"):
-        fsync_file(tmp / f"{tensors}.safetensors")
-    final = root / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    fsync_dir(root)
-    atomic_write_text(root / "last", name)
-    old = sorted(p for p in root.glob("step_*") if p.is_dir())
-    for p in old[: max(0, len(old) - keep)]:
-        shutil.rmtree(p, ignore_errors=True)
-    return final
+    """Write ``state`` as checkpoint ``state.step`` of the run and point ``last`` at it."""
 
+    def write(folder: Path) -> None:
+        model = {k: v.detach().cpu().contiguous() for k, v in state.model.items()}
+        save_file(model, folder / "model.safetensors")
+        opt_tensors: dict[str, torch.Tensor] = {}
+        aux_tensors: dict[str, torch.Tensor] = {}
+        meta = {
+            "format": FORMAT,
+            "step": state.step,
+            "config": state.config,
+            "extra": state.extra,
+            "optimizer": split_tensors(state.optimizer, "optimizer", opt_tensors),
+            "scaler": split_tensors(state.scaler, "scaler", aux_tensors),
+            "rng": split_tensors(state.rng, "rng", aux_tensors),
+        }
+        save_file(opt_tensors, folder / "optimizer.safetensors")
+        save_file(aux_tensors, folder / "aux.safetensors")
+        atomic_write_text(folder / STATE_JSON, json.dumps(meta, indent=1))
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder, a ``checkpoints`` folder or a run folder -> the checkpoint folder."""
-    path = Path(path)
-    for root in (path, path / "checkpoints"):
-        if (root / "state.json").is_file():
-            return root
-        if (root / "last").is_file():
-            return root / (root / "last").read_text().strip()
-    raise CheckpointError(f"no training checkpoint at {path} (expected state.json or checkpoints/last)")
+    return TRAINING_RUN.save(run_dir, state.step, write, keep=keep)
 
 
 def load_checkpoint(path: str | Path) -> TrainingState:
     ckpt = resolve_checkpoint(path)
     try:
-        meta = json.loads((ckpt / "state.json").read_text())
+        meta = parse_json((ckpt / STATE_JSON).read_text())
         model = load_file(ckpt / "model.safetensors")
         opt_tensors = load_file(ckpt / "optimizer.safetensors")
         aux_tensors = load_file(ckpt / "aux.safetensors")
-    except (OSError, json.JSONDecodeError, SafetensorError) as e:
+    except (OSError, ValueError, DuplicateKeyError, SafetensorError) as e:
         raise CheckpointError(
             f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
         ) from e

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from vipflow import runs
+
 
 class TrainingError(RuntimeError):
     """Base class for every training failure the user can act on."""
@@ -15,7 +17,7 @@ class TrainingConfigError(TrainingError, ValueError):
     """A configuration value is out of range or inconsistent with the data or the model."""
 
 
-class CheckpointError(TrainingError):
+class CheckpointError(TrainingError, runs.CheckpointError):
     """A training checkpoint is missing, corrupt, or does not match the model being trained."""
 
 

@@ -8,7 +8,6 @@ held-out videos (VOC, bump rate), checkpoints, and exports the encoder for the r
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from vipflow.config_schema import ConfigError, resume_differences, to_json
 from vipflow.encoder_training.cache import FrameCache
 from vipflow.encoder_training.checkpoint import (
     TrainingState,
@@ -44,17 +44,31 @@ from vipflow.encoder_training.errors import (
     TrainingConfigError,
     TrainingDataError,
 )
-from vipflow.encoder_training.logs import MetricsCSV, plot_curves
 from vipflow.encoder_training.losses import LossConfig, LossTerms, compute_loss, negative_permutations
 from vipflow.encoder_training.model import TrainModule, build_encoder
 from vipflow.encoder_training.sources import VideoSource
 from vipflow.encoder_training.validation import evaluate_videos
 from vipflow.encoders.encoder import Encoder, load_encoder, save_encoder
 from vipflow.encoders.nets import tokenize
+from vipflow.runs import CONFIG_JSON, METRICS_CSV, SUMMARY_JSON, MetricsCSV, Panel, plot_curves, write_json
 
 log = logging.getLogger(__name__)
 
 EXPORT_NAME = "encoder.safetensors"
+CURVES_PNG = "training_curves.png"
+FIXED = ("step", "elapsed_s", "samples_per_s", "lr")
+VALIDATION = ("val_voc", "val_bump_rate")
+CURVES = (
+    Panel("training loss (terms weighted)", bold="loss"),  # every loss term
+    Panel(
+        "VOC / bump rate",
+        VALIDATION,
+        styles={"val_voc": "o-", "val_bump_rate": "s--"},
+        labels={"val_voc": "held-out voc", "val_bump_rate": "held-out bump rate"},
+        ylim=(-1.05, 1.05),
+        zero_line=True,
+    ),
+)
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
@@ -155,6 +169,10 @@ class Trainer:
         resume: str | Path | None = None,
     ) -> None:
         self.config = config
+        # the checkpoint first: a refused resume must not have touched the run folder
+        resumed = load_checkpoint(resume) if resume is not None else None
+        if resumed is not None:
+            self._check_resume(resumed)
         self.env = init_distributed(config.device)
         self.run_dir = Path(config.out_dir)
         if self.env.is_main:
@@ -206,8 +224,8 @@ class Trainer:
         self.runner = StepRunner(self.model, config.loss_config(), self.env, config.seed, dtype)
         self.start_step = 0
         self.history: list[dict] = []
-        if resume is not None:
-            self._restore(load_checkpoint(resume))
+        if resumed is not None:
+            self._restore(resumed)
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _state(self, step: int) -> TrainingState:
@@ -217,17 +235,22 @@ class Trainer:
             optimizer=self.optimizer.state_dict(),
             scaler=self.scaler.state_dict() if self.scaler is not None else None,
             rng=rng_state(),
-            config=json.loads(json.dumps(self.config.to_dict())),
+            config=to_json(self.config),
             extra={"encoder": self.encoder.name, "arch": self.encoder.arch, "history": self.history},
         )
 
-    def _restore(self, state: TrainingState) -> None:
-        mismatches = self.config.resume_mismatches(state.config)
+    def _check_resume(self, state: TrainingState) -> None:
+        try:
+            mismatches = resume_differences(self.config, state.config, free=self.config.resume_free())
+        except ConfigError as exc:
+            raise CheckpointError(f"the checkpoint's config cannot be read: {exc}") from None
         if mismatches:
             raise CheckpointError(
-                "the checkpoint was trained with different options; resume with the same ones or start a "
-                "new run:\n  " + "\n  ".join(mismatches)
+                f"the checkpoint was trained with different options ({'; '.join(mismatches)}); resume with "
+                "the same ones or start a new run"
             )
+
+    def _restore(self, state: TrainingState) -> None:
         try:
             self.encoder.module.load_state_dict(state.model, strict=True)
             self.optimizer.load_state_dict(state.optimizer)
@@ -267,9 +290,9 @@ class Trainer:
         dataset = SubTrajectoryDataset(self.train_cache, spec, tokenize if cfg.objective == "liv" else None)
         sampler = StepSampler(self.start_step, cfg.steps, cfg.batch_size, env.rank, env.world_size)
         loader = make_loader(dataset, sampler, cfg.num_workers, pin_memory=env.device.type == "cuda")
-        metrics = MetricsCSV(self.run_dir / "metrics.csv", self.start_step) if env.is_main else None
+        metrics = MetricsCSV(self.run_dir / METRICS_CSV, FIXED, self.start_step) if env.is_main else None
         if env.is_main:
-            cfg.save(self.run_dir / "config.json")
+            write_json(self.run_dir / CONFIG_JSON, {"train": to_json(cfg)})
         if self.start_step == 0 and cfg.eval_every:
             self._log_validation(metrics, self.validate(0))
 
@@ -334,9 +357,9 @@ class Trainer:
         export = self.run_dir / EXPORT_NAME
         if env.is_main:
             save_encoder(self.encoder, export)
-            plot_curves(self.run_dir / "metrics.csv", self.run_dir / "training_curves.png", _title(cfg))
+            plot_curves(self.run_dir / METRICS_CSV, self.run_dir / CURVES_PNG, _title(cfg), CURVES, FIXED)
             summary = {"steps": step, "encoder": str(export), "final": final, "history": self.history}
-            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+            write_json(self.run_dir / SUMMARY_JSON, summary)
         barrier(env)
         return TrainResult(
             self.encoder.name, export, self.run_dir, step, list(self.history), final, env.is_main
