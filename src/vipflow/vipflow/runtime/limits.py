@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from vipflow.config_schema import parse_yaml
+
 # Intersection of the Franka FR3 and Panda joint position limits (rad, datasheets).
 FRANKA_Q_MIN = (-2.7437, -1.7628, -2.8973, -3.0421, -2.8065, 0.5445, -2.8973)
 FRANKA_Q_MAX = (2.7437, 1.7628, 2.8973, -0.1518, 2.8065, 3.7525, 2.8973)
@@ -156,7 +158,7 @@ def load_limits(path: str | Path | None = None) -> SafetyLimits:
     if not path.is_file():
         raise LimitsError(f"safety limits file {path} not found; pass an existing YAML (see config/)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}  # a duplicate key is an error, not an override
     except yaml.YAMLError as exc:
         raise LimitsError(f"{path} is not valid YAML: {exc}") from exc
     try:
