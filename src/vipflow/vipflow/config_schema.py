@@ -103,8 +103,11 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
 
 
+REQUIRED: Any = dataclasses.MISSING  # option(REQUIRED, ...): a field without a default
+
+
 def option(default: Any, help: str, **extra: Any) -> Any:
-    """A schema field with its one-line documentation.
+    """A schema field with its one-line documentation (``default`` REQUIRED: the value must be given).
 
     Keys understood in ``extra``: ``choices=(...)`` (allowed values; for a list, of each item),
     ``bounds="[lo, hi]"`` (an interval, ``(`` / ``)`` for open ends; checked for numbers and for
@@ -115,6 +118,8 @@ def option(default: Any, help: str, **extra: Any) -> Any:
     ``group`` (help section), ``default_text`` (how --help shows a computed default).
     """
     meta = {"help": help, **extra}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=meta)
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -303,6 +308,9 @@ def from_mapping(cls: type, data: Any, where: str = "", *, from_text: bool = Fal
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                key = f"{where}.{f.name}" if where else f.name
+                raise ConfigError(f"{key} is required: {f.metadata.get('help', 'give a value')}")
             continue
         key = f"{where}.{f.name}" if where else f.name
         tp = hints[f.name]

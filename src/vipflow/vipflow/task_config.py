@@ -101,7 +101,7 @@ class EvaluateSpec:
 @dataclass(frozen=True)
 class SafetySpec:
     limits: str = _f("../safety_default.yaml", "base safety-limits YAML (relative to this file)")
-    overrides: dict = _f({}, "per-task changes merged over the base limits (same sections)")  # noqa: RUF009
+    overrides: dict = _f({}, "per-task changes merged over the base limits (same sections)")
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ lands in --out.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from dataclasses import replace
 
 from vipflow.cli import fail
-
-TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError
+from vipflow.demo_config import WorkflowConfig
 
 
 def register(sub) -> None:
@@ -27,58 +28,29 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--task", default="slide_cabinet", choices=TASK_NAMES, help="kitchen task")
-    parser.add_argument("--out", type=Path, default=Path("vipflow_demo"), help="output directory")
-    parser.add_argument("--experts", type=int, default=10, help="expert demos (default 10)")
-    parser.add_argument("--failures", type=int, default=10, help="failed demos (default 10)")
-    parser.add_argument("--steps", type=int, default=20_000, help="policy training steps (default 20000)")
-    parser.add_argument("--temperature", type=float, default=5.0,
-                        help="RWR temperature tau (default 5, for the kitchen encoder's reward scale)")
-    parser.add_argument("--weight-clip", type=float, default=20.0,
-                        help="clip RWR weights at this multiple of their mean (default 20; 0: no clip)")
-    parser.add_argument("--rollouts", type=int, default=10, help="evaluation rollouts per policy")
-    parser.add_argument("--horizon", type=int,
-                        help="evaluation steps per rollout (default: demo length + 50)")
-    parser.add_argument("--image-size", type=int, default=64, help="camera image side in pixels")
-    parser.add_argument("--seed", type=int, default=0, help="seed of demos, training and evaluation starts")
-    parser.add_argument("--encoder-weights", type=Path,
-                        help="use this VIP encoder instead of the shipped kitchen encoder")
-    parser.add_argument("--train-encoder", action="store_true",
-                        help="pretrain the kitchen encoder now (ignores the shipped weights)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_options(parser, WorkflowConfig)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vipflow.sim import configure_gl
+    try:
+        cfg = from_args(WorkflowConfig, args)
+    except ConfigError as exc:
+        return fail(exc)
+    cfg = replace(cfg, weight_clip=cfg.weight_clip or None)  # 0: no clip
+    if cfg.out_dir.exists() and not cfg.out_dir.is_dir():
+        return fail(f"--out {cfg.out_dir} is a file; give a directory for the demo results")
+    if cfg.out_dir.exists() and any(cfg.out_dir.iterdir()):
+        return fail(f"{cfg.out_dir} is not empty; demo results are never overwritten; choose --out")
+    if cfg.train_encoder and cfg.encoder_weights:
+        return fail("give either --encoder-weights or --train-encoder")
+    from vipflow.sim import configure_gl  # deferred: mujoco is an optional extra (and GL is chosen here)
 
     configure_gl()  # before the encoder and policy modules pull mujoco in
     from vipflow.runtime.table import comparison_table
     from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import WorkflowConfig, run_workflow
+    from vipflow.sim.workflow import run_workflow
 
-    if args.out.exists() and not args.out.is_dir():
-        return fail(f"--out {args.out} is a file; give a directory for the demo results")
-    if args.out.exists() and any(args.out.iterdir()):
-        return fail(f"{args.out} is not empty; demo results are never overwritten; choose --out")
-    if args.train_encoder and args.encoder_weights:
-        return fail("give either --encoder-weights or --train-encoder")
-    cfg = WorkflowConfig(
-        task=args.task,
-        out_dir=args.out,
-        n_expert=args.experts,
-        n_failure=args.failures,
-        image_size=args.image_size,
-        seed=args.seed,
-        encoder_weights=args.encoder_weights,
-        train_encoder=args.train_encoder,
-        temperature=args.temperature,
-        weight_clip=args.weight_clip or None,
-        policy_steps=args.steps,
-        rollouts=args.rollouts,
-        eval_horizon=args.horizon,
-        progress=not args.no_progress,
-    )
     result = run_workflow(cfg)
     report = write_report(result)
     print()

@@ -18,14 +18,18 @@ import argparse
 import functools
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.options import add_options, from_args, given
+from vipflow.config_schema import REQUIRED, ConfigError, option
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
+from vipflow.runs import RunError
 from vipflow.runtime.backend import Backend, HardwareBackend
 from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
@@ -36,9 +40,41 @@ from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
 BACKENDS = ("sim", "franky")
 _ERRORS = (
-    PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError,
+    PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
+    TaskConfigError, ConfigError, FileExistsError, ValueError,
 )
+FRANKY = "franky backend"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `evaluate run` evaluates and on what; the session's own settings are EvaluationConfig's."""
+
+    policy: str = option(REQUIRED, "policy run dir, checkpoint dir or file")
+    task_config: Path | None = option(None, "task YAML (config/tasks/*.yaml) giving defaults")
+    backend: str | None = option(
+        None, "sim, or franky (libfranka, no ROS)", choices=BACKENDS, default_text="sim for a sim task config"
+    )
+    encoder_weights: str | None = option(
+        None, "weights of the policy's encoder (.pt or .safetensors)",
+        default_text="the task config's, else the weights folder",
+    )
+    goal_image: tuple[str, ...] = option((), "goal image for rewards (repeatable)", repeat=True)
+    goal_dataset: str | None = option(
+        None, "demo dataset whose successful demos' last frames are the goal for rewards"
+    )
+    rewards: bool = option(True, "record /reward against the goal (--no-rewards: without)")
+    limits: Path | None = option(
+        None, "safety limits YAML", default_text="the task config's, else conservative built-ins"
+    )
+    image_size: int = option(224, "sim camera size in pixels", bounds="[8, 4096]")
+    robot_ip: str | None = option(None, "FCI address of the robot (set in Desk)", group=FRANKY)
+    dynamics: float = option(0.1, "relative dynamics factor", bounds="(0, 1]", group=FRANKY)
+    camera_serial: str | None = option(None, "RealSense serial", group=FRANKY, default_text="the only one")
+    perception: str = option(
+        "process", "encoder in its own process or a thread", choices=("process", "thread"), group=FRANKY
+    )
+    rt_priority: int = option(80, "SCHED_FIFO priority of the loop (0: off)", bounds="[0, 99]", group=FRANKY)
 
 
 def register(sub) -> None:
@@ -48,30 +84,8 @@ def register(sub) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
     run = cmds.add_parser("run", help="N rollouts of a policy, recorded as episodes, into a ledger")
-    run.add_argument("--policy", required=True, help="policy run dir, checkpoint dir or file")
-    run.add_argument("--name", help="column name in the table, e.g. VIP-RWR (default: the policy dir name)")
-    run.add_argument("--task-config", type=Path, help="task YAML (config/tasks/*.yaml) giving defaults")
-    run.add_argument("--backend", choices=BACKENDS, help="sim, or franky (libfranka, no ROS)")
-    run.add_argument("--task", help="task name (simulator task for --backend sim)")
-    run.add_argument("--rollouts", type=int, help="number of rollouts (default 10)")
-    run.add_argument("--horizon", type=int, help="steps per rollout (default 100)")
-    run.add_argument("--seed", type=int, default=0, help="evaluation seed (sim starts); one ledger per seed")
-    run.add_argument("--rate", type=float, help="control rate in Hz (default 25)")
-    run.add_argument("--encoder-weights", help="weights of the policy's encoder (.pt or .safetensors)")
-    run.add_argument("--goal-image", action="append", default=[], help="goal image for rewards (repeatable)")
-    run.add_argument("--goal-text", default="", help="goal sentence (LIV text goal) for rewards")
-    run.add_argument("--goal-dataset", help="demo dataset whose successful demos' last frames are the goal")
-    run.add_argument("--no-rewards", action="store_true", help="record rollouts without /reward")
-    run.add_argument("--limits", type=Path, help="safety limits YAML (default: conservative built-ins)")
-    run.add_argument("--output", type=Path, help="output dir (default results/<task>/<name>/seed<seed>)")
-    run.add_argument("--image-size", type=int, default=224, help="sim camera size in pixels")
-    run.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
-    run.add_argument("--robot-ip", help="franky: FCI address of the robot")
-    run.add_argument("--dynamics", type=float, default=0.1, help="franky: relative dynamics factor (0..1]")
-    run.add_argument("--camera-serial", help="franky: RealSense serial (default: the only one)")
-    run.add_argument("--perception", choices=("process", "thread"), default="process",
-                     help="franky: encoder in its own process (default) or thread")
-    run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
+    add_options(run, RunOptions)
+    add_options(run, EvaluationConfig)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -99,55 +113,56 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def build_session(args: argparse.Namespace) -> EvaluationSession:
-    tc = load_task_config(args.task_config) if args.task_config else None
-    task = args.task or (tc.task if tc else None)
+    opts = from_args(RunOptions, args)
+    tc = load_task_config(opts.task_config) if opts.task_config else None
+    flags = given(args, EvaluationConfig)
+    task = flags.get("task") or (tc.task if tc else None)
     if not task:
         raise ValueError("name the task (--task or --task-config)")
-    backend_name = args.backend or ("sim" if tc and tc.kind == "sim" else None)
+    backend_name = opts.backend or ("sim" if tc and tc.kind == "sim" else None)
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
-    policy = load_policy(args.policy)
-    name = args.name or Path(args.policy).resolve().name
+    policy = load_policy(opts.policy)
+    name = flags.get("policy_name") or Path(opts.policy).resolve().name
     ref = policy.config.encoder
-    weights = args.encoder_weights
+    weights = opts.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
         weights = os.path.expanduser(tc.encoder.weights)
     encoder = load_encoder(ref.name, weights, arch=ref.arch)
     policy.check_encoder(encoder)
-    limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
-    goal = None if args.no_rewards else _goal(args, tc, encoder, task)
-    cfg = EvaluationConfig(
-        output_dir=args.output or Path("results") / task / name / f"seed{args.seed}",
-        policy_name=name,
-        task=task,
-        rollouts=args.rollouts or (tc.evaluate.rollouts if tc else 10),
-        horizon=args.horizon or (tc.evaluate.horizon if tc else 100),
-        rate_hz=args.rate or (tc.rate_hz if tc else 25.0),
-        seed=args.seed,
-        goal_text=args.goal_text or (tc.goal_text if tc else ""),
-        image_format=args.image_format,
-        policy_path=str(Path(args.policy).resolve()),
-        policy_task=task if task in policy.tasks else None,
-    )
-    backend = _backend(backend_name, args, task)
+    limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
+    goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
+    from_task = (
+        {"rollouts": tc.evaluate.rollouts, "horizon": tc.evaluate.horizon, "rate_hz": tc.rate_hz,
+         "goal_text": tc.goal_text} if tc else {}
+    )  # fmt: skip
+    computed = {
+        "output_dir": Path("results") / task / name / f"seed{flags.get('seed', 0)}",
+        "policy_name": name,
+        "task": task,
+        "policy_path": str(Path(opts.policy).resolve()),
+        "policy_task": task if task in policy.tasks else None,
+    }
+    cfg = from_args(EvaluationConfig, args, from_task, computed)
+    backend = _backend(backend_name, opts, task, cfg.seed)
     info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
             "weights": str(weights or "default")}
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
-                             encoder_info=info, realtime_priority=args.rt_priority or None,
+                             encoder_info=info, realtime_priority=opts.rt_priority or None,
                              encoder_factory=factory)
 
 
-def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
+def _goal(opts: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
     from vipflow.goals import goal_embedding
 
-    if args.goal_image:
-        spec = GoalSpec(source="images", images=tuple(args.goal_image))
-    elif args.goal_text:
-        spec = GoalSpec(source="text", text=args.goal_text)
-    elif args.goal_dataset:
-        spec = GoalSpec(source="dataset", dataset=args.goal_dataset)
+    if opts.goal_image:
+        spec = GoalSpec(source="images", images=opts.goal_image)
+    elif goal_text:
+        spec = GoalSpec(source="text", text=goal_text)
+    elif opts.goal_dataset:
+        spec = GoalSpec(source="dataset", dataset=opts.goal_dataset)
     elif tc is not None:
         spec = tc.resolved_goal()
     else:
@@ -158,11 +173,11 @@ def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
     return Goal(goal_embedding(encoder, spec, task=task), encoder.similarity, spec.describe())
 
 
-def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
+def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
     if name == "sim":
         from vipflow.runtime.sim_backend import SimBackend
 
-        return SimBackend(task, seed=args.seed, image_size=args.image_size)
+        return SimBackend(task, seed=seed, image_size=args.image_size)
     if not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
     from vipflow.runtime.franky_robot import FrankyRobot

@@ -79,6 +79,14 @@ def _show(value: Any, sep: str) -> str:
     return str(value) if value != "" else "''"
 
 
+def _on_cli(f: dataclasses.Field) -> bool:
+    return not f.metadata.get("internal") and f.metadata.get("cli", True) is not False
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -91,8 +99,9 @@ def help_text(f: dataclasses.Field) -> str:
     """The field's help with its default, as ``--help`` shows it (every default is shown)."""
     meta = f.metadata
     text = meta.get("help", "")
-    shown = meta.get("default_text") or _show(_default(f), meta.get("sep", " "))
-    text += f" (default: {shown})"
+    if meta.get("default_text") or not _required(f):
+        shown = meta.get("default_text") or _show(_default(f), meta.get("sep", " "))
+        text += f" (default: {shown})"
     return text.replace("%", "%%")
 
 
@@ -103,14 +112,17 @@ def add_options(
     only: Collection[str] | None = None,
     skip: Collection[str] = (),
 ) -> list[str]:
-    """Add one option per leaf field of ``schema`` (``only``/``skip``: dotted names); their dests."""
+    """Add one option per leaf field of ``schema``; their dests. ``only``/``skip``: dotted names, or
+    the name of a nested schema for all of its fields."""
     groups: dict[str, Any] = {}
     dests = []
+    hidden = {f.name for f in dataclasses.fields(schema) if not _on_cli(f)}  # whole nested schemas too
     for name, f, tp in schema_fields(schema):
         meta = f.metadata
-        if meta.get("internal") or meta.get("cli", True) is False or name in skip:
+        top = name.split(".", 1)[0]
+        if not _on_cli(f) or top in hidden or name in skip or top in skip:
             continue
-        if only is not None and name not in only:
+        if only is not None and name not in only and top not in only:
             continue
         title = meta.get("group")
         target = parser if not title else groups.setdefault(title, parser.add_argument_group(title))
@@ -156,6 +168,11 @@ def given(args: argparse.Namespace, schema: type) -> dict[str, Any]:
     return out
 
 
-def from_args(schema: type, args: argparse.Namespace, *layers: Mapping[str, Any], where: str = "") -> Any:
-    """``schema`` resolved from its defaults, then ``layers`` (flat, dotted), then the given flags."""
-    return resolve(schema, *layers, given(args, schema), where=where or "command line")
+def from_args(schema: type, args: argparse.Namespace, *layers: Mapping[str, Any]) -> Any:
+    """``schema`` resolved from its defaults, then ``layers`` (flat, dotted), then the given flags; a
+    required field nobody gave is named by its flag."""
+    values = given(args, schema)
+    for name, f, _tp in schema_fields(schema):
+        if _required(f) and name not in values and not any(name in layer for layer in layers):
+            raise ConfigError(f"{flag_of(name, f.metadata)} is required: {f.metadata.get('help', '')}")
+    return resolve(schema, *layers, values)

@@ -13,12 +13,41 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from vipflow.cli import fail
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError, option
 from vipflow.episodes import EpisodeError
 from vipflow.episodes.keys import TerminalKeys
 from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
+
+HARDWARE = "camera and robot"
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Where frames and robot states come from (one declaration, the options below derive from it)."""
+
+    source: str = option(
+        "realsense", "camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
+        choices=("realsense", "replay", "fake"), group=HARDWARE,
+    )
+    replay: Path | None = option(None, "episode directory or mp4 for --source replay", group=HARDWARE)
+    robot: str | None = option(
+        None, "robot state: franky (libfranka), replay (from --replay episode), fake",
+        choices=("franky", "replay", "fake"), group=HARDWARE,
+        default_text="franky for realsense, replay/fake otherwise",
+    )
+    robot_ip: str = option("172.16.0.2", "Franka control IP for --robot franky", group=HARDWARE)
+    width: int = option(640, "camera image width, pixels", bounds="[1, 8192]", group=HARDWARE)
+    height: int = option(480, "camera image height, pixels", bounds="[1, 8192]", group=HARDWARE)
+    fps: int = option(30, "camera frame rate", bounds="[1, 1000]", group=HARDWARE)
+    serial: str | None = option(
+        None, "RealSense serial number", group=HARDWARE, default_text="the first camera"
+    )
 
 
 def register(sub) -> None:
@@ -28,42 +57,12 @@ def register(sub) -> None:
         description="Record N episodes with episode and reset timers. Keys: space start, s success, "
         "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
     )
-    p.add_argument("--dataset", type=Path, required=True, help="dataset directory (created if missing)")
-    p.add_argument("--task", required=True, help="task name stored with every episode")
-    p.add_argument("--episodes", type=int, default=20, help="episodes to record in this run (default 20)")
-    p.add_argument("--episode-time", type=float, default=2.0, help="seconds per demo (default 2 = 50 steps)")
-    p.add_argument("--reset-time", type=float, default=10.0, help="reset phase between demos, seconds")
-    p.add_argument("--auto-start", action="store_true", help="start the next demo when the reset time ends")
-    p.add_argument("--resume", action="store_true", help="continue numbering in a non-empty dataset")
-    p.add_argument("--goal-text", default="", help="goal sentence stored with every episode")
-    p.add_argument("--operator", default="", help="who records")
-    p.add_argument("--tag", action="append", default=[], help="tag stored with every episode (repeatable)")
-    p.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
-    p.add_argument("--rate", type=float, default=25.0, help="nominal control grid, Hz (default 25)")
-    p.add_argument("--state-rate", type=float, default=100.0, help="robot state sampling rate, Hz")
-    p.add_argument(
-        "--source",
-        choices=("realsense", "replay", "fake"),
-        default="realsense",
-        help="camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
-    )
-    p.add_argument("--replay", type=Path, default=None, help="episode directory or mp4 for --source replay")
-    p.add_argument(
-        "--robot",
-        choices=("franky", "replay", "fake"),
-        default=None,
-        help="robot state: franky (libfranka), replay (from --replay episode), fake. "
-        "Default: franky for realsense, replay/fake otherwise",
-    )
-    p.add_argument("--robot-ip", default="172.16.0.2", help="Franka control IP for --robot franky")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--fps", type=int, default=30)
-    p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    add_options(p, SessionConfig)
+    add_options(p, SourceOptions)
     p.set_defaults(func=_run)
 
 
-def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
+def open_sources(args: SourceOptions) -> tuple[Camera, Robot]:
     """Camera and robot for the chosen source (imports hardware libraries only when used)."""
     episode = args.source == "replay" and args.replay is not None and args.replay.is_dir()
     robot_kind = args.robot or ("franky" if args.source == "realsense" else "replay" if episode else "fake")
@@ -98,24 +97,13 @@ def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    cfg = SessionConfig(
-        dataset=args.dataset,
-        task=args.task,
-        num_episodes=args.episodes,
-        episode_time_s=args.episode_time,
-        reset_time_s=args.reset_time,
-        auto_start=args.auto_start,
-        goal_text=args.goal_text,
-        operator=args.operator,
-        tags=tuple(args.tag),
-        source=args.source,
-        image_format=args.image_format,
-        nominal_rate_hz=args.rate,
-        state_rate_hz=args.state_rate,
-        resume=args.resume,
-    )
     try:
-        camera, robot = open_sources(args)
+        sources = from_args(SourceOptions, args)
+        cfg = from_args(SessionConfig, args, {"source": sources.source})
+    except ConfigError as exc:
+        return fail(exc)
+    try:
+        camera, robot = open_sources(sources)
         with TerminalKeys() as keys:
             RecorderSession(cfg, camera, robot, keys).run()
     except (EpisodeError, HardwareError, OSError) as exc:

@@ -155,7 +155,7 @@ class TrainConfig:
     episode_labels: tuple[str, ...] | None = option(
         DEFAULT_EPISODE_LABELS, "episode labels to train on", choices=LABELS, metavar="LABEL"
     )
-    extra: dict = option({}, "what the command line remembers for --resume (its data)", cli=False)  # noqa: RUF009
+    extra: dict = option({}, "what the command line remembers for --resume (its data)", cli=False)
 
     def __post_init__(self) -> None:
         if self.episode_labels is not None:

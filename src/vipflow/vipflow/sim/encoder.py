@@ -18,34 +18,18 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vipflow.demo_config import KitchenEncoderConfig
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.sim.demos import demo_styles, run_expert
 from vipflow.sim.kitchen import KitchenSim
 from vipflow.sim.tasks import TASKS, get_task
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-@dataclass(frozen=True)
-class KitchenEncoderConfig:
-    """Defaults reproduce the shipped weights (see the module docstring)."""
-
-    videos_per_task: int = 12
-    image_size: int = 64
-    steps: int = 1500
-    batch_size: int = 16
-    # 10x the official ResNet-50 rate: a small net from scratch. Held-out slide-cabinet VOC /
-    # bump rate after 600 steps: 0.36 / 0.46 at 1e-4, 0.72 / 0.50 at 1e-3; 1500 steps at 1e-3:
-    # 0.84 / 0.39 (3e-3 overfits the training tasks: 0.67 / 0.44). Random init: 0.64 / 0.37.
-    lr: float = 1e-3
-    hidden_dim: int = 128
-    seed: int = 0
 
 
 def asset_name(held_out: str) -> str:

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vipflow.policy.curves import read_metrics
 from vipflow.rewards import distance_to_goal, step_rewards
+from vipflow.runs import read_series
 from vipflow.runtime.table import comparison_table
 from vipflow.sim.workflow import RewardReport, WorkflowResult
 
@@ -57,7 +57,7 @@ def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     for method, checkpoint in result.policies.items():
         csv_path = _run_dir(checkpoint) / "metrics.csv"
-        series = read_metrics(csv_path)
+        series = read_series(csv_path)
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             points = series.get(column) or []
             if points:
