@@ -102,6 +102,8 @@ def help_text(f: dataclasses.Field) -> str:
     if meta.get("default_text") or not _required(f):
         shown = meta.get("default_text") or _show(_default(f), meta.get("sep", " "))
         text += f" (default: {shown})"
+    else:
+        text += " (required)"
     return text.replace("%", "%%")
 
 

@@ -44,13 +44,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         metavar="RUN_DIR",
         help="continue a run from its last checkpoint with its saved config (only "
         + ", ".join(sorted(RESUME_FREE - {"run_dir"}))
-        + " may change)",
+        + " may change) (default: a new run)",
     )
     parser.add_argument(
         "--task-config",
         metavar="YAML",
         help="task config (config/tasks/*.yaml): dataset, encoder, goal, method, tau, action "
-        "space, proprio and rate; explicit options override it",
+        "space, proprio and rate; explicit options override it (default: none)",
     )
     add_options(parser, TrainConfig)
     return parser

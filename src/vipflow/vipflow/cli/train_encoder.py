@@ -50,7 +50,9 @@ def register(sub) -> None:
     p.add_argument(
         "--config", type=Path, default=None, help="JSON config, e.g. a run's config.json (default: none)"
     )
-    p.add_argument("--resume", type=Path, default=None, help="run folder or checkpoint to continue")
+    p.add_argument(
+        "--resume", type=Path, default=None, help="run folder or checkpoint to continue (default: a new run)"
+    )
     add_options(p, TrainConfig)
     p.set_defaults(func=run)
 
