@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vipflow.cli.options import add_options, from_args
 from vipflow.demo_config import KitchenEncoderConfig
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.sim.demos import demo_styles, run_expert
@@ -145,25 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="append", default=[], help="task to hold out (repeatable)")
     parser.add_argument("--all", action="store_true", help="one encoder per simulated task")
     parser.add_argument("--out", type=Path, default=ASSETS, help="output directory")
-    defaults = KitchenEncoderConfig()
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--videos-per-task", type=int, default=defaults.videos_per_task)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    add_options(parser, KitchenEncoderConfig)
     args = parser.parse_args(argv)
     tasks = sorted(TASKS) if args.all else [get_task(t).name for t in args.held_out]
     if not tasks:
         parser.error("give --held-out TASK or --all")
-    cfg = KitchenEncoderConfig(
-        videos_per_task=args.videos_per_task,
-        image_size=args.image_size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-    )
+    cfg = from_args(KitchenEncoderConfig, args)
     for task in tasks:
         path = args.out / asset_name(task)
         pretrain_for(task, path, cfg)
