@@ -28,7 +28,7 @@ def _subparser(path: tuple[str, ...]) -> argparse.ArgumentParser:
 def test_every_option_shows_its_default(path):
     parser = _subparser(path)
     for action in parser._actions:
-        if action.option_strings and action.dest != "help":
+        if action.option_strings and action.dest != "help" and action.help != argparse.SUPPRESS:
             shown = "(default: " in (action.help or "") or "(required)" in (action.help or "")
             assert shown, f"{path}: {action.option_strings} hides its default"
 

@@ -95,7 +95,7 @@ def test_a_pointer_leaving_the_run_is_never_followed(runs, how, small_encoder_fi
 
     code = main([
         "evaluate", "run", "--policy", str(run), "--backend", "franky", "--task", "push",
-        "--encoder-weights", str(small_encoder_file), "--no-rewards", "--output", str(runs / "results"),
+        "--encoder-weights", str(small_encoder_file), "--no-rewards", "--out", str(runs / "results"),
     ])  # fmt: skip
     assert code == 2
     assert _error_line(capsys).startswith(f"error: {pointer}")

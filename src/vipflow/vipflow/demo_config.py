@@ -69,7 +69,7 @@ class WorkflowConfig:
         None, "evaluation steps per rollout", flag="--horizon", bounds="[2, 100000]",
         default_text="the task's demo length + 50",
     )
-    progress: bool = option(True, "progress bars")
+    progress: bool = option(True, "progress bars", terminal=True)
     policy_prefix: str = option("VIP", "policy names in the table: VIP-RWR, VIP-BC", cli=False)
     # One intra-op thread: rendering and encoding share a small CPU, and oversubscribed torch
     # threads make a 64 px convnet forward 6x slower (7 ms -> 43 ms per frame on 2 cores).

@@ -6,14 +6,18 @@ dataclass: the flag, type, choices, range and help (with its default) all come f
 ``given(args, Schema)`` sees exactly what was typed and ``from_args(Schema, args, *layers)``
 resolves ``defaults < layers (e.g. the task YAML, a saved run) < flags`` through
 ``config_schema.resolve``. Field metadata that shapes the option (see ``config_schema.option``):
-``flag``, ``short``, ``aliases``, ``metavar``, ``repeat``, ``sep``, ``positional``, ``cli``,
-``group``, ``default_text``.
+``flag``, ``short``, ``aliases``, ``deprecated`` (old spellings, accepted with a warning for one
+release), ``metavar``, ``repeat``, ``sep``, ``positional``, ``cli``, ``group``, ``default_text``,
+``terminal=True`` (a switch whose default is "on when stdout is a terminal", e.g. ``--progress``).
+:func:`add_flag` gives hand-declared options the same deprecation mechanism, and
+:func:`show_defaults` puts every remaining default into ``--help``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,62 @@ from vipflow.config_schema import (
     resolve,
     schema_fields,
 )
+
+TERMINAL = "on when stdout is a terminal, else off"
+
+
+def _warned(base: type[argparse.Action], old: Collection[str], new: str) -> type[argparse.Action]:
+    """``base`` that prints a deprecation warning when one of the ``old`` spellings was typed."""
+    spellings = set(old) | {"--no-" + o[2:] for o in old if o.startswith("--")}
+
+    class Deprecated(base):  # type: ignore[valid-type, misc]
+        deprecated = tuple(sorted(spellings))
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            if option_string in spellings:
+                print(
+                    f"warning: {option_string} is deprecated and goes away in the next release; use {new}",
+                    file=sys.stderr,
+                )
+            super().__call__(parser, namespace, values, option_string)
+
+    return Deprecated
+
+
+def add_flag(target, *flags: str, deprecated: Collection[str] = (), **kwargs: Any) -> argparse.Action:
+    """``target.add_argument(*flags, **kwargs)`` that also accepts the ``deprecated`` spellings (hidden
+    from --help), each with a warning naming the new one: the one alias mechanism of every command."""
+    action = target.add_argument(*flags, **kwargs)
+    if deprecated:
+        kind = kwargs.get("action", "store")
+        base = target._registry_get("action", kind, kind) if isinstance(kind, str) else kind
+        new = next((f for f in flags if f.startswith("--")), flags[0])
+        hidden = {"dest": action.dest, "action": _warned(base, deprecated, new), "help": argparse.SUPPRESS}
+        old = {**kwargs, **hidden}
+        target.add_argument(*deprecated, **old)
+    return action
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: X)`` (or ``(required)``) to every option of ``parser`` and of its subcommands
+    whose help does not show one yet, so each default is visible in ``--help``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                show_defaults(sub)
+            continue
+        text = action.help
+        if text == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+            continue
+        if text is None:
+            text = action.help = ""
+        if "(default: " in text or "(required)" in text:
+            continue
+        positional = not action.option_strings
+        if action.required or (positional and action.nargs not in ("?", "*")):
+            action.help = f"{text} (required)".strip()
+        elif action.default is not argparse.SUPPRESS:
+            action.help = f"{text} (default: {_show(action.default, ' ')})".replace("%", "%%").strip()
 
 
 def flag_of(name: str, meta: Mapping[str, Any]) -> str:
@@ -99,7 +159,9 @@ def help_text(f: dataclasses.Field) -> str:
     """The field's help with its default, as ``--help`` shows it (every default is shown)."""
     meta = f.metadata
     text = meta.get("help", "")
-    if meta.get("default_text") or not _required(f):
+    if meta.get("terminal"):
+        text += f" (default: {TERMINAL})"
+    elif meta.get("default_text") or not _required(f):
         shown = meta.get("default_text") or _show(_default(f), meta.get("sep", " "))
         text += f" (default: {shown})"
     else:
@@ -134,9 +196,8 @@ def add_options(
         if meta.get("metavar") or not (item is bool or meta.get("choices")):
             kwargs["metavar"] = meta.get("metavar") or flag.lstrip("-").upper().replace("-", "_")
         if meta.get("positional"):
-            target.add_argument(
-                name, nargs="*" if is_tuple else None, type=_converter(item, meta, name), **kwargs
-            )
+            nargs = ("+" if _required(f) else "*") if is_tuple else None
+            target.add_argument(name, nargs=nargs, type=_converter(item, meta, name), **kwargs)
             dests.append(name)
             continue
         flags = [*([meta["short"]] if meta.get("short") else []), flag, *meta.get("aliases", ())]
@@ -155,7 +216,7 @@ def add_options(
             kwargs["type"] = _converter(tp, meta, flag)
             if meta.get("choices"):
                 kwargs["choices"] = meta["choices"]
-        target.add_argument(*flags, **kwargs)
+        add_flag(target, *flags, deprecated=meta.get("deprecated", ()), **kwargs)
         dests.append(name)
     return dests
 
@@ -170,11 +231,18 @@ def given(args: argparse.Namespace, schema: type) -> dict[str, Any]:
     return out
 
 
+def terminal_defaults(schema: type) -> dict[str, bool]:
+    """The ``terminal=True`` switches of ``schema`` (progress bars) on exactly when stdout is a terminal:
+    a log file gets no bar redraws."""
+    tty = sys.stdout.isatty()
+    return {name: tty for name, f, _tp in schema_fields(schema) if f.metadata.get("terminal")}
+
+
 def from_args(schema: type, args: argparse.Namespace, *layers: Mapping[str, Any]) -> Any:
-    """``schema`` resolved from its defaults, then ``layers`` (flat, dotted), then the given flags; a
-    required field nobody gave is named by its flag."""
+    """``schema`` resolved from its defaults, then ``layers`` (flat, dotted), then the terminal
+    defaults, then the given flags; a required field nobody gave is named by its flag."""
     values = given(args, schema)
     for name, f, _tp in schema_fields(schema):
         if _required(f) and name not in values and not any(name in layer for layer in layers):
             raise ConfigError(f"{flag_of(name, f.metadata)} is required: {f.metadata.get('help', '')}")
-    return resolve(schema, *layers, values)
+    return resolve(schema, *layers, terminal_defaults(schema), values)

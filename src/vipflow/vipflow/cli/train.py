@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_options, given
+from vipflow.cli.options import add_options, given, terminal_defaults
 from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields, to_flat
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
@@ -102,9 +102,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
         if not isinstance(saved, dict) or "train" not in saved:
             raise PolicyError(f"{saved_path} is not a policy run's config (no 'train' section)")
         stored = to_flat(from_json(TrainConfig, saved["train"], str(saved_path)))
-        return resolve(TrainConfig, stored, flags, {"run_dir": str(args.resume)}), True
+        tty = terminal_defaults(TrainConfig)
+        return resolve(TrainConfig, stored, tty, flags, {"run_dir": str(args.resume)}), True
     layers = [task_values(load_task_config(args.task_config, check_files=False))] if args.task_config else []
-    cfg = resolve(TrainConfig, *(_absolute(layer) for layer in layers), _absolute(flags), where="options")
+    layers = [*(_absolute(layer) for layer in layers), terminal_defaults(TrainConfig), _absolute(flags)]
+    cfg = resolve(TrainConfig, *layers, where="options")
     if not cfg.run_dir:
         name = Path(args.task_config).stem if args.task_config else (cfg.tasks[0] if cfg.tasks else "policy")
         stamp = time.strftime("%Y%m%d-%H%M%S")

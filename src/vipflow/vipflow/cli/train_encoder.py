@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_options, given
+from vipflow.cli.options import add_options, given, terminal_defaults
 from vipflow.config_schema import ConfigError, resolve
 from vipflow.encoder_training import TrainConfig, TrainingError, train_encoder
 from vipflow.encoder_training.checkpoint import load_checkpoint, resolve_checkpoint
@@ -39,8 +39,8 @@ def register(sub) -> None:
             "frame folders, recorded episodes, or Ego4D-style (path,len) / LIV-style (directory,text,"
             "num_frames) manifest.csv files. Frames are decoded once into a cache; the run folder gets "
             "checkpoints, metrics.csv, training_curves.png and encoder.safetensors (load it with "
-            "`vipflow rewards --encoder <family> --weights <run>/encoder.safetensors`). Runs unchanged "
-            "under torchrun for multi-GPU / multi-node training. See docs/training.md."
+            "`vipflow rewards --encoder <family> --encoder-weights <run>/encoder.safetensors`). Runs "
+            "unchanged under torchrun for multi-GPU / multi-node training. See docs/training.md."
         ),
     )
     p.add_argument("data", nargs="*", help="videos, frame folders, episodes, dataset folders or manifest.csv")
@@ -66,7 +66,8 @@ def _config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str],
     elif args.config is not None:
         saved = read_json(args.config, TrainingError)
         base = saved.get("train", saved) if isinstance(saved, dict) else saved  # a run's config.json or plain
-    cfg = resolve(TrainConfig, base, given(args, TrainConfig), where=str(args.config or args.resume or ""))
+    flags, where = given(args, TrainConfig), str(args.config or args.resume or "")
+    cfg = resolve(TrainConfig, base, terminal_defaults(TrainConfig), flags, where=where)
     data = [str(d) for d in args.data] or cfg.extra.get(DATA_KEY, [])
     val = [str(v) for v in args.val] if args.val else cfg.extra.get(VAL_KEY)
     if not data:

@@ -66,10 +66,11 @@ class TrainConfig:
     )
     arch: str | None = option(
         None, "backbone: resnet50, resnet34, resnet18, convnet-small (vip); rn50 (liv)",
-        default_text="the family's",
+        flag="--encoder-arch", deprecated=("--arch",), default_text="the family's",
     )
     init_weights: str | None = option(
-        None, "official .pt or our .safetensors to fine-tune from", default_text="train from scratch"
+        None, "official .pt or our .safetensors to fine-tune from", flag="--encoder-weights",
+        deprecated=("--init-weights",), default_text="train from scratch",
     )
     hidden_dim: int | None = option(
         None, "VIP head size (0: no head)", bounds="[0, 65536]", default_text="the family's, 1024"
@@ -131,7 +132,7 @@ class TrainConfig:
     num_workers: int = option(
         2, "DataLoader worker processes per training process", bounds="[0, 256]", resume=FREE
     )
-    seed: int = option(0, "seed of the model init and of every sample (video, frames, crop)")
+    seed: int = option(0, "seed of the training run: model init and every sample (video, frames, crop)")
     log_every: int = option(10, "steps between metrics.csv rows", bounds="[1, 1000000000]", resume=FREE)
     eval_every: int = option(
         250, "steps between held-out VOC / bump-rate evaluations (0: none)", bounds=EVERY, resume=FREE
@@ -149,9 +150,9 @@ class TrainConfig:
     out_dir: str = option(
         "runs/train_encoder",
         "run folder: checkpoints, metrics.csv, training_curves.png, encoder.safetensors",
-        flag="--out-dir", aliases=("--out",), resume=FREE,
+        flag="--out", deprecated=("--out-dir",), resume=FREE,
     )
-    progress: bool = option(True, "show a progress bar", resume=FREE)
+    progress: bool = option(True, "show a progress bar", resume=FREE, terminal=True)
     episode_labels: tuple[str, ...] | None = option(
         DEFAULT_EPISODE_LABELS, "episode labels to train on", choices=LABELS, metavar="LABEL"
     )

@@ -34,7 +34,7 @@ class TrainConfig:
         (), "dataset directories and/or single episode directories", positional=True, metavar="DATASET"
     )
     run_dir: str = option(
-        "", "run directory", flag="--out", short="-o", metavar="RUN_DIR", group=RUN, resume=FREE,
+        "", "run directory", flag="--out", deprecated=("-o",), metavar="RUN_DIR", group=RUN, resume=FREE,
         default_text="runs/<task>-<method>-<time>",
     )
     # Episode selection (empty = no filter). An episode must carry every tag in ``tags``.
@@ -109,7 +109,8 @@ class TrainConfig:
     batch_size: int = option(32, "transitions per step", bounds="[1, 1000000]", group=OPTIMISE)
     steps: int = option(20_000, "optimiser steps", bounds=EVERY, group=OPTIMISE, resume=FREE)
     seed: int = option(
-        0, "seed of the training run (weights, sampler, split); same seed + data -> same weights on CPU",
+        0, "seed of the training run (initial weights, validation split, batch sampler); same seed + data "
+        "-> same weights on CPU",
         group=OPTIMISE,
     )
     num_threads: int | None = option(
@@ -120,7 +121,7 @@ class TrainConfig:
     eval_every: int = option(500, "validation interval in steps", bounds=EVERY, group=OPTIMISE, resume=FREE)
     save_every: int = option(5_000, "checkpoint interval in steps", bounds=EVERY, group=OPTIMISE, resume=FREE)
     log_every: int = option(100, "metrics.csv interval in steps", bounds=EVERY, group=OPTIMISE, resume=FREE)
-    progress: bool = option(True, "progress bars", group=OPTIMISE, resume=FREE)
+    progress: bool = option(True, "progress bars", group=OPTIMISE, resume=FREE, terminal=True)
 
     def __post_init__(self) -> None:
         check_fields(self)

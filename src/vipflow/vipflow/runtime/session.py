@@ -37,7 +37,7 @@ class EvaluationConfig:
     """One evaluation session. Declared once: `vipflow evaluate run` derives its options from it."""
 
     output_dir: Path = option(
-        REQUIRED, "rollout episodes and the ledger go here", flag="--output",
+        REQUIRED, "rollout episodes and the ledger go here", flag="--out", deprecated=("--output",),
         default_text="results/<task>/<name>/seed<seed>",
     )
     policy_name: str = option(
@@ -57,6 +57,7 @@ class EvaluationConfig:
     policy_task: str | None = option(
         None, "task name for a task-conditioned policy (None: its only task)", cli=False
     )
+    progress: bool = option(True, "a progress bar over the rollouts", terminal=True)
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,13 @@ class EvaluationSession:
         cfg = self.config
         if self.ledger_path.exists():
             raise FileExistsError(
-                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --output"
+                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --out"
             )
         self.backend.start()
         self.perception = self._perception()
         try:
-            for i in tqdm(range(cfg.rollouts), desc=f"{cfg.policy_name} rollouts", unit="rollout"):
+            bar = {"desc": f"{cfg.policy_name} rollouts", "unit": "rollout", "disable": not cfg.progress}
+            for i in tqdm(range(cfg.rollouts), **bar):
                 try:
                     self.backend.reset(i, cfg.rollouts, self.operator)
                 except OperatorAbort:
