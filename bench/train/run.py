@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
-from vipflow.goals import demo_goals
 from vipflow.hardware import Frame, RobotState
 from vipflow.policy.cache import EmbeddingCache
 from vipflow.policy.embedded_episodes import load_episodes
+from vipflow.policy.goals import demo_goals
 from vipflow.policy.model import build_policy_net, torch_threads
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train_config import TrainConfig

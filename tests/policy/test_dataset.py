@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from vipflow.goals import demo_goals
 from vipflow.policy import (
     DatasetError,
     EmptySelectionError,
@@ -17,6 +16,7 @@ from vipflow.policy import (
     NonFiniteDataError,
     TaskConditioningError,
 )
+from vipflow.policy.goals import demo_goals
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.training_set import prepare
 from vipflow.policy.transitions import split_episodes, stack_transitions

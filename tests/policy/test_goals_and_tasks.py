@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from vipflow.encoders import load_encoder
-from vipflow.goals import demo_goals, embed_texts, explicit_goals
 from vipflow.policy import GoalError, TaskConditioningError, load_policy
+from vipflow.policy.goals import demo_goals, embed_texts, explicit_goals
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train import train
 from vipflow.policy.trainer import fit

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from vipflow.goals import demo_goals
 from vipflow.policy import ResumeMismatchError, load_policy
+from vipflow.policy.goals import demo_goals
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.trainer import fit
 from vipflow.policy.training_set import prepare

@@ -1,4 +1,4 @@
-"""Goal-conditioned values and per-step rewards (VIP eq. 4 / LIV eq. 2); goals are ``vipflow.goals``.
+"""Goal-conditioned values and per-step rewards (VIP eq. 4 / LIV eq. 2); goals: ``vipflow.policy.goals``.
 
 v_t = S(phi(o_t), phi(g)) with S = -||a-b||_2 (VIP, R3M, ResNet) or cos(a,b)/(1-gamma) (LIV);
 r_t = v_{t+1} - v_t, so the rewards of an episode telescope to v_T - v_0.

@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vipflow.actions import PROPRIO_FEATURES, action_space
 from vipflow.config_schema import ConfigError, deep_merge, from_mapping, load_yaml
 from vipflow.config_schema import option as _f
+from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
 
 SCHEMA_VERSION = 1
 TASK_KINDS = ("real", "sim")
@@ -218,17 +220,16 @@ class TaskConfig:
 
     def safety_limits(self):
         """The merged limits as ``vipflow.runtime.limits.SafetyLimits`` (validated there)."""
-        from vipflow.runtime.limits import LimitsError, limits_from_dict
-
         try:
-            return limits_from_dict(self.safety_limits_dict())
+            # A simulated task's limits are the simulator's profile (its world frame, model joints).
+            profile = SIM_PROFILE if self.kind == "sim" else "franka"
+            return limits_from_dict(self.safety_limits_dict(), profile=profile)
         except (LimitsError, TypeError) as exc:
             raise TaskConfigError(f"{self.source or self.task}: safety: {exc}") from exc
 
 
 def _check(cfg: TaskConfig, where: str) -> None:
     """Cross-field rules the per-field types cannot express."""
-    from vipflow.actions import PROPRIO_FEATURES, action_space
 
     def need(cond: bool, msg: str) -> None:
         if not cond:
@@ -272,14 +273,14 @@ def _check(cfg: TaskConfig, where: str) -> None:
 
 
 def _known_encoders() -> dict[str, tuple[str, ...]]:
-    """Encoder family -> its architectures (imported lazily: the registry pulls in torch)."""
-    from vipflow.encoders.families import FAMILIES
+    """Encoder family -> its architectures."""
+    from vipflow.encoders.families import FAMILIES  # deferred: the registry pulls in torch
 
     return {name: tuple(family.archs) for name, family in FAMILIES.items()}
 
 
 def _known_algorithms() -> tuple[str, ...]:
-    from vipflow.policy.weights import METHODS
+    from vipflow.policy.weights import METHODS  # deferred: the policy package pulls in torch
 
     return tuple(METHODS)
 

@@ -19,6 +19,8 @@ from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import ConfigError
 from vipflow.demo_config import WorkflowConfig
+from vipflow.evaluation.table import comparison_table
+from vipflow.live import LiveError, add_live_arguments, open_live
 
 
 def register(sub) -> None:
@@ -29,6 +31,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(parser, WorkflowConfig)
+    add_live_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -44,14 +47,19 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{cfg.out_dir} is not empty; demo results are never overwritten; choose --out")
     if cfg.train_encoder and cfg.encoder_weights:
         return fail("give either --encoder-weights or --train-encoder")
-    from vipflow.sim import configure_gl  # deferred: mujoco is an optional extra (and GL is chosen here)
+    # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
+    # chosen before anything loads mujoco; `vipflow --help` and the other commands never pay for it.
+    from vipflow.sim import configure_gl
 
-    configure_gl()  # before the encoder and policy modules pull mujoco in
-    from vipflow.runtime.table import comparison_table
-    from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import run_workflow
+    configure_gl()
+    from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
+    from vipflow.sim.workflow import run_workflow  # deferred: mujoco, after configure_gl
 
-    result = run_workflow(cfg)
+    try:
+        with open_live(args) as live:
+            result = run_workflow(cfg, live=live)
+    except LiveError as exc:
+        return fail(exc)
     report = write_report(result)
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())

@@ -18,30 +18,36 @@ import argparse
 import functools
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_options, from_args, given
+from vipflow.cli.options import add_options, from_args, given, terminal_defaults
 from vipflow.config_schema import REQUIRED, ConfigError, option
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
+from vipflow.evaluation.backend import Backend, open_backend
+from vipflow.evaluation.ledger import Ledger, LedgerError
+from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
+from vipflow.hardware.factory import make_spec
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
+from vipflow.policy.goals import goal_embedding
 from vipflow.runs import RunError
-from vipflow.runtime.backend import Backend, HardwareBackend
-from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
-from vipflow.runtime.operator import ConsoleOperator
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
-from vipflow.runtime.table import comparison_table
 from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
-BACKENDS = ("sim", "franky")
+# --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
+BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
+BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, ConfigError, FileExistsError, ValueError,
+    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError,
 )
 FRANKY = "franky backend"
 
@@ -53,7 +59,8 @@ class RunOptions:
     policy: str = option(REQUIRED, "policy run dir, checkpoint dir or file")
     task_config: Path | None = option(None, "task YAML (config/tasks/*.yaml) giving defaults")
     backend: str | None = option(
-        None, "sim, or franky (libfranka, no ROS)", choices=BACKENDS, default_text="sim for a sim task config"
+        None, "sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)", choices=BACKENDS,
+        default_text="sim for a sim task config",
     )
     encoder_weights: str | None = option(
         None, "weights of the policy's encoder (.pt or .safetensors)",
@@ -86,6 +93,7 @@ def register(sub) -> None:
     run = cmds.add_parser("run", help="N rollouts of a policy, recorded as episodes, into a ledger")
     add_options(run, RunOptions)
     add_options(run, EvaluationConfig)
+    add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -95,15 +103,17 @@ def register(sub) -> None:
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
     table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
-    table.add_argument("--out", type=Path, default=Path("results/table"), help="writes OUT.md and OUT.png")
+    table.add_argument("--out", type=Path, default=Path("results/table"),
+                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
     table.set_defaults(func=cmd_table)
 
 
 # -- run ---------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        session = build_session(args)
-        ledger = session.run()
+        with open_live(args) as live:
+            session = build_session(args, live)
+            ledger = session.run()
     except _ERRORS as exc:
         return fail(exc)
     print(ledger.rollout_table_markdown())
@@ -112,10 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_session(args: argparse.Namespace) -> EvaluationSession:
+def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     opts = from_args(RunOptions, args)
+    flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
     tc = load_task_config(opts.task_config) if opts.task_config else None
-    flags = given(args, EvaluationConfig)
     task = flags.get("task") or (tc.task if tc else None)
     if not task:
         raise ValueError("name the task (--task or --task-config)")
@@ -123,7 +133,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
     policy = load_policy(opts.policy)
-    name = flags.get("policy_name") or Path(opts.policy).resolve().name
     ref = policy.config.encoder
     weights = opts.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
@@ -132,37 +141,29 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
     goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
-    from_task = (
-        {"rollouts": tc.evaluate.rollouts, "horizon": tc.evaluate.horizon, "rate_hz": tc.rate_hz,
-         "goal_text": tc.goal_text} if tc else {}
-    )  # fmt: skip
-    computed = {
-        "output_dir": Path("results") / task / name / f"seed{flags.get('seed', 0)}",
-        "policy_name": name,
-        "task": task,
-        "policy_path": str(Path(opts.policy).resolve()),
-        "policy_task": task if task in policy.tasks else None,
-    }
-    cfg = from_args(EvaluationConfig, args, from_task, computed)
-    backend = _backend(backend_name, opts, task, cfg.seed)
-    info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(weights or "default")}
+    seed = flags.get("seed", 0)
+    cfg, info = evaluation_from_task(
+        task, policy, opts.policy, encoder, task_config=tc, name=flags.get("policy_name", ""),
+        output_dir=flags.get("output_dir"), encoder_weights=weights, seed=seed,
+        rollouts=flags.get("rollouts"), horizon=flags.get("horizon"), rate_hz=flags.get("rate_hz"),
+        goal_text=flags.get("goal_text"), image_format=flags.get("image_format", "raw"),
+    )
+    cfg = replace(cfg, progress=flags["progress"])
+    backend = _backend(backend_name, opts, task, seed)
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=opts.rt_priority or None,
-                             encoder_factory=factory)
+                             encoder_factory=factory, live=live)
 
 
-def _goal(opts: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
+def _goal(args: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
-    from vipflow.goals import goal_embedding
-
-    if opts.goal_image:
-        spec = GoalSpec(source="images", images=opts.goal_image)
+    if args.goal_image:
+        spec = GoalSpec(source="images", images=args.goal_image)
     elif goal_text:
         spec = GoalSpec(source="text", text=goal_text)
-    elif opts.goal_dataset:
-        spec = GoalSpec(source="dataset", dataset=opts.goal_dataset)
+    elif args.goal_dataset:
+        spec = GoalSpec(source="dataset", dataset=args.goal_dataset)
     elif tc is not None:
         spec = tc.resolved_goal()
     else:
@@ -174,19 +175,13 @@ def _goal(opts: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
 
 
 def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
-    if name == "sim":
-        from vipflow.runtime.sim_backend import SimBackend
-
-        return SimBackend(task, seed=seed, image_size=args.image_size)
-    if not args.robot_ip:
+    """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
+    if name == "franky" and not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    from vipflow.runtime.franky_robot import FrankyRobot
-    from vipflow.sources import RealSenseCamera
-
-    robot = FrankyRobot(args.robot_ip, relative_dynamics_factor=args.dynamics)
-    camera = RealSenseCamera(serial=args.camera_serial)
-    return HardwareBackend(camera, robot, name="franky", perception=args.perception,
-                           details={"robot_ip": args.robot_ip})
+    options = {"task": task, "seed": seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
+               "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
+    camera = make_spec(BACKEND_CAMERAS[name], **options)
+    return open_backend(make_spec(name, **options), camera, perception=args.perception)
 
 
 # -- show / table --------------------------------------------------------------------------------------
@@ -229,6 +224,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     md_path = args.out.with_suffix(".md")
     md_path.write_text(md + "\n")
     png_path = table.to_png(args.out.with_suffix(".png"))
+    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
-    print(f"wrote {md_path} and {png_path}")
+    print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

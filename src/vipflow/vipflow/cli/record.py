@@ -13,41 +13,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
-from vipflow.config_schema import ConfigError, option
+from vipflow.config_schema import ConfigError
 from vipflow.episodes import EpisodeError
-from vipflow.episodes.keys import TerminalKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.record.keys import TerminalKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
-HARDWARE = "camera and robot"
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """Where frames and robot states come from (one declaration, the options below derive from it)."""
-
-    source: str = option(
-        "realsense", "camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
-        choices=("realsense", "replay", "fake"), group=HARDWARE,
-    )
-    replay: Path | None = option(None, "episode directory or mp4 for --source replay", group=HARDWARE)
-    robot: str | None = option(
-        None, "robot state: franky (libfranka), replay (from --replay episode), fake",
-        choices=("franky", "replay", "fake"), group=HARDWARE,
-        default_text="franky for realsense, replay/fake otherwise",
-    )
-    robot_ip: str = option("172.16.0.2", "Franka control IP for --robot franky", group=HARDWARE)
-    width: int = option(640, "camera image width, pixels", bounds="[1, 8192]", group=HARDWARE)
-    height: int = option(480, "camera image height, pixels", bounds="[1, 8192]", group=HARDWARE)
-    fps: int = option(30, "camera frame rate", bounds="[1, 1000]", group=HARDWARE)
-    serial: str | None = option(
-        None, "RealSense serial number", group=HARDWARE, default_text="the first camera"
-    )
+# Hardware drivers (vipflow.hardware.factory) that stream on their own while a person moves the arm.
+SOURCES = ("realsense", "replay", "fake")
+ROBOTS = ("franky", "replay", "fake")
 
 
 def register(sub) -> None:
@@ -57,56 +37,56 @@ def register(sub) -> None:
         description="Record N episodes with episode and reset timers. Keys: space start, s success, "
         "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
     )
-    add_options(p, SessionConfig)
-    add_options(p, SourceOptions)
+    add_options(p, SessionConfig)  # what to record; the camera and robot below are the hardware factory's
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="realsense",
+        help="camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
+    )
+    p.add_argument("--replay", type=Path, default=None, help="episode directory or mp4 for --source replay")
+    p.add_argument(
+        "--robot",
+        choices=ROBOTS,
+        default=None,
+        help="robot state: franky (libfranka), replay (from --replay episode), fake. "
+        "Default: franky for realsense, replay/fake otherwise",
+    )
+    p.add_argument("--robot-ip", default="172.16.0.2", help="Franka control IP for --robot franky")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    add_live_arguments(p)
     p.set_defaults(func=_run)
 
 
-def open_sources(args: SourceOptions) -> tuple[Camera, Robot]:
-    """Camera and robot for the chosen source (imports hardware libraries only when used)."""
+def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
+    """Camera and robot for --source/--robot, opened by the hardware factory (driver names)."""
     episode = args.source == "replay" and args.replay is not None and args.replay.is_dir()
     robot_kind = args.robot or ("franky" if args.source == "realsense" else "replay" if episode else "fake")
-    replay_robot: Robot | None = None
-    if args.source == "realsense":
-        from vipflow.sources import RealSenseCamera
-
-        camera: Camera = RealSenseCamera(args.width, args.height, args.fps, args.serial)
-    elif args.source == "replay":
-        from vipflow.sources import replay_episode, replay_video
-
-        if args.replay is None or not args.replay.exists():
-            raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
-        camera, replay_robot = replay_episode(args.replay) if episode else (replay_video(args.replay), None)
-    else:
-        from vipflow.fakes import FakeCamera
-
-        camera = FakeCamera(fps=args.fps, height=args.height, width=args.width)
-    if robot_kind == "replay":
-        if replay_robot is None:
-            raise HardwareError(
-                "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
-            )
-        return camera, replay_robot
-    if robot_kind == "franky":
-        from vipflow.runtime.franky_robot import FrankyRobot
-
-        return camera, FrankyRobot(args.robot_ip)
-    from vipflow.fakes import FakeRobot
-
-    return camera, FakeRobot()
+    if args.source == "replay" and (args.replay is None or not args.replay.exists()):
+        raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
+    if robot_kind == "replay" and not episode:
+        raise HardwareError(
+            "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
+        )
+    options = {"path": str(args.replay) if args.replay else None, "width": args.width, "height": args.height,
+               "fps": args.fps, "serial": args.serial, "robot_ip": args.robot_ip}
+    hw = open_hardware(make_spec(args.source, **options), make_spec(robot_kind, **options))
+    return hw.camera, hw.robot
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        sources = from_args(SourceOptions, args)
-        cfg = from_args(SessionConfig, args, {"source": sources.source})
+        cfg = from_args(SessionConfig, args, {"source": args.source})
     except ConfigError as exc:
         return fail(exc)
     try:
-        camera, robot = open_sources(sources)
-        with TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys).run()
-    except (EpisodeError, HardwareError, OSError) as exc:
+        camera, robot = open_sources(args)
+        with open_live(args) as live, TerminalKeys() as keys:
+            RecorderSession(cfg, camera, robot, keys, live=live).run()
+    except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -21,11 +21,15 @@ from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import REQUIRED, option
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
-from vipflow.goals import goal_from_episodes, goal_from_images, goal_from_text
+from vipflow.hardware import Frame
+from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
+from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.plots import plot_reward_curves
+from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
+from vipflow.policy.goals import goal_from_episodes, goal_from_images, goal_from_text
+from vipflow.recordings import open_recording
 from vipflow.rewards import step_rewards, values
-from vipflow.video import Recording, VideoError, open_recording, read_image
+from vipflow.video import Recording, VideoError, read_image
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
@@ -50,6 +54,10 @@ class RewardsOptions:
     legacy_vip_crop: bool = option(
         False, "released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames"
     )
+    pil_resize: bool = option(
+        False, "resize and crop through PIL like the official READMEs (Resize 256 -> CenterCrop 224 on "
+        "uint8), instead of the tensor resize of the models' forward",
+    )
     goal_image: tuple[Path, ...] = option(
         (), "goal image (repeatable); several are averaged in embedding space", repeat=True, metavar="IMG",
         group=GOAL,
@@ -73,6 +81,11 @@ class RewardsOptions:
         32, "frames per encoder batch", deprecated=("--batch-size",), bounds="[1, 65536]"
     )
     progress: bool = option(True, "a progress bar per long input", terminal=True)
+    sidecar: bool = option(
+        False, "episodes: also write EPISODE.rewards.mcap beside each episode (value and reward at each "
+        "frame's bag time) to open with the episode in Foxglove; the episode is not touched",
+    )
+
 
 
 def register(sub) -> None:
@@ -84,6 +97,7 @@ def register(sub) -> None:
         "frame is its goal (optimistic: that frame has distance 0).",
     )
     add_options(p, RewardsOptions)
+    add_live_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -96,14 +110,45 @@ class Scored:
     metrics: dict[str, dict[str, float]]
 
 
-def _embed(encoder: Encoder, rec: Recording, batch_size: int, progress: bool) -> np.ndarray:
+def _embed(
+    encoder: Encoder, rec: Recording, batch_size: int, progress: bool, show: _LiveScoring | None = None
+) -> np.ndarray:
     parts = []
     quiet = not progress or rec.length < 2 * batch_size
     with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=quiet) as bar:
         for chunk in rec.chunks(4 * batch_size):
             parts.append(encoder.embed_images(chunk, batch_size=batch_size))
+            if show is not None:
+                show.chunk(chunk, parts[-1])
             bar.update(len(chunk))
     return np.concatenate(parts)
+
+
+class _LiveScoring:
+    """Streams one recording to the live viewer as it is scored: frames at the recording's
+    time base, and (with a goal) the value and reward of each frame."""
+
+    def __init__(self, live: LivePublisher, name: str, rec: Recording, goal: tuple[str, np.ndarray] | None,
+                 encoder: Encoder, gamma: float) -> None:
+        self.live, self.goal, self.encoder, self.gamma = live, goal, encoder, gamma
+        self.period_ns = int(1e9 / (rec.fps or 25.0))
+        self.index, self.last_value = 0, None
+        live.sync_clock(0)
+        live.event("episode_start", name, detail=str(rec.path))
+
+    def chunk(self, frames: np.ndarray, embeddings: np.ndarray) -> None:
+        vals = None
+        if self.goal is not None:
+            vals = values(embeddings, self.goal[1], self.encoder.similarity, self.gamma)
+        for j, rgb in enumerate(frames):
+            ns = self.index * self.period_ns
+            self.live.frame(Frame(ns, rgb))
+            if vals is not None:
+                v = float(vals[j])
+                reward = 0.0 if self.last_value is None else v - self.last_value
+                self.live.reward(ns, v, reward, frame=self.index, goal=self.goal[0])
+                self.last_value = v
+            self.index += 1
 
 
 def _goals(args: RewardsOptions, encoder: Encoder) -> dict[str, np.ndarray]:
@@ -125,6 +170,25 @@ def _metrics(v: np.ndarray) -> dict[str, float]:
         "return": float(v[-1] - v[0]),
         "final_value": float(v[-1]),
     }
+
+
+def _distance_label(encoder: Encoder) -> str:
+    return "L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal"
+
+
+def _goal_frames(s: Scored, args: RewardsOptions, goal: str) -> tuple[int, ...]:
+    """Frames of this input that make up ``goal``: its last frame (no goal given), or its last k
+    frames when it is one of the --goal-episode recordings."""
+    n = len(s.values[goal])
+    if goal == LAST_FRAME:
+        return (n - 1,)
+    if goal == "episodes" and s.recording.path.resolve() in {p.resolve() for p in args.goal_episode}:
+        return tuple(range(max(0, n - args.goal_last_frames), n))
+    return ()
+
+
+def _encoder_info(encoder: Encoder) -> dict[str, str]:
+    return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint}
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -154,11 +218,12 @@ def _write_outputs(out: Path, s: Scored, encoder: Encoder, args: RewardsOptions,
         "frames": rows,
         "fps": fps,
         "label": s.label,
-        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        "encoder": _encoder_info(encoder),
         "similarity": encoder.similarity,
         "gamma": args.gamma if encoder.similarity == "cosine" else None,
         "goals": goals_desc,
         "metrics": s.metrics,
+        "goal_frames": {g: list(_goal_frames(s, args, g)) for g in goals},
         "values": {g: v.tolist() for g, v in s.values.items()},
         "rewards": {g: r.tolist() for g, r in rewards.items()},
     }
@@ -168,7 +233,8 @@ def _write_outputs(out: Path, s: Scored, encoder: Encoder, args: RewardsOptions,
         s.values,
         fps=fps,
         title=f"{s.name}: {encoder.name}/{encoder.arch}" + (f" ({s.label})" if s.label else ""),
-        distance_label="L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal",
+        distance_label=_distance_label(encoder),
+        goal_frames={g: _goal_frames(s, args, g) for g in s.values},
     )
 
 
@@ -189,7 +255,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
     return summary
 
 
-def _score_all(args: RewardsOptions) -> int:
+def _score_all(args: RewardsOptions, live: LivePublisher | None) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
@@ -201,6 +267,7 @@ def _score_all(args: RewardsOptions) -> int:
         dtype=DTYPES[args.dtype],
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
+        pil_resize=args.pil_resize,
     )
     goals = _goals(args, encoder)
     goals_desc = {
@@ -213,20 +280,44 @@ def _score_all(args: RewardsOptions) -> int:
         },
     }
     goals_desc = {g: goals_desc[g] for g in goals} or {LAST_FRAME: {"kind": "last frame of each input"}}
+    if args.sidecar:
+        videos = [str(r.path) for r in recordings if r.frame_stamps_ns is None]
+        if videos:
+            raise ValueError(f"--sidecar writes beside episodes; not an episode: {', '.join(videos)}")
     args.out.mkdir(parents=True, exist_ok=True)
     scored: list[Scored] = []
     for i, (name, rec) in enumerate(zip(_unique_names(args.inputs), recordings, strict=True)):
-        emb = _embed(encoder, rec, args.encode_batch_size, args.progress)
+        show = None
+        if live is not None:
+            show = _LiveScoring(live, name, rec, next(iter(goals.items()), None), encoder, args.gamma)
+        emb = _embed(encoder, rec, args.encode_batch_size, args.progress, show)
         per_goal = goals or {LAST_FRAME: emb[-1]}
         vals = {g: values(emb, goal, encoder.similarity, args.gamma) for g, goal in per_goal.items()}
         label = args.labels[i] if args.labels else rec.label
         s = Scored(name, rec, label, vals, {g: _metrics(v) for g, v in vals.items()})
         _write_outputs(args.out, s, encoder, args, goals_desc)
+        if args.sidecar:
+            meta = {"encoder": _encoder_info(encoder), "precision": args.dtype, "device": args.device,
+                    "similarity": encoder.similarity, "gamma": args.gamma,
+                    "goals": {g: goals_desc[g] for g in vals}, "episode": str(rec.path), "label": label or "",
+                    "frames": len(emb)}
+            t = rec.frame_stamps_ns
+            notes = [(int(t[0]), f"{name}: episode start" + (f" ({rec.goal_text})" if rec.goal_text else "")),
+                     (int(t[-1]), f"{name}: episode end ({label or 'unlabeled'})")]
+            path = write_reward_sidecar(sidecar_path(rec.path), t, vals, meta, notes)
+            print(f"{name}: reward sidecar {path} (open it with the episode in Foxglove)")
+        if live is not None:
+            live.event("episode_end", name, label=label or "")
         scored.append(s)
         line = "  ".join(f"[{g}] VOC {m['voc']:+.3f} bump {m['bump_rate']:.3f}" for g, m in s.metrics.items())
         print(f"{name}: {len(emb)} frames  {line}  -> {args.out / name}.{{csv,json,png}}")
     summary = _summary(scored, list(goals_desc))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    first_goal = next(iter(goals_desc))
+    curves = [LabeledCurve(s.name, s.values[first_goal], s.label, _goal_frames(s, args, first_goal))
+              for s in scored]
+    plot_labeled_curves(args.out / "summary.png", curves, title=f"all inputs against the {first_goal} goal",
+                        fps=scored[0].recording.fps, distance_label=_distance_label(encoder))
     for g, entry in summary["goals"].items():
         extra = f"  AUROC {entry['auroc_final_value']:.3f}" if "auroc_final_value" in entry else ""
         print(f"[{g}] mean VOC {entry['mean_voc']:+.3f}  mean bump rate {entry['mean_bump_rate']}{extra}")
@@ -235,6 +326,8 @@ def _score_all(args: RewardsOptions) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _score_all(from_args(RewardsOptions, args))
-    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        options = from_args(RewardsOptions, args)
+        with open_live(args) as live:
+            return _score_all(options, live)
+    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError) as exc:
         return fail(exc)

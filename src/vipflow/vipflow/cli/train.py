@@ -27,6 +27,7 @@ from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
 from vipflow.policy.errors import PolicyError
+from vipflow.policy.train import train
 from vipflow.policy.train_config import TrainConfig, task_values
 from vipflow.runs import CONFIG_JSON, RunError, read_json
 from vipflow.task_config import load_task_config
@@ -115,8 +116,6 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from vipflow.policy.train import train
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         cfg, resume = config_from_args(args)

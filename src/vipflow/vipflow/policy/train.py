@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from vipflow.encoders import load_encoder
-from vipflow.goals import demo_goals, embed_texts, explicit_goals
 from vipflow.policy.cache import open_cache
 from vipflow.policy.embedded_episodes import load_episodes, task_descriptions
+from vipflow.policy.goals import demo_goals, embed_texts, explicit_goals
 from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import TrainResult, fit

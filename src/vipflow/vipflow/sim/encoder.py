@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from vipflow.cli.options import add_options, from_args
 from vipflow.demo_config import KitchenEncoderConfig
+from vipflow.encoder_training import train_encoder
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.sim.demos import demo_styles, run_expert
 from vipflow.sim.kitchen import KitchenSim
@@ -79,8 +80,6 @@ def train_kitchen_encoder(
 
 
 def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progress: bool):
-    from vipflow.encoder_training import train_encoder
-
     return train_encoder(
         videos,
         val_videos=val_videos,
