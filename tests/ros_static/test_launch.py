@@ -34,7 +34,7 @@ from vip_bringup.plan import (
 from vip_reward_node.params import RewardNodeParams
 from vipflow.config_schema import ConfigError, from_flat, param_specs
 from vipflow.policy import CheckpointError
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import TaskConfigError, load_task_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from package_info import PACKAGES, console_scripts, setup_kwargs
 
-from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
+from vipflow.ros.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
 
 ROOT = Path(__file__).resolve().parents[2]
 # Python modules that are ROS packages (their import name is the package name).
@@ -196,7 +196,7 @@ def test_only_node_modules_import_rclpy():
 
 
 def test_nodes_that_spin_import_the_executors_module():
-    """``vipflow.node_support.spin`` reaches ``rclpy.executors`` through the rclpy module it is
+    """``vipflow.ros.node_support.spin`` reaches ``rclpy.executors`` through the rclpy module it is
     handed: the node module must import that submodule."""
     for pkg in PACKAGES:
         for f in sorted((ROOT / "src" / pkg / pkg).glob("*_node.py")):

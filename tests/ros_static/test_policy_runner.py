@@ -98,7 +98,7 @@ def test_start_stop_and_status_over_topics(ros_bus, pixel_encoder):
 
 
 def test_a_robot_that_never_reports_is_an_error_not_a_hang(pixel_encoder):
-    from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot
+    from vipflow.ros.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot
 
     robot = TopicRobot(lambda raw: None, config=TopicHardwareConfig(start_timeout_s=0.2))
     done = []

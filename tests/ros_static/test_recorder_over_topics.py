@@ -15,9 +15,9 @@ from vipflow.episodes.keys import QueueKeys
 from vipflow.episodes.recorder import RecorderSession
 from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import MonotonicClock
-from vipflow.remote_keys import OperatorLink, PromptWriter, operator_answer
+from vipflow.ros.remote_keys import OperatorLink, PromptWriter, operator_answer
 from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
-from vipflow.topic_hardware import string_cdr, string_of
+from vipflow.ros.topic_hardware import string_cdr, string_of
 
 
 def test_prompt_writer_emits_whole_lines():

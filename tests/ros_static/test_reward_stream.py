@@ -16,7 +16,7 @@ from vipflow.hardware import Frame, RobotState
 from vipflow.policy.errors import EmptySelectionError, GoalError
 from vipflow.rewards import values as reward_values
 from vipflow.task_config import GoalSpec
-from vipflow.topic_hardware import TopicCamera, image_cdr
+from vipflow.ros.topic_hardware import TopicCamera, image_cdr
 
 
 def square(x: int, size: int = 64) -> np.ndarray:

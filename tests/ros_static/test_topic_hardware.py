@@ -20,7 +20,7 @@ from vipflow.hardware import CameraTimeout, MonotonicClock, RobotError, RobotTar
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.safety import SafetyLayer
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     MSG_TRAJECTORY,
     TopicCamera,
     TopicDataError,

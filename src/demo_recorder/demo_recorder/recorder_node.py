@@ -23,9 +23,9 @@ from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.episodes.recorder import RecorderSession
 from vipflow.hardware import HardwareError
-from vipflow.node_support import declare_parameters, spin
-from vipflow.remote_keys import OperatorLink, PromptWriter
-from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
+from vipflow.ros.node_support import declare_parameters, spin
+from vipflow.ros.remote_keys import OperatorLink, PromptWriter
+from vipflow.ros.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
 
 
 class RecorderNode(Node):

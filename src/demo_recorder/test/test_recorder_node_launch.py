@@ -32,7 +32,7 @@ from std_msgs.msg import String  # noqa: E402
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
 from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
-from vipflow.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr, string_cdr  # noqa: E402
+from vipflow.ros.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr, string_cdr  # noqa: E402
 
 DATASET = Path(tempfile.mkdtemp(prefix="demo_recorder_test_")) / "dataset"
 

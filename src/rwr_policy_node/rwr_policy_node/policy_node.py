@@ -9,7 +9,7 @@ Two executables share this adapter:
                      simulator's success topic, summarised in a results ledger; then exits.
 
 rclpy only carries bytes and calls services/actions. Image, joint states, end-effector pose and
-gripper joints arrive raw into ``vipflow.topic_hardware``'s camera and robot; every command
+gripper joints arrive raw into ``vipflow.ros.topic_hardware``'s camera and robot; every command
 leaves the core's safety layer as PoseStamped CDR for the Cartesian impedance controller's
 ``equilibrium_pose`` (or a JointTrajectory). The gripper is commanded through franka_msgs'
 Move/Grasp actions, and an FCI error is cleared with the ErrorRecovery action followed by
@@ -47,11 +47,11 @@ from rwr_policy_node.policy_runner import (
 )
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
-from vipflow.node_support import declare_parameters, spin, wait_future
+from vipflow.ros.node_support import declare_parameters, spin, wait_future
 from vipflow.policy.errors import PolicyError
-from vipflow.remote_keys import OperatorLink
+from vipflow.ros.remote_keys import OperatorLink
 from vipflow.runtime.loop import TickRecord
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     TopicCamera,
     TopicRobot,
     float32_array_cdr,

@@ -21,7 +21,7 @@ from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
 from vipflow.episodes.recorder import START_KEYS
 from vipflow.hardware import Frame, RobotTarget
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     bool_cdr,
     image_cdr,

@@ -20,8 +20,8 @@ from std_srvs.srv import Trigger
 
 from vip_bringup.kitchen_bridge import KitchenBridge
 from vip_bringup.kitchen_params import KitchenSimParams
-from vipflow.node_support import declare_parameters, spin
-from vipflow.topic_hardware import string_cdr
+from vipflow.ros.node_support import declare_parameters, spin
+from vipflow.ros.topic_hardware import string_cdr
 
 
 class KitchenSimNode(Node):

@@ -31,7 +31,7 @@ from std_msgs.msg import Float32MultiArray  # noqa: E402
 
 from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
-from vipflow.topic_hardware import image_cdr  # noqa: E402
+from vipflow.ros.topic_hardware import image_cdr  # noqa: E402
 
 SIZE = 64
 

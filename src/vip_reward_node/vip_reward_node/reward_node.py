@@ -2,7 +2,7 @@
 
 A thin rclpy adapter. rclpy only carries CDR bytes (raw subscriptions, byte publishing); the
 decoding (rgb8/bgr8/mono8, row step), the encoder, the goal and the reward live in the ROS-free
-core (``vipflow.topic_hardware``, ``vipflow.goals``, ``vip_reward_node.reward_stream``).
+core (``vipflow.ros.topic_hardware``, ``vipflow.goals``, ``vip_reward_node.reward_stream``).
 
 Topics (names are parameters):
   in   image_topic            sensor_msgs/Image, best-effort depth 1 by default (newest frame only)
@@ -30,8 +30,8 @@ from vip_reward_node.params import RewardNodeParams
 from vip_reward_node.reward_stream import RewardSample, RewardStream, RewardWorker
 from vipflow.config_schema import ConfigError
 from vipflow.goals import goal_embedding
-from vipflow.node_support import declare_parameters, read_parameters, spin
-from vipflow.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
+from vipflow.ros.node_support import declare_parameters, read_parameters, spin
+from vipflow.ros.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
 
 
 def _runtime(name: str) -> bool:
