@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from vip_bringup.kitchen_bridge import WORLD_FRAME, KitchenBridge
+from vip_bringup.kitchen_bridge import KitchenBridge
+from vip_bringup.kitchen_params import SIM_WORLD_FRAME as WORLD_FRAME
 from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
 from vipflow.ros.topic_hardware import (

@@ -16,8 +16,8 @@ from vipflow.episodes.recorder import RecorderSession
 from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import MonotonicClock
 from vipflow.ros.remote_keys import OperatorLink, PromptWriter, operator_answer
-from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
 from vipflow.ros.topic_hardware import string_cdr, string_of
+from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
 
 
 def test_prompt_writer_emits_whole_lines():

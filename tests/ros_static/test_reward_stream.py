@@ -15,8 +15,8 @@ from vipflow.goals import goal_embedding
 from vipflow.hardware import Frame, RobotState
 from vipflow.policy.errors import EmptySelectionError, GoalError
 from vipflow.rewards import values as reward_values
-from vipflow.task_config import GoalSpec
 from vipflow.ros.topic_hardware import TopicCamera, image_cdr
+from vipflow.task_config import GoalSpec
 
 
 def square(x: int, size: int = 64) -> np.ndarray:

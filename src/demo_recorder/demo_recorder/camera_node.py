@@ -41,7 +41,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, CameraNode, args=args)
+    return spin(rclpy, CameraNode, name="camera", args=args)
 
 
 if __name__ == "__main__":

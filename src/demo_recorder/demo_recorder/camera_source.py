@@ -13,8 +13,8 @@ from pathlib import Path
 
 from demo_recorder.params import CameraNodeParams
 from vipflow.hardware import Camera, CameraTimeout, HardwareError
-from vipflow.sources import RealSenseCamera, ReplayFinished, replay_episode, replay_video
 from vipflow.ros.topic_hardware import Clocks, image_cdr
+from vipflow.sources import RealSenseCamera, ReplayFinished, replay_episode, replay_video
 
 
 def open_camera(p: CameraNodeParams) -> Camera:

@@ -37,8 +37,8 @@ from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.policy import EncoderRef, Normalization, PolicyConfig, build_policy_net, save_policy  # noqa: E402
-from vipflow.runtime.limits import SafetyLimits  # noqa: E402
 from vipflow.ros.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr  # noqa: E402
+from vipflow.runtime.limits import SafetyLimits  # noqa: E402
 
 POSE = np.array([0.45, 0.0, 0.35, 1.0, 0.0, 0.0, 0.0])  # inside the default workspace box
 Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.8])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vip_bringup.kitchen_params import KitchenSimParams
+from vip_bringup.kitchen_params import SIM_WORLD_FRAME, KitchenSimParams
 from vipflow.episodes import messages as m
 from vipflow.episodes.recorder import START_KEYS
 from vipflow.hardware import Frame, RobotTarget
@@ -30,8 +30,6 @@ from vipflow.ros.topic_hardware import (
     pose_vector,
     string_of,
 )
-
-WORLD_FRAME = "world"
 
 
 class KitchenBridge:
@@ -106,7 +104,7 @@ class KitchenBridge:
             self.p.joint_states_topic: joint_state_cdr(
                 m.DEFAULT_JOINT_NAMES, state.joint_pos, stamp, state.joint_vel
             ),
-            self.p.ee_pose_topic: pose_cdr(state.ee_pose, stamp, WORLD_FRAME),
+            self.p.ee_pose_topic: pose_cdr(state.ee_pose, stamp, SIM_WORLD_FRAME),
             self.p.gripper_topic: joint_state_cdr(FRANKA_FINGER_JOINTS, [half, half], stamp),
             self.p.success_topic: bool_cdr(success),
         }

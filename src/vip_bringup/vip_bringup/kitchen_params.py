@@ -11,6 +11,7 @@ from vipflow.task_config import TaskConfig
 SIM_SUCCESS_TOPIC = "/kitchen/success"
 SIM_GRIPPER_COMMAND_TOPIC = "/kitchen/gripper_command"
 SIM_RESET_SERVICE = "/kitchen/reset"
+SIM_WORLD_FRAME = "world"  # the kitchen's poses (and so the policy's targets) are in its world frame
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class KitchenSimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, KitchenSimNode, args=args)
+    return spin(rclpy, KitchenSimNode, name="kitchen_sim", args=args)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ class RewardNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, RewardNode, args=args)
+    return spin(rclpy, RewardNode, name="vip_reward_node", args=args)
 
 
 if __name__ == "__main__":

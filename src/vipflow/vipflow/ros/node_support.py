@@ -5,14 +5,19 @@ leaf field of the schema (``vipflow.config_schema``) becomes a parameter with it
 its help text, and the values come back validated as the schema instance. The static tests read
 the same schema, so what a launch file or a YAML sets is checked against what the node declares.
 
-Lifecycle: ``spin(rclpy, make_node)`` initialises rclpy, builds the node, spins it until Ctrl-C,
-a shutdown, or the node reports ``finished`` (a recording or an evaluation that ran to its end),
-and turns our named startup errors (bad parameter, missing weights, unreachable robot) into one
-clear log line and exit status 1 instead of a traceback.
+Lifecycle: ``spin(rclpy, make_node)`` initialises rclpy, builds the node, spins it until SIGINT,
+SIGTERM, a shutdown, or the node reports ``finished`` (a recording or an evaluation that ran to
+its end), and turns our named startup errors (bad parameter, missing weights, unreachable robot,
+a missing interface package) into one line labelled with the node's name and exit status 1
+instead of a traceback. rclpy's own signal handler is not installed: it would shut the context
+down while the node's threads still publish (the policy's last hold, the final status); ours only
+asks the spin loop to end, the node closes with a live context, then rclpy shuts down.
 """
 
 from __future__ import annotations
 
+import importlib
+import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -26,13 +31,6 @@ def ros_default(spec: ParamSpec) -> Any:
     return list(spec.default) if isinstance(spec.default, tuple) else spec.default
 
 
-def needs_dynamic_typing(spec: ParamSpec) -> bool:
-    """An empty list default gives rclpy no element type to infer (it would pick BYTE_ARRAY and
-    then reject the string list a YAML file sets), so such parameters are declared dynamically
-    typed; the schema checks their values instead."""
-    return isinstance(spec.default, tuple) and not spec.default
-
-
 def declare_parameters(
     node, schema: type, descriptor_type: type, *, read_only: bool | Callable[[str], bool] = True
 ) -> Any:
@@ -40,14 +38,21 @@ def declare_parameters(
 
     ``descriptor_type`` is rcl_interfaces' ParameterDescriptor (the node owns rclpy). ``read_only``
     says which parameters ``ros2 param set`` may not change: all, none, or a predicate on the name.
-    Raises ``ConfigError`` naming the node and the bad parameter.
+    Parameters are dynamically typed: rclpy would reject ``-p rate_hz:=25`` for a float (and infer
+    no type at all for an empty list) with a traceback, while the schema accepts an integer for a
+    number and names any other wrong value in one line. Raises ``ConfigError`` naming the node and
+    the bad parameter.
     """
     frozen = read_only if callable(read_only) else (lambda _name: read_only)
     for spec in param_specs(schema):
-        descriptor = descriptor_type(
-            description=spec.help, read_only=frozen(spec.name), dynamic_typing=needs_dynamic_typing(spec)
-        )
-        node.declare_parameter(spec.name, ros_default(spec), descriptor)
+        descriptor = descriptor_type(description=spec.help, read_only=frozen(spec.name), dynamic_typing=True)
+        try:
+            node.declare_parameter(spec.name, ros_default(spec), descriptor)
+        except Exception as exc:  # rclpy's parameter exceptions: name the parameter, no traceback
+            raise ConfigError(
+                f"node {node.get_name()}: parameter {spec.name}: {exc}; fix the parameter (the YAML / "
+                "-p name:=value / the launch file)"
+            ) from None
     return read_parameters(node, schema)
 
 
@@ -75,6 +80,32 @@ def wait_future(future, timeout_s: float, what: str) -> Any:
     return future.result()
 
 
+def message_type(name: str) -> type:
+    """The rclpy message class of ``"pkg/msg/Type"`` (what rosidl_runtime_py's get_message did)."""
+    package, kind, cls = name.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), cls)
+
+
+class MissingInterfaceError(ImportError):
+    """A ROS interface package the chosen configuration needs is not installed."""
+
+
+def import_interfaces(module: str, what: str, *names: str) -> tuple:
+    """``from module import names`` for interfaces only the real robot needs (franka_msgs,
+    controller_manager_msgs: no wheels exist). ``what`` names the parameter that chose them.
+    Raises ``MissingInterfaceError`` with one line naming the package and how to get it."""
+    package = module.split(".")[0]
+    try:
+        imported = importlib.import_module(module)
+    except ImportError:
+        raise MissingInterfaceError(
+            f"{what} needs the ROS package {package}, which is not installed: use the docker image "
+            "(docker/compose.yaml) or build franka_ros2 with colcon and source its install/setup.bash "
+            "(docs/ros.md); the simulator needs none of it"
+        ) from None
+    return tuple(getattr(imported, n) for n in names)
+
+
 def _named_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message already names the problem and the fix (no traceback needed)."""
     from vipflow.encoders.errors import EncoderError
@@ -83,18 +114,42 @@ def _named_errors() -> tuple[type[BaseException], ...]:
     from vipflow.policy.errors import PolicyError
     from vipflow.runtime.limits import LimitsError
 
-    return (ConfigError, EncoderError, EpisodeError, HardwareError, PolicyError, LimitsError)
+    return (ConfigError, EncoderError, EpisodeError, HardwareError, PolicyError, LimitsError, MissingInterfaceError)
 
 
-def spin(rclpy, make_node: Callable[[], Any], *, threads: int = 1, args: list[str] | None = None) -> int:
+def _flush_publishers(rclpy, node, timeout_s: float = 1.0) -> None:
+    """Give reliable subscribers the node's last messages before the process exits."""
+    duration = importlib.import_module(f"{rclpy.__name__}.duration").Duration(seconds=timeout_s)
+    for publisher in list(node.publishers):
+        try:
+            publisher.wait_for_all_acked(duration)
+        except Exception:  # a publisher already destroyed: nothing left to deliver
+            pass
+
+
+def spin(
+    rclpy, make_node: Callable[[], Any], *, name: str, threads: int = 1, args: list[str] | None = None
+) -> int:
     """Run one node to completion; returns the process exit status.
 
-    ``threads`` > 1 uses a MultiThreadedExecutor (service calls made from callbacks need it).
-    The node may define ``finished`` (True ends the spin), ``exit_code`` and ``close()``.
+    ``name`` labels start-up errors (the node does not exist yet). ``threads`` > 1 uses a
+    MultiThreadedExecutor (service calls made from callbacks need it). The node may define
+    ``finished`` (True ends the spin), ``exit_code`` and ``close()``; ``close()`` runs while the
+    context is still valid, so what it publishes goes out. SIGINT and SIGTERM end the spin and
+    exit 0 after ``close()``; a second signal kills the process as usual.
     """
     executors = rclpy.executors
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        stop.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     node = None
+    code = 0
     try:
         node = make_node()
         if threads > 1:
@@ -102,19 +157,24 @@ def spin(rclpy, make_node: Callable[[], Any], *, threads: int = 1, args: list[st
         else:
             executor = executors.SingleThreadedExecutor()
         executor.add_node(node)
-        while rclpy.ok() and not getattr(node, "finished", False):
+        while not stop.is_set() and rclpy.ok() and not getattr(node, "finished", False):
             executor.spin_once(timeout_sec=0.1)
-        return int(getattr(node, "exit_code", 0))
+        code = 0 if stop.is_set() else int(getattr(node, "exit_code", 0))
     except (KeyboardInterrupt, executors.ExternalShutdownException):
-        return 0
+        code = 0
     except _named_errors() as exc:
-        name = node.get_name() if node is not None else getattr(make_node, "__name__", "node")
-        print(f"[{name}] error: {exc}", file=sys.stderr, flush=True)
-        return 1
+        label = node.get_name() if node is not None else name
+        print(f"[{label}] error: {exc}", file=sys.stderr, flush=True)
+        code = 1
     finally:
         if node is not None:
             close = getattr(node, "close", None)
             if close is not None:
                 close()
+            if rclpy.ok():
+                _flush_publishers(rclpy, node)
             node.destroy_node()
         rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
