@@ -37,7 +37,9 @@ class RecorderNode(Node):
         # Best effort (sensor data QoS) receives franka_ros2's best-effort pose topics and reliable
         # publishers alike.
         for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
-            self.create_subscription(message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+            self.create_subscription(
+                message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
+            )
         self.link = OperatorLink(
             self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
         )

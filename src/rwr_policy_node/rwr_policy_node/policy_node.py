@@ -104,7 +104,9 @@ class PolicyNode(Node):
             ros_now_ns=self._ros_now,
         )
         for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
-            self.create_subscription(message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+            self.create_subscription(
+                message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
+            )
         self.action_out = self.create_publisher(Float32MultiArray, p.action_topic, 10)
         self.status_out = self.create_publisher(String, p.status_topic, 10)
         if p.error_recovery_action:

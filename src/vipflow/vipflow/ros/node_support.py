@@ -16,6 +16,7 @@ asks the spin loop to end, the node closes with a live context, then rclpy shuts
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import signal
 import sys
@@ -114,17 +115,23 @@ def _named_errors() -> tuple[type[BaseException], ...]:
     from vipflow.policy.errors import PolicyError
     from vipflow.runtime.limits import LimitsError
 
-    return (ConfigError, EncoderError, EpisodeError, HardwareError, PolicyError, LimitsError, MissingInterfaceError)
+    return (
+        ConfigError,
+        EncoderError,
+        EpisodeError,
+        HardwareError,
+        PolicyError,
+        LimitsError,
+        MissingInterfaceError,
+    )
 
 
 def _flush_publishers(rclpy, node, timeout_s: float = 1.0) -> None:
     """Give reliable subscribers the node's last messages before the process exits."""
     duration = importlib.import_module(f"{rclpy.__name__}.duration").Duration(seconds=timeout_s)
     for publisher in list(node.publishers):
-        try:
+        with contextlib.suppress(Exception):  # a publisher already destroyed: nothing left to deliver
             publisher.wait_for_all_acked(duration)
-        except Exception:  # a publisher already destroyed: nothing left to deliver
-            pass
 
 
 def spin(

@@ -79,8 +79,17 @@ def install_packages(packages: Iterable[Path], prefix: Path) -> list[str]:
             continue
         _run(
             [
-                sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                "--force-reinstall", "--prefix", str(prefix), str(package),
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--force-reinstall",
+                "--prefix",
+                str(prefix),
+                str(package),
             ],
             prefix / "log" / f"{package.name}.pip.log",
         )
@@ -142,8 +151,14 @@ def build_interfaces(packages: Iterable[Path], prefix: Path, *, jobs: int = 2) -
         log = prefix / "log" / package.name
         _run(
             [
-                "cmake", "-S", str(package), "-B", str(build), f"-DCMAKE_INSTALL_PREFIX={prefix}",
-                f"-DPython3_EXECUTABLE={sys.executable}", "-DBUILD_TESTING=OFF",
+                "cmake",
+                "-S",
+                str(package),
+                "-B",
+                str(build),
+                f"-DCMAKE_INSTALL_PREFIX={prefix}",
+                f"-DPython3_EXECUTABLE={sys.executable}",
+                "-DBUILD_TESTING=OFF",
                 "-DCMAKE_BUILD_TYPE=Release",
             ],
             log.with_suffix(".configure.log"),
@@ -184,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--prefix", type=Path, required=True, help="install prefix (created if missing)")
     parser.add_argument("--packages", type=Path, nargs="*", default=[], help="ament_python package dirs")
-    parser.add_argument("--interfaces", type=Path, nargs="*", default=[], help="rosidl interface package dirs")
+    parser.add_argument(
+        "--interfaces", type=Path, nargs="*", default=[], help="rosidl interface package dirs"
+    )
     parser.add_argument("--print-env", action="store_true", help="print `export` lines for a shell")
     args = parser.parse_args(argv)
     prefix = args.prefix.resolve()
@@ -194,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{prefix}: built {built or 'nothing new'}, installed {installed or 'nothing new'}", file=sys.stderr)
+    print(
+        f"{prefix}: built {built or 'nothing new'}, installed {installed or 'nothing new'}", file=sys.stderr
+    )
     if args.print_env:
         env = environment([prefix], base={})
         for var in ("AMENT_PREFIX_PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "PATH"):
