@@ -258,8 +258,10 @@ class ServeNode(PolicyNode):
             self.get_logger().info(f"policy run ended after {result.ticks} ticks: {result.stop_reason}")
 
     def close(self) -> None:
+        """Stop a run (the arm holds, its final status goes out), then say the node is going."""
         self.runner.stop("node shutting down")
         self.runner.wait(5.0)
+        self.publish_status({**self.runner.status(), "state": "shutdown"})
 
 
 class EvaluateNode(PolicyNode):

@@ -46,6 +46,7 @@ class KitchenBridge:
         self._holding = True
         self._success = False
         self.resets = 0
+        self.publish_camera = params.publish_camera  # False: a camera dropout (fault injection)
         if params.expert:
             self._new_expert()
 
@@ -100,7 +101,6 @@ class KitchenBridge:
         stamp = self.ros_now_ns()
         half = state.gripper_width / 2.0
         out = {
-            self.p.image_topic: image_cdr(Frame(stamp, np.ascontiguousarray(rgb)), stamp),
             self.p.joint_states_topic: joint_state_cdr(
                 m.DEFAULT_JOINT_NAMES, state.joint_pos, stamp, state.joint_vel
             ),
@@ -108,6 +108,8 @@ class KitchenBridge:
             self.p.gripper_topic: joint_state_cdr(FRANKA_FINGER_JOINTS, [half, half], stamp),
             self.p.success_topic: bool_cdr(success),
         }
+        if self.publish_camera:
+            out[self.p.image_topic] = image_cdr(Frame(stamp, np.ascontiguousarray(rgb)), stamp)
         note = (
             f"kitchen {self.p.task}: {'task done (success)' if success else 'task undone'}"
             if changed

@@ -39,6 +39,9 @@ class KitchenSimParams:
     expert: bool = option(False, "a scripted expert moves the arm (the hand of kinesthetic teaching)")
     expert_horizon: int = option(50, "expert mode: steps the expert plans for")
     command_timeout_s: float = option(0.5, "hold still when no pose target arrived for this long")
+    publish_camera: bool = option(
+        True, "publish camera images; false at run time simulates a camera dropout (ros2 param set)"
+    )
 
     def __post_init__(self) -> None:
         require(

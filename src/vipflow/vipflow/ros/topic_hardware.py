@@ -174,7 +174,10 @@ class TopicCamera(Clocks):
                 raise CameraTimeout(f"camera on {self.topic} was stopped")
             raw, stamp, self._read_seq = self._raw, self._stamp, self._seq
         msg = m.deserialize(raw, m.MSG_IMAGE)
-        rgb = decode_rgb(msg)
+        try:
+            rgb = decode_rgb(msg)
+        except ImageEncodingError as exc:  # this frame is unusable; the next one may be fine
+            raise TopicDataError(str(exc)) from None
         if not rgb.flags.writeable:  # a view of the message bytes: give consumers (torch) their own copy
             rgb = rgb.copy()
         return Frame(stamp_ns=stamp, rgb=rgb), m.stamp_of(msg)
