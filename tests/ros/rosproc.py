@@ -119,11 +119,17 @@ class Node:
         parameters: Mapping[str, Any] | None = None,
         params_files: tuple[str, ...] = (),
         args: tuple[str, ...] = (),
+        ros_args: tuple[str, ...] = (),
         stdin: int | None = subprocess.DEVNULL,
+        program: list[str] | None = None,
+        log_as: str | None = None,
     ) -> None:
+        """``name`` remaps the node's name; ``log_as`` names the log file (default: the node name);
+        ``program`` runs another command (a fake of someone else's node) instead of ours."""
         self.name = name or executable
-        self.log_path = log_dir / f"{self.name}.log"
-        cmd = [str(PACKAGES_PREFIX / "bin" / executable), *args, "--ros-args"]
+        self.log_path = log_dir / f"{log_as or self.name}.log"
+        cmd = program or [str(PACKAGES_PREFIX / "bin" / executable), *args]
+        cmd = [*cmd, "--ros-args"]
         if parameters is not None:
             path = log_dir / f"{self.name}.params.yaml"
             path.write_text(yaml.safe_dump(params_yaml(self.name, parameters)))
@@ -132,6 +138,7 @@ class Node:
             cmd += ["--params-file", f]
         if name:
             cmd += ["-r", f"__node:={name}"]
+        cmd += list(ros_args)
         self.cmd = cmd
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -266,7 +273,7 @@ def vipflow_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def plan_values(kind: str, task: str | None, **overrides: str) -> dict[str, str]:
+def plan_values(kind: str, task: str | None, /, **overrides: str) -> dict[str, str]:
     """A launch file's argument values: its declared defaults, then ``overrides`` (as ros2 launch)."""
     from vip_bringup.plan import known_tasks, launch_arguments
     from vipflow.task_config import load_task_config
@@ -282,7 +289,7 @@ def plan_values(kind: str, task: str | None, **overrides: str) -> dict[str, str]
     return values
 
 
-def plan_specs(kind: str, task: str | None = None, **overrides: str) -> list:
+def plan_specs(kind: str, task: str | None = None, /, **overrides: str) -> list:
     """What ``ros2 launch vip_bringup <file>`` would start, planned from the installed share directory."""
     from vip_bringup.plan import plan
 
@@ -308,3 +315,28 @@ def launch_plan(ros, specs: list) -> dict[str, Node]:
                 params_files=(spec.params_file,) if spec.params_file else (),
             )
     return nodes
+
+
+def rate_hz(arrivals: list, since_ns: int = 0) -> float:
+    """Messages per second among ``(t_mono_ns, msg)`` pairs that arrived after ``since_ns``."""
+    t = [a for a, _ in arrivals if a > since_ns]
+    return (len(t) - 1) / ((t[-1] - t[0]) / 1e9) if len(t) > 2 else 0.0
+
+
+def validate_episodes(dataset: Path, kitchen_hz: float, nominal_hz: float = 25.0) -> None:
+    """`vipflow episodes validate` must pass. If kitchen_sim itself could not keep real time (a
+    CPU shared with other work), the episodes cannot meet the 25 Hz cadence: then the only
+    failure allowed is CadenceOutOfTolerance, and the test is skipped with the measured rate."""
+    import pytest
+
+    result = vipflow_cli("episodes", "validate", str(dataset), "--json")
+    if result.returncode == 0:
+        return
+    report = yaml.safe_load(result.stdout)
+    errors = {e.get("error") for e in report if e.get("status") == "fail"}
+    if kitchen_hz < 0.9 * nominal_hz and errors == {"CadenceOutOfTolerance"}:
+        pytest.skip(
+            f"kitchen_sim ran at {kitchen_hz:.1f} Hz, slower than real time ({nominal_hz:g} Hz) on this "
+            "loaded CPU: the episodes are complete but their cadence cannot be judged"
+        )
+    raise AssertionError(f"episodes fail validation (kitchen at {kitchen_hz:.1f} Hz):\n{result.stdout}")

@@ -119,8 +119,10 @@ class PolicyRunner:
                 self.robot.start()
                 self.camera.start()
                 self._hardware_started = True
-            elif self.last_result is not None and self.last_result.stop_reason.startswith("robot error"):
-                self.robot.recover()  # the previous run ended in a reflex: clear it before moving again
+            else:
+                # After a reflex franka_ros2 stops publishing the arm state (the run then ended on a
+                # robot error or the watchdog): clear it first. A no-op while the arm reports.
+                self.robot.recover()
             loop = ControlLoop(
                 self.camera,
                 self.robot,
@@ -161,6 +163,9 @@ class PolicyRunner:
             "last_ticks": None if r is None else r.ticks,
             "last_holds": None if r is None else r.holds,
             "last_error": None if self.last_error is None else str(self.last_error),
+            "last_timing": None
+            if r is None
+            else {k: v for k, v in r.timing.report().items() if k in ("deadline_misses", "loop_period_ms")},
         }
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import unittest
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy", reason="needs ROS 2 (rclpy): run with `colcon test` in the docker image")
-pytest.importorskip("launch_testing", reason="needs ROS 2 launch_testing")
+from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+
+rclpy = require_launch_testing()
 
 import launch  # noqa: E402
 import launch_ros.actions  # noqa: E402
@@ -89,17 +89,7 @@ def generate_test_description():
     return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"policy_node": node}
 
 
-class TestPolicyNode(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rclpy.init()
-        cls.node = rclpy.create_node("policy_node_test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
+class TestPolicyNode(ProbeCase):
     def _publish_robot_and_camera(self, pubs, i):
         now = self.node.get_clock().now().nanoseconds
         img = np.full((48, 64, 3), 30 + (i % 50), np.uint8)
@@ -152,7 +142,4 @@ class TestPolicyNode(unittest.TestCase):
         self.assertTrue(result.result().success)
 
 
-@launch_testing.post_shutdown_test()
-class TestPolicyNodeShutdown(unittest.TestCase):
-    def test_exits_cleanly(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
+TestPolicyNodeShutdown = exits_cleanly_test()

@@ -50,6 +50,9 @@ REALSENSE_NAME = "camera"
 REALSENSE_IMAGE_TOPIC = f"/{REALSENSE_NAMESPACE}/{REALSENSE_NAME}/color/image_raw"  # realsense-ros >= 4.55
 FRANKA_CONTROLLER_MANAGER = "/controller_manager"
 LAUNCH_KINDS = ("task", "record", "evaluate")
+# kitchen_sim loads MuJoCo and the kitchen scene while the other nodes start: on a small shared
+# CPU its first state can take longer than a robot's (10 s), so the nodes wait a minute for it.
+SIM_HARDWARE = {"hardware.start_timeout_s": 60.0}
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,7 @@ def _sim_policy_overrides(task: TaskConfig) -> dict[str, Any]:
     if task.kind != "sim":
         return {}
     return {
+        **SIM_HARDWARE,
         "hardware.base_frame": SIM_WORLD_FRAME,
         "gripper_command_topic": SIM_GRIPPER_COMMAND_TOPIC,
         "gripper_move_action": "",
@@ -370,6 +374,8 @@ def plan_record(values: dict[str, str], share: Path) -> list[Spec]:
         # kitchen_sim publishes each state once per tick: sampling faster records duplicates, and
         # the episode's nominal state rate would not match what arrived (CadenceOutOfTolerance)
         params["state_rate_hz"] = kitchen_params_from_task(task)["rate_hz"]
+        params.update(SIM_HARDWARE)
+        params["camera_timeout_s"] = 5.0  # a scene reset (the start key) pauses the kitchen's frames
     recorder = _our_node(
         "demo_recorder",
         "demo_recorder",
