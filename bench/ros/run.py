@@ -277,7 +277,8 @@ def main() -> int:
     )
     lp = q["loop_period_ms"]
     print(
-        f"policy node: {q['ticks']} ticks, period p50/p99/max {lp.get('p50')}/{lp.get('p99')}/{lp.get('max')} ms, "
+        f"policy node: {q['ticks']} ticks, period p50/p99/max "
+        f"{lp.get('p50')}/{lp.get('p99')}/{lp.get('max')} ms, "
         f"deadline misses {q['deadline_misses']}; load {out['machine']['load_avg_start']} -> "
         f"{out['machine']['load_avg_end']}; wrote {args.out}"
     )
