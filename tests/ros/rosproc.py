@@ -131,7 +131,7 @@ class Node:
         cmd = program or [str(PACKAGES_PREFIX / "bin" / executable), *args]
         cmd = [*cmd, "--ros-args"]
         if parameters is not None:
-            path = log_dir / f"{self.name}.params.yaml"
+            path = log_dir / f"{log_as or self.name}.params.yaml"
             path.write_text(yaml.safe_dump(params_yaml(self.name, parameters)))
             cmd += ["--params-file", str(path)]
         for f in params_files:

@@ -73,15 +73,15 @@ def test_gripper_and_error_recovery_through_franka_interfaces(ros_with_franka, k
     goal = next(c for c in calls(franka) if c["call"] in ("move", "grasp"))
     assert 0.0 <= goal["width"] <= 0.08 and goal["speed"] == pytest.approx(0.05)
 
+    wait_until(lambda: len(commands) > 10, 60, "the policy to move", policy)
     kitchen.signal(signal.SIGSTOP)  # a reflex: franka_ros2 stops publishing the arm state
-    wait_until(
-        lambda: str(json.loads(status[-1][1].data).get("last_stop_reason")).startswith(
-            "watchdog: stale robot state"
-        ),
-        30,
-        "the watchdog to end the run",
-        policy,
-    )
+
+    def last_stop_reason() -> str:
+        return str(json.loads(status[-1][1].data).get("last_stop_reason")) if status else ""
+
+    # the command path (state older than hardware.state_timeout_s) or the watchdog ends the run
+    stale = ("robot error: robot state is", "watchdog: stale robot state")
+    wait_until(lambda: last_stop_reason().startswith(stale), 30, "the run to end on the stale arm", policy)
     assert not any(c["call"] == "error_recovery" for c in calls(franka))
     n = len(commands)
     start()  # recovers first
