@@ -163,8 +163,9 @@ def bench_policy(args, log_dir: Path) -> dict:
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
 
-    sys.path.insert(0, str(ROOT / "src" / "vip_bringup"))
-    from rosproc import plan_specs
+    from rosproc import PACKAGE_DIRS, plan_specs
+
+    sys.path[:0] = [str(d) for d in PACKAGE_DIRS]  # the plan reads the nodes' parameter schemas
 
     from vipflow.encoders import load_encoder
     from vipflow.fakes import untrained_policy
