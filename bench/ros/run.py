@@ -160,10 +160,9 @@ def bench_reward(args, log_dir: Path) -> dict:
 def bench_policy(args, log_dir: Path) -> dict:
     import torch
     from geometry_msgs.msg import PoseStamped
+    from rosproc import PACKAGE_DIRS, plan_specs
     from std_msgs.msg import String
     from std_srvs.srv import Trigger
-
-    from rosproc import PACKAGE_DIRS, plan_specs
 
     sys.path[:0] = [str(d) for d in PACKAGE_DIRS]  # the plan reads the nodes' parameter schemas
 
