@@ -34,8 +34,10 @@ import numpy as np
 import torch
 
 from vipflow.encoders import load_encoder
-from vipflow.fakes import FakeCamera, FakeRobot, untrained_policy
 from vipflow.hardware import MonotonicClock
+from vipflow.hardware.envelope import WATCHDOG_MAX_STALE_TICKS
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.policy.untrained import untrained_policy
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.perception import InlinePerception, ProcessPerception
@@ -73,9 +75,10 @@ def run_mode(mode: str, ticks: int, encoder, policy, args) -> dict:
     clock = MonotonicClock()
     camera = FakeCamera(clock, fps=args.camera_fps, latency_s=0.015, height=args.height, width=args.width)
     robot = FakeRobot(clock)
-    # Generous freshness bounds: the benchmark measures timing; the watchdog is tested elsewhere.
+    # Generous freshness bounds: the benchmark measures timing; the watchdog is tested elsewhere. The
+    # envelope caps the stale run at WATCHDOG_MAX_STALE_TICKS (a watchdog cannot be switched off).
     limits = SafetyLimits(watchdog=WatchdogLimits(max_observation_age_s=0.5, max_state_age_s=0.1,
-                                                  stale_ticks=ticks + 1))
+                                                  stale_ticks=min(ticks + 1, WATCHDOG_MAX_STALE_TICKS)))
     safety = SafetyLayer(limits, action_space="ee_delta")
     if mode == "threaded":
         perception = "thread"

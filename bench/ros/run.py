@@ -167,7 +167,7 @@ def bench_policy(args, log_dir: Path) -> dict:
     sys.path[:0] = [str(d) for d in PACKAGE_DIRS]  # the plan reads the nodes' parameter schemas
 
     from vipflow.encoders import load_encoder
-    from vipflow.fakes import untrained_policy
+    from vipflow.policy.untrained import untrained_policy
     from vipflow.sim.encoder import shipped_encoder_path
 
     torch.set_num_threads(1)

@@ -11,7 +11,7 @@ import pytest
 from rosproc import launch_plan, plan_specs, rate_hz, validate_episodes
 
 from vipflow.episodes import list_episodes, read_episode
-from vipflow.runtime.ledger import Ledger
+from vipflow.evaluation.ledger import Ledger
 
 ROLLOUTS = 2
 

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.evaluation.table import comparison_table
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
@@ -50,12 +51,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
+    # chosen before anything loads mujoco; `vipflow --help` and the other commands never pay for it.
     from vipflow.sim import configure_gl
 
-    configure_gl()  # before the encoder and policy modules pull mujoco in
-    from vipflow.runtime.table import comparison_table
-    from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import WorkflowConfig, run_workflow
+    configure_gl()
+    from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
+    from vipflow.sim.workflow import WorkflowConfig, run_workflow  # deferred: mujoco, after configure_gl
 
     if args.out.exists() and not args.out.is_dir():
         return fail(f"--out {args.out} is a file; give a directory for the demo results")

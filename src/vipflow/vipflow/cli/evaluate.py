@@ -23,18 +23,22 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
+from vipflow.evaluation.backend import Backend, open_backend
+from vipflow.evaluation.ledger import Ledger, LedgerError
+from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.table import comparison_table
+from vipflow.goals import goal_embedding
 from vipflow.hardware import HardwareError
+from vipflow.hardware.factory import make_spec
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
-from vipflow.runtime.backend import Backend, HardwareBackend
-from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
-from vipflow.runtime.operator import ConsoleOperator
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
-from vipflow.runtime.table import comparison_table
 from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
-BACKENDS = ("sim", "franky")
+# --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
+BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
+BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
     TaskConfigError, FileExistsError, ValueError,
@@ -51,7 +55,8 @@ def register(sub) -> None:
     run.add_argument("--policy", required=True, help="policy run dir, checkpoint dir or file")
     run.add_argument("--name", help="column name in the table, e.g. VIP-RWR (default: the policy dir name)")
     run.add_argument("--task-config", type=Path, help="task YAML (config/tasks/*.yaml) giving defaults")
-    run.add_argument("--backend", choices=BACKENDS, help="sim, or franky (libfranka, no ROS)")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)")
     run.add_argument("--task", help="task name (simulator task for --backend sim)")
     run.add_argument("--rollouts", type=int, help="number of rollouts (default 10)")
     run.add_argument("--horizon", type=int, help="steps per rollout (default 100)")
@@ -107,7 +112,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
     policy = load_policy(args.policy)
-    name = args.name or Path(args.policy).resolve().name
     ref = policy.config.encoder
     weights = args.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
@@ -116,22 +120,12 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
     goal = None if args.no_rewards else _goal(args, tc, encoder, task)
-    cfg = EvaluationConfig(
-        output_dir=args.output or Path("results") / task / name / f"seed{args.seed}",
-        policy_name=name,
-        task=task,
-        rollouts=args.rollouts or (tc.evaluate.rollouts if tc else 10),
-        horizon=args.horizon or (tc.evaluate.horizon if tc else 100),
-        rate_hz=args.rate or (tc.rate_hz if tc else 25.0),
-        seed=args.seed,
-        goal_text=args.goal_text or (tc.goal_text if tc else ""),
-        image_format=args.image_format,
-        policy_path=str(Path(args.policy).resolve()),
-        policy_task=task if task in policy.tasks else None,
+    cfg, info = evaluation_from_task(
+        task, policy, args.policy, encoder, task_config=tc, name=args.name or "", output_dir=args.output,
+        encoder_weights=weights, seed=args.seed, rollouts=args.rollouts, horizon=args.horizon,
+        rate_hz=args.rate, goal_text=args.goal_text, image_format=args.image_format,
     )
     backend = _backend(backend_name, args, task)
-    info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(weights or "default")}
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,
@@ -140,8 +134,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
-    from vipflow.goals import goal_embedding
-
     if args.goal_image:
         spec = GoalSpec(source="images", images=tuple(args.goal_image))
     elif args.goal_text:
@@ -159,19 +151,13 @@ def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
 
 
 def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
-    if name == "sim":
-        from vipflow.runtime.sim_backend import SimBackend
-
-        return SimBackend(task, seed=args.seed, image_size=args.image_size)
-    if not args.robot_ip:
+    """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
+    if name == "franky" and not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    from vipflow.runtime.franky_robot import FrankyRobot
-    from vipflow.sources import RealSenseCamera
-
-    robot = FrankyRobot(args.robot_ip, relative_dynamics_factor=args.dynamics)
-    camera = RealSenseCamera(serial=args.camera_serial)
-    return HardwareBackend(camera, robot, name="franky", perception=args.perception,
-                           details={"robot_ip": args.robot_ip})
+    options = {"task": task, "seed": args.seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
+               "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
+    camera = make_spec(BACKEND_CAMERAS[name], **options)
+    return open_backend(make_spec(name, **options), camera, perception=args.perception)
 
 
 # -- show / table --------------------------------------------------------------------------------------

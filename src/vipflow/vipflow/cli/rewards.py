@@ -21,8 +21,9 @@ from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.plots import plot_reward_curves
+from vipflow.recordings import open_recording
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
-from vipflow.video import Recording, VideoError, open_recording, read_image
+from vipflow.video import Recording, VideoError, read_image
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)

@@ -25,6 +25,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vipflow.config_schema import ConfigError, ParamSpec, from_flat, param_specs
+from vipflow.encoders.errors import EncoderError
+from vipflow.episodes.errors import EpisodeError
+from vipflow.hardware import HardwareError
+from vipflow.policy.errors import PolicyError
+from vipflow.runtime.limits import LimitsError
 
 
 def ros_default(spec: ParamSpec) -> Any:
@@ -107,23 +112,15 @@ def import_interfaces(module: str, what: str, *names: str) -> tuple:
     return tuple(getattr(imported, n) for n in names)
 
 
-def _named_errors() -> tuple[type[BaseException], ...]:
-    """Errors whose message already names the problem and the fix (no traceback needed)."""
-    from vipflow.encoders.errors import EncoderError
-    from vipflow.episodes.errors import EpisodeError
-    from vipflow.hardware import HardwareError
-    from vipflow.policy.errors import PolicyError
-    from vipflow.runtime.limits import LimitsError
-
-    return (
-        ConfigError,
-        EncoderError,
-        EpisodeError,
-        HardwareError,
-        PolicyError,
-        LimitsError,
-        MissingInterfaceError,
-    )
+NAMED_ERRORS = (
+    ConfigError,
+    EncoderError,
+    EpisodeError,
+    HardwareError,
+    PolicyError,
+    LimitsError,
+    MissingInterfaceError,
+)  # their messages already name the problem and the fix: no traceback needed
 
 
 def _flush_publishers(rclpy, node, timeout_s: float = 1.0) -> None:
@@ -169,7 +166,7 @@ def spin(
         code = 0 if stop.is_set() else int(getattr(node, "exit_code", 0))
     except (KeyboardInterrupt, executors.ExternalShutdownException):
         code = 0
-    except _named_errors() as exc:
+    except NAMED_ERRORS as exc:
         label = node.get_name() if node is not None else name
         print(f"[{label}] error: {exc}", file=sys.stderr, flush=True)
         code = 1

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, write_manifest
-from vipflow.episodes.recorder import next_episode_index
+from vipflow.episodes.layout import next_episode_index
 from vipflow.sim.experts import FAILURE_MODES, ExpertStyle, make_expert
 from vipflow.sim.kitchen import CONTROL_RATE_HZ, KitchenSim
 

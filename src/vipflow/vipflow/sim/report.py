@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vipflow.evaluation.table import comparison_table
 from vipflow.policy.curves import read_metrics
 from vipflow.rewards import distance_to_goal, step_rewards
-from vipflow.runtime.table import comparison_table
 from vipflow.sim.workflow import RewardReport, WorkflowResult
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}

@@ -20,15 +20,16 @@ from tqdm import tqdm
 
 from vipflow.actions import actions_from_states
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
+from vipflow.evaluation.backend import Backend
+from vipflow.evaluation.ledger import Ledger, RolloutOutcome
+from vipflow.evaluation.operator import Operator, OperatorAbort
 from vipflow.rewards import values as reward_values
-from vipflow.runtime.backend import Backend
-from vipflow.runtime.ledger import Ledger, RolloutOutcome
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, PolicyLike, TickRecord, policy_action_space, stop_on_sigint
-from vipflow.runtime.operator import Operator, OperatorAbort
 from vipflow.runtime.perception import EncoderLike, ProcessPerception
 from vipflow.runtime.safety import SafetyLayer
 from vipflow.runtime.timing import TimingSamples
+from vipflow.task_config import TaskConfig
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,57 @@ class EvaluationConfig:
     image_format: str = "raw"
     policy_path: str = ""
     policy_task: str | None = None  # task name for a task-conditioned policy (None: its only task)
+
+
+def results_dir(task: str, name: str, seed: int) -> Path:
+    """Where an evaluation's ledger and episodes go by default: ``results/<task>/<name>/seed<N>``
+    (one ledger per policy and seed, the layout ``vipflow evaluate table`` globs)."""
+    return Path("results") / task / name / f"seed{seed}"
+
+
+def evaluation_from_task(
+    task: str,
+    policy: Any,
+    policy_path: str | Path,
+    encoder: Any,
+    *,
+    task_config: TaskConfig | None = None,
+    name: str = "",
+    output_dir: str | Path | None = None,
+    encoder_weights: str | Path | None = None,
+    seed: int = 0,
+    rollouts: int | None = None,
+    horizon: int | None = None,
+    rate_hz: float | None = None,
+    goal_text: str | None = None,
+    image_format: str = "raw",
+) -> tuple[EvaluationConfig, dict[str, Any]]:
+    """The evaluation of ``policy`` on ``task`` as the CLI and the ROS evaluate node both run it.
+
+    What is not given comes from ``task_config`` (its ``evaluate`` section, rate and goal text),
+    else from ``EvaluationConfig``'s defaults. The policy's name defaults to its directory's, the
+    output to :func:`results_dir`. Returns the config and the encoder record the ledger keeps.
+    """
+    tc, task_name = task_config, task
+    resolved = Path(policy_path).expanduser().resolve()
+    name = name or resolved.name
+    defaults = EvaluationConfig(Path(), name, task_name)
+    config = EvaluationConfig(
+        output_dir=Path(output_dir).expanduser() if output_dir else results_dir(task_name, name, seed),
+        policy_name=name,
+        task=task_name,
+        rollouts=rollouts or (tc.evaluate.rollouts if tc else defaults.rollouts),
+        horizon=horizon or (tc.evaluate.horizon if tc else defaults.horizon),
+        rate_hz=rate_hz or (tc.rate_hz if tc else defaults.rate_hz),
+        seed=seed,
+        goal_text=goal_text or (tc.goal_text if tc else ""),
+        image_format=image_format,
+        policy_path=str(resolved),
+        policy_task=task_name if task_name in getattr(policy, "tasks", ()) else None,
+    )
+    info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
+            "weights": str(encoder_weights or "default")}
+    return config, info
 
 
 @dataclass(frozen=True)
@@ -120,6 +172,9 @@ class EvaluationSession:
         self.config, self.operator, self.goal = config, operator, goal
         self.space = policy_action_space(policy)
         self.limits = backend.limits(limits or SafetyLimits())
+        self.limits.check(config.rate_hz)  # the envelope's per-tick maxima at this session's rate
+        # Its report spans the session; its limits are the ones enforced (clamped into the envelope).
+        self.safety = SafetyLayer(self.limits, action_space=self.space, rate_hz=config.rate_hz)
         self.torch_threads = torch_threads
         self.ledger_path = Path(config.output_dir) / "ledger.json"
         self.ledger = Ledger(
@@ -129,10 +184,11 @@ class EvaluationSession:
             seed=config.seed,
             backend=backend.describe(),
             config={"rollouts": config.rollouts, "horizon": config.horizon, "rate_hz": config.rate_hz,
-                    "goal": goal.source if goal else None, "limits": self.limits.to_dict()},
+                    "goal": goal.source if goal else None, "limits": self.safety.limits.to_dict(),
+                    "limits_profile": self.safety.limits.profile,
+                    "envelope": self.safety.limits.envelope.describe(config.rate_hz)},
         )
         self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
-        self.safety = SafetyLayer(self.limits, action_space=self.space)  # its report spans the session
 
     def run(self) -> Ledger:
         cfg = self.config

@@ -9,11 +9,11 @@ import pytest
 
 from tests.runtime.conftest import ScriptedPolicy, TinyEncoder
 from vipflow.episodes import read_episode
-from vipflow.fakes import FakeCamera, FakeRobot, ManualClock
-from vipflow.runtime.backend import HardwareBackend
-from vipflow.runtime.ledger import Ledger, LedgerError, wilson_interval
-from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
+from vipflow.evaluation.backend import HardwareBackend
+from vipflow.evaluation.ledger import Ledger, LedgerError, wilson_interval
+from vipflow.evaluation.operator import ConsoleOperator, OperatorAbort
+from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal
+from vipflow.hardware.fake import FakeCamera, FakeRobot, ManualClock
 
 STEP = [0.002, 0.0, -0.001, 0.0, 0.0, 0.0, 0.05]
 
@@ -151,3 +151,14 @@ def test_ctrl_c_at_a_prompt_ends_the_session_cleanly(tmp_path):
                                ConsoleOperator(ask=interrupted)).run()
     assert ledger.rollouts == [] and backend.robot.stopped
     assert (tmp_path / "eval" / "ledger.json").exists()
+
+
+def test_ledger_records_the_limits_profile_and_envelope_it_ran_under(tmp_path):
+    cfg = EvaluationConfig(tmp_path / "eval", "BC", "t", rollouts=1, horizon=3)
+    ledger = EvaluationSession(fake_backend(), TinyEncoder(), ScriptedPolicy([STEP]), cfg,
+                               ScriptedOperator([True])).run()
+    saved = json.loads((tmp_path / "eval" / "ledger.json").read_text())["config"]
+    assert saved["limits_profile"] == "franka" and saved["limits"]["profile"] == "franka"
+    assert saved["envelope"]["name"] == "franka" and saved["envelope"]["rate_hz"] == 25.0
+    assert saved["envelope"]["step"]["max_translation_m"] == pytest.approx(0.068)
+    assert ledger.config["limits"]["step"]["max_translation_m"] == 0.01  # the defaults, enforced as given

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import queue
-import re
 import shutil
 import sys
 import threading
@@ -25,12 +24,12 @@ from typing import Any, TextIO
 from vipflow.episodes.dataset import list_episodes, summarize, write_manifest
 from vipflow.episodes.edit import move_to_trash
 from vipflow.episodes.errors import DiskFullError, EpisodeError, IncompatibleSessionError
-from vipflow.episodes.keys import KeySource
-from vipflow.episodes.layout import PARTIAL_DIR, TRASH_DIR
+from vipflow.episodes.layout import next_episode_index
 from vipflow.episodes.meta import EpisodeMeta, config_differences
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.writer import EpisodeWriter, os_error_to_episode_error
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.record.keys import KeySource
 
 START_KEYS = ("space", "enter")
 SUCCESS_KEYS = ("s",)
@@ -38,7 +37,6 @@ FAILURE_KEYS = ("f",)
 DISCARD_KEYS = ("r", "left", "backspace")
 QUIT_KEYS = ("q", "esc")
 UNLABELED_KEYS = ("u",)
-EPISODE_NAME = re.compile(r"^episode_(\d+)")
 
 
 @dataclass
@@ -197,19 +195,6 @@ class _WriterThread:
         if done.error is not None:  # type: ignore[attr-defined]
             raise done.error  # type: ignore[attr-defined]
         return done.result  # type: ignore[attr-defined]
-
-
-def next_episode_index(dataset: Path) -> int:
-    """One past the highest episode number anywhere in the dataset (trash included, so a
-    restored episode never collides with a new one)."""
-    names = [
-        p.name
-        for d in (dataset, dataset / PARTIAL_DIR, dataset / TRASH_DIR)
-        if d.is_dir()
-        for p in d.iterdir()
-    ]
-    numbers = [int(mt.group(1)) for n in names if (mt := EPISODE_NAME.match(n))]
-    return max(numbers, default=-1) + 1
 
 
 class RecorderSession:

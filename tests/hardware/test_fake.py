@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vipflow.fakes import FakeCamera, FakeRobot, ManualClock
 from vipflow.hardware import Camera, CameraTimeout, HardwareError, Robot, RobotError, RobotTarget
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics
+from vipflow.hardware.fake import FakeCamera, FakeRobot, ManualClock
+from vipflow.hardware.franka import HOME_Q, forward_kinematics
 
 
 def test_fakes_implement_the_hardware_protocols():

@@ -1,4 +1,4 @@
-"""The hardware boundary: what every camera and robot backend looks like to the core.
+"""Protocols and data types of the hardware boundary: what every camera and robot backend is.
 
 RealSense (pyrealsense2), libfranka (franky), franka_ros2 topics, the MuJoCo kitchen and the
 test fakes all implement these protocols, so the recorder, the control loop and the evaluation

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vipflow.runtime.ledger import Ledger, wilson_interval
+from vipflow.evaluation.ledger import Ledger, wilson_interval
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ from types import ModuleType
 
 import numpy as np
 
-from vipflow.hardware import Clock, HardwareError, MonotonicClock, RobotError, RobotState, RobotTarget
+from vipflow.hardware.protocols import (
+    Clock,
+    HardwareError,
+    MonotonicClock,
+    RobotError,
+    RobotState,
+    RobotTarget,
+)
 
 
 class FrankyUnavailable(HardwareError):

@@ -9,9 +9,6 @@ leaves the robot in an error mode until ``recover()``. Faults are injected expli
 stalls / frozen frames / disconnects, robot reflex errors / command stalls / frozen state /
 disconnects.
 
-``untrained_policy`` writes a real policy checkpoint with random weights, for benchmarks, dry
-runs and tests that need the full load path but no training.
-
 Time comes from an injected ``Clock``: ``MonotonicClock`` for real-time runs (threads allowed) or
 ``ManualClock`` for fast, deterministic single-threaded tests (sleeping advances virtual time).
 """
@@ -22,11 +19,19 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from vipflow.hardware import (
+from vipflow.hardware.franka import (
+    DQ_MAX,
+    GRIPPER_MAX_WIDTH_M,
+    HOME_Q,
+    PANDA_Q_MAX,
+    PANDA_Q_MIN,
+    forward_kinematics,
+    inverse_kinematics,
+)
+from vipflow.hardware.protocols import (
     CameraTimeout,
     Clock,
     Frame,
@@ -36,13 +41,6 @@ from vipflow.hardware import (
     RobotState,
     RobotTarget,
 )
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics, inverse_kinematics
-
-# Hardware joint limits the fake robot enforces (Franka Panda datasheet; FR3 is similar).
-PANDA_Q_MIN = np.array([-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973])
-PANDA_Q_MAX = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
-PANDA_DQ_MAX = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
-GRIPPER_MAX_WIDTH = 0.08
 
 
 class ManualClock:
@@ -185,12 +183,13 @@ class FakeCamera:
 class FakeRobotLimits:
     """What the fake 'hardware' itself refuses (reflexes), independent of our safety layer."""
 
-    q_min: np.ndarray = field(default_factory=lambda: PANDA_Q_MIN.copy())
-    q_max: np.ndarray = field(default_factory=lambda: PANDA_Q_MAX.copy())
-    dq_max: np.ndarray = field(default_factory=lambda: PANDA_DQ_MAX.copy())
+    # A Panda's joint ranges (its reflexes fire there); velocities as both arms allow.
+    q_min: np.ndarray = field(default_factory=lambda: np.array(PANDA_Q_MIN))
+    q_max: np.ndarray = field(default_factory=lambda: np.array(PANDA_Q_MAX))
+    dq_max: np.ndarray = field(default_factory=lambda: np.array(DQ_MAX))
     max_joint_jump: float = 0.5  # rad between current and target: beyond it -> discontinuity reflex
     max_cartesian_jump: float = 0.15  # m between current and target hand position -> cartesian reflex
-    gripper_max: float = GRIPPER_MAX_WIDTH
+    gripper_max: float = GRIPPER_MAX_WIDTH_M
     gripper_speed: float = 0.1  # m/s
 
 
@@ -385,49 +384,3 @@ class FakeRobot:
     @property
     def in_error(self) -> str | None:
         return self._error
-
-
-def untrained_policy(
-    encoder,
-    directory: str | Path,
-    *,
-    action_space: str = "ee_delta",
-    proprio_keys: tuple[str, ...] = ("ee_pose", "gripper"),
-    step_scale: float = 0.002,
-    seed: int = 0,
-):
-    """Save and load a policy on ``encoder`` with random weights and small actions.
-
-    Actions come out around ``step_scale`` per step (metres / radians) with a half-open gripper, so
-    the policy moves the arm a little, like an early checkpoint; the checkpoint is a genuine
-    ``vipflow.policy`` one (safetensors + JSON) and is loaded back with ``load_policy``.
-    """
-    from vipflow.actions import PROPRIO_FEATURES
-    from vipflow.actions import action_space as space_spec
-    from vipflow.policy import (
-        EncoderRef,
-        Normalization,
-        PolicyConfig,
-        build_policy_net,
-        load_policy,
-        save_policy,
-    )
-
-    dim = space_spec(action_space).dim
-    obs_dim = encoder.embed_dim + sum(PROPRIO_FEATURES[k] for k in proprio_keys)
-    config = PolicyConfig(
-        encoder=EncoderRef(encoder.name, encoder.arch, encoder.fingerprint, encoder.embed_dim,
-                           encoder.similarity),
-        action_space=action_space,
-        proprio_keys=tuple(proprio_keys),
-        normalization=Normalization(
-            obs_mean=(0.0,) * obs_dim,
-            obs_std=(1.0,) * obs_dim,
-            action_mean=(0.0,) * (dim - 1) + (GRIPPER_MAX_WIDTH / 2,),
-            action_std=(step_scale,) * (dim - 1) + (0.01,),
-        ),
-        method="bc",
-    )
-    net = build_policy_net(config.input_dim, config.action_dim, config.hidden_sizes, config.head, seed=seed)
-    save_policy(directory, net, config, None)
-    return load_policy(directory)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vipflow.runtime.ledger import Ledger, RolloutOutcome
-from vipflow.runtime.table import comparison_table
+from vipflow.evaluation.ledger import Ledger, RolloutOutcome
+from vipflow.evaluation.table import comparison_table
 
 
 def ledger(name, task, seed, outcomes):

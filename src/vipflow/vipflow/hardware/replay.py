@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vipflow.hardware import (
+from vipflow.episodes.reader import read_episode
+from vipflow.hardware.protocols import (
     CameraTimeout,
     Clock,
     Frame,
@@ -205,8 +206,6 @@ def replay_episode(
     path: str | Path, *, speed: float = 1.0, clock: Clock | None = None, allow_incomplete: bool = False
 ) -> tuple[ReplayCamera, ReplayRobot]:
     """Camera and robot replaying one recorded episode, sharing one timeline."""
-    from vipflow.episodes.reader import read_episode  # sources must not need episodes at import
-
     ep = read_episode(path, allow_incomplete=allow_incomplete)
     st = ep.states()
     first_frame = next(t for t, _ in ep.frames())

@@ -2,7 +2,7 @@
 
 ``HardwareBackend`` wraps any Camera/Robot pair (franky + RealSense, the ROS node's topic
 adapters, the fakes): an operator resets the scene and judges success, perception runs in its
-own thread on the monotonic clock. ``SimBackend`` (in :mod:`vipflow.runtime.sim_backend`) resets
+own thread on the monotonic clock. ``SimBackend`` (in :mod:`vipflow.evaluation.sim_backend`) resets
 and judges itself and runs on the physics clock.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol
 
+from vipflow.evaluation.operator import Operator
+from vipflow.evaluation.sim_backend import SimBackend
 from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
-from vipflow.runtime.limits import SafetyLimits
-from vipflow.runtime.operator import Operator
+from vipflow.hardware.factory import open_hardware
+from vipflow.runtime.limits import LimitsError, SafetyLimits
 
 
 class Backend(Protocol):
@@ -34,7 +36,8 @@ class Backend(Protocol):
         ...
 
     def limits(self, base: SafetyLimits) -> SafetyLimits:
-        """The limits to enforce here (a simulator may replace the workspace with its own frame's)."""
+        """The limits to enforce here: a real arm refuses any profile but its own; the simulator
+        applies its ``sim-kitchen`` profile (its own frame and joint ranges)."""
         ...
 
     def describe(self) -> dict[str, Any]: ...
@@ -49,9 +52,10 @@ class HardwareBackend:
 
     def __init__(
         self, camera: Camera, robot: Robot, clock: Clock | None = None, *, name: str = "hardware",
-        perception: str = "thread", details: dict[str, Any] | None = None,
+        perception: str = "thread", details: dict[str, Any] | None = None, profile: str = "franka",
     ) -> None:
         self.camera, self.robot = camera, robot
+        self.profile = profile  # the limits profile this robot accepts: "franka" for a real arm
         self.clock = clock or MonotonicClock()
         self.name = name
         self.perception = perception
@@ -71,6 +75,11 @@ class HardwareBackend:
         return operator.judge(index), "operator"
 
     def limits(self, base: SafetyLimits) -> SafetyLimits:
+        if base.profile != self.profile:
+            raise LimitsError(
+                f"limits profile {base.profile!r} is not accepted by the {self.name} backend, which takes "
+                f"{self.profile!r}: the simulator's looser profile never reaches a real arm"
+            )
         return base
 
     def describe(self) -> dict[str, Any]:
@@ -82,3 +91,13 @@ class HardwareBackend:
             self.robot.stop()
         finally:
             self.camera.stop()
+
+
+def open_backend(robot: Any, camera: Any = None, *, perception: str = "thread") -> Backend:
+    """The backend for hardware specs (``vipflow.hardware.factory``): the simulator resets and
+    judges itself, any other robot has an operator. ``camera`` defaults to the robot's driver."""
+    if robot.driver == "sim":
+        return SimBackend(robot.task, seed=robot.seed, image_size=robot.image_size)
+    hw = open_hardware(camera or robot, robot)
+    return HardwareBackend(hw.camera, hw.robot, hw.clock, name=robot.driver, perception=perception,
+                           details=hw.details)

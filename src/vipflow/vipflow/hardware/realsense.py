@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from vipflow.hardware import CameraTimeout, Frame, HardwareError
+from vipflow.hardware.protocols import CameraTimeout, Frame, HardwareError
 
 
 def _import_rs() -> Any:

@@ -12,8 +12,8 @@ import pytest
 from vipflow.cli.main import main
 from vipflow.encoders import load_encoder, save_encoder
 from vipflow.episodes import read_episode
-from vipflow.fakes import untrained_policy
-from vipflow.runtime.ledger import Ledger
+from vipflow.evaluation.ledger import Ledger
+from vipflow.policy.untrained import untrained_policy
 
 pytest.importorskip("vipflow.sim")  # configures headless GL before mujoco loads
 pytestmark = pytest.mark.slow
@@ -90,3 +90,12 @@ def test_mismatched_encoder_is_refused(trained, capsys, tmp_path):
                  "--task", "slide_cabinet", "--encoder-weights", str(other), "--goal-image", str(goal),
                  "--output", str(tmp_path / "o")])
     assert code == 2 and "fingerprint" in capsys.readouterr().err
+
+
+def test_sim_evaluation_runs_under_the_simulator_profile(trained):
+    root, weights, policy_dir, goal = trained
+    ledger = Ledger.load(run_eval(root, weights, policy_dir, goal, "VIP-RWR", 0))
+    config = ledger.config
+    assert config["limits_profile"] == "sim-kitchen" and config["envelope"]["name"] == "sim-kitchen"
+    assert config["limits"]["kinematics"] == "none"
+    assert config["limits"]["step"]["max_translation_m"] == 0.01  # --backend sim keeps the given steps

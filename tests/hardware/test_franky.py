@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from vipflow.hardware import HardwareError, Robot, RobotError, RobotTarget
-from vipflow.runtime.franky_robot import FrankyRobot, FrankyUnavailable
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics
+from vipflow.hardware.franka import HOME_Q, forward_kinematics
+from vipflow.hardware.franky import FrankyRobot, FrankyUnavailable
 
 
 def fake_franky():
