@@ -21,6 +21,7 @@ import importlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -124,11 +125,16 @@ NAMED_ERRORS = (
 
 
 def _flush_publishers(rclpy, node, timeout_s: float = 1.0) -> None:
-    """Give reliable subscribers the node's last messages before the process exits."""
-    duration = importlib.import_module(f"{rclpy.__name__}.duration").Duration(seconds=timeout_s)
+    """Give reliable subscribers the node's last messages before the process exits (at most
+    ``timeout_s`` in all: a subscriber that went away first must not hold the exit up)."""
+    duration_type = importlib.import_module(f"{rclpy.__name__}.duration").Duration
+    deadline = time.monotonic() + timeout_s
     for publisher in list(node.publishers):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
         with contextlib.suppress(Exception):  # a publisher already destroyed: nothing left to deliver
-            publisher.wait_for_all_acked(duration)
+            publisher.wait_for_all_acked(duration_type(seconds=left))
 
 
 def spin(
