@@ -28,7 +28,7 @@ def _open_episode(path: Path) -> Recording:
     grid = episode.on_grid(episode.meta.nominal_rate_hz)
     return Recording(
         path, "episode", len(grid.frames), fps=grid.rate_hz, label=episode.meta.label,
-        goal_text=episode.meta.goal_text, _frames=grid.frames,
+        goal_text=episode.meta.goal_text, frame_stamps_ns=grid.frame_t_ns, _frames=grid.frames,
     )
 
 

@@ -131,6 +131,7 @@ class Recording:
     fps: float | None = None
     label: str | None = None  # episodes: success / failure / unlabeled
     goal_text: str = ""  # episodes: the task's goal sentence, if recorded
+    frame_stamps_ns: np.ndarray | None = None  # episodes: bag time of each frame (reward sidecars)
     _frames: np.ndarray | None = None
     _files: list[Path] | None = None
 

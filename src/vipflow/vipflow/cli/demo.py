@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.evaluation.table import comparison_table
+from vipflow.live import LiveError, add_live_arguments, open_live
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
@@ -47,6 +48,7 @@ def register(sub) -> None:
     parser.add_argument("--train-encoder", action="store_true",
                         help="pretrain the kitchen encoder now (ignores the shipped weights)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_live_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
         eval_horizon=args.horizon,
         progress=not args.no_progress,
     )
-    result = run_workflow(cfg)
+    try:
+        with open_live(args) as live:
+            result = run_workflow(cfg, live=live)
+    except LiveError as exc:
+        return fail(exc)
     report = write_report(result)
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())

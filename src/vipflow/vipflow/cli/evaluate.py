@@ -31,6 +31,8 @@ from vipflow.evaluation.table import comparison_table
 from vipflow.goals import goal_embedding
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.runtime.limits import LimitsError, load_limits
@@ -41,7 +43,7 @@ BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
 BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError,
+    TaskConfigError, FileExistsError, ValueError, LiveError,
 )
 
 
@@ -77,6 +79,7 @@ def register(sub) -> None:
     run.add_argument("--perception", choices=("process", "thread"), default="process",
                      help="franky: encoder in its own process (default) or thread")
     run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
+    add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -86,15 +89,17 @@ def register(sub) -> None:
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
     table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
-    table.add_argument("--out", type=Path, default=Path("results/table"), help="writes OUT.md and OUT.png")
+    table.add_argument("--out", type=Path, default=Path("results/table"),
+                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
     table.set_defaults(func=cmd_table)
 
 
 # -- run ---------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        session = build_session(args)
-        ledger = session.run()
+        with open_live(args) as live:
+            session = build_session(args, live)
+            ledger = session.run()
     except _ERRORS as exc:
         return fail(exc)
     print(ledger.rollout_table_markdown())
@@ -103,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_session(args: argparse.Namespace) -> EvaluationSession:
+def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     tc = load_task_config(args.task_config) if args.task_config else None
     task = args.task or (tc.task if tc else None)
     if not task:
@@ -129,7 +134,7 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,
-                             encoder_factory=factory)
+                             encoder_factory=factory, live=live)
 
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
@@ -200,6 +205,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     md_path = args.out.with_suffix(".md")
     md_path.write_text(md + "\n")
     png_path = table.to_png(args.out.with_suffix(".png"))
+    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
-    print(f"wrote {md_path} and {png_path}")
+    print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "train_encoder",
     "train",
     "evaluate",
+    "live",
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.record.keys import TerminalKeys
 from vipflow.record.session import RecorderSession, SessionConfig
 
@@ -65,6 +66,7 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    add_live_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -103,9 +105,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         camera, robot = open_sources(args)
-        with TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys).run()
-    except (EpisodeError, HardwareError, OSError) as exc:
+        with open_live(args) as live, TerminalKeys() as keys:
+            RecorderSession(cfg, camera, robot, keys, live=live).run()
+    except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

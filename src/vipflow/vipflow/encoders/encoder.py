@@ -150,13 +150,15 @@ def load_encoder(
     seed: int = 0,
     legacy_vip_crop: bool = False,
     optimize: bool = True,
+    pil_resize: bool = False,
 ) -> Encoder:
     """Build an encoder from an official release file, our safetensors export, or (explicitly) random.
 
     weights=None looks in the weights directory (see `default_weights_dir`). ``random_init=True``
     skips loading (seeded, with a warning): no official weights exist offline, and training starts
     from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
-    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input.
+    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input. ``pil_resize``
+    resizes and crops through PIL as the official READMEs' callers do (`PreprocessConfig.with_pil_resize`).
     """
     family = get_family(name)
     if legacy_vip_crop and family.name != "vip":
@@ -201,6 +203,8 @@ def load_encoder(
     preprocess = preprocess or family.default_preprocess(arch)
     if legacy_vip_crop:
         preprocess = preprocess.with_legacy_vip_crop()
+    if pil_resize:
+        preprocess = preprocess.with_pil_resize()
     return Encoder(family, arch, module.eval(), preprocess, head_dim=head_dim, device=device, dtype=dtype,
                    optimize=optimize)
 

@@ -23,6 +23,7 @@ from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.evaluation.backend import Backend
 from vipflow.evaluation.ledger import Ledger, RolloutOutcome
 from vipflow.evaluation.operator import Operator, OperatorAbort
+from vipflow.live.publisher import LivePublisher, TickView
 from vipflow.rewards import values as reward_values
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, PolicyLike, TickRecord, policy_action_space, stop_on_sigint
@@ -108,10 +109,11 @@ class Goal:
 
 
 class RolloutRecorder:
-    """``on_tick`` sink that writes one tick into the rollout's episode."""
+    """``on_tick`` sink that writes one tick into the rollout's episode (and offers it to a live viewer)."""
 
-    def __init__(self, writer: EpisodeWriter, space: str, goal: Goal | None) -> None:
-        self.writer, self.space, self.goal = writer, space, goal
+    def __init__(self, writer: EpisodeWriter, space: str, goal: Goal | None,
+                 live: LivePublisher | None = None) -> None:
+        self.writer, self.space, self.goal, self.live = writer, space, goal, live
         self._last_frame = self._last_state = -1
         self._value: float | None = None
         self.first_value: float | None = None
@@ -124,8 +126,10 @@ class RolloutRecorder:
         if state is not None and state.stamp_ns > self._last_state:
             self.writer.write_state(state)
             self._last_state = state.stamp_ns
+        commanded = value = reward = None
         if state is not None:
-            self.writer.write_action(rec.commanded_ns, self.executed_action(rec), self.space)
+            commanded = self.executed_action(rec)
+            self.writer.write_action(rec.commanded_ns, commanded, self.space)
         if self.goal is not None and obs is not None:
             value = float(reward_values(obs.embedding[None], self.goal.embedding, self.goal.similarity)[0])
             reward = 0.0 if self._value is None else value - self._value
@@ -133,6 +137,8 @@ class RolloutRecorder:
                 self.first_value = value
             self._value = value
             self.writer.write_reward(rec.commanded_ns, value, reward)
+        if self.live is not None:
+            self.live.tick(TickView.from_record(rec, self.space, commanded, value, reward))
 
     def executed_action(self, rec: TickRecord) -> np.ndarray:
         """The action the robot was actually asked for (after the safety layer; zero step on hold)."""
@@ -165,8 +171,10 @@ class EvaluationSession:
         torch_threads: int | None = 1,
         realtime_priority: int | None = None,
         encoder_factory: Callable[[], EncoderLike] | None = None,
+        live: LivePublisher | None = None,
     ) -> None:
         self.backend, self.encoder, self.policy = backend, encoder, policy
+        self.live = live  # optional Foxglove viewer: rollouts, ticks, holds (off the command path)
         self.realtime_priority = realtime_priority
         self.encoder_factory = encoder_factory
         self.config, self.operator, self.goal = config, operator, goal
@@ -235,8 +243,11 @@ class EvaluationSession:
             robot={"backend": self.backend.name}, extra={"policy": cfg.policy_path or cfg.policy_name},
         )
         writer = EpisodeWriter(Path(cfg.output_dir) / "episodes" / name, meta, cfg.image_format)
-        recorder = RolloutRecorder(writer, self.space, self.goal)
+        recorder = RolloutRecorder(writer, self.space, self.goal, self.live)
         hw = self.backend
+        if self.live is not None:
+            self.live.sync_clock(hw.clock.now_ns())
+            self.live.event("rollout_start", name, index=i, detail=f"{cfg.policy_name} on {cfg.task}")
         loop = ControlLoop(
             hw.camera, hw.robot, self.encoder, self.policy, self.safety, hw.clock, cfg.rate_hz,
             perception=self.perception, task=cfg.policy_task, on_tick=recorder.on_tick,
@@ -257,6 +268,9 @@ class EvaluationSession:
             writer.meta.notes = f"evaluation rollout {i} of {cfg.policy_name}: {result.stop_reason}"
             label = "unlabeled" if success is None else ("success" if success else "failure")
             path = writer.close(label=label)
+        if self.live is not None:
+            level = "info" if result.stop_reason == "completed" else "error"
+            self.live.event("rollout_end", name, index=i, label=label, detail=result.stop_reason, level=level)
         self.timing.extend(result.timing)
         ret = None
         if recorder.first_value is not None and recorder.final_value is not None:

@@ -29,6 +29,7 @@ from vipflow.episodes.meta import EpisodeMeta, config_differences
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.writer import EpisodeWriter, os_error_to_episode_error
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.live.publisher import LivePublisher
 from vipflow.record.keys import KeySource
 
 START_KEYS = ("space", "enter")
@@ -83,8 +84,9 @@ class SessionResult:
 class _Acquisition:
     """Camera and robot-state threads feeding one bounded queue (never blocking)."""
 
-    def __init__(self, camera: Camera, robot: Robot, state_rate_hz: float, maxsize: int, timeout_s: float):
-        self.camera, self.robot = camera, robot
+    def __init__(self, camera: Camera, robot: Robot, state_rate_hz: float, maxsize: int, timeout_s: float,
+                 live: LivePublisher | None = None):
+        self.camera, self.robot, self.live = camera, robot, live
         self.period_s = 1.0 / state_rate_hz
         self.timeout_s = timeout_s
         self.q: queue.Queue = queue.Queue(maxsize=maxsize)
@@ -107,6 +109,8 @@ class _Acquisition:
             t.join(timeout=max(2.0, 2 * self.timeout_s))
 
     def _offer(self, kind: str, sample: Any) -> None:
+        if self.live is not None:  # the viewer's own bounded queue: never blocks either
+            (self.live.frame if kind == "camera" else self.live.state)(sample)
         try:
             self.q.put_nowait((kind, time.monotonic_ns(), sample))
         except queue.Full:
@@ -201,9 +205,11 @@ class RecorderSession:
     """Run with ``run()``; everything it talks to (camera, robot, keys, output) is injected."""
 
     def __init__(
-        self, config: SessionConfig, camera: Camera, robot: Robot, keys: KeySource, out: TextIO | None = None
+        self, config: SessionConfig, camera: Camera, robot: Robot, keys: KeySource, out: TextIO | None = None,
+        live: LivePublisher | None = None,
     ) -> None:
         self.cfg = config
+        self.live = live  # optional Foxglove viewer: camera, robot state, episode start/end
         self.camera, self.robot, self.keys = camera, robot, keys
         self.out = out or sys.stdout
         self.dataset = Path(config.dataset)
@@ -328,7 +334,7 @@ class RecorderSession:
         fps = float(self.camera_info.get("fps") or 30.0)
         maxsize = max(16, int(self.cfg.queue_s * (fps + self.cfg.state_rate_hz)))
         acq = _Acquisition(
-            self.camera, self.robot, self.cfg.state_rate_hz, maxsize, self.cfg.camera_timeout_s
+            self.camera, self.robot, self.cfg.state_rate_hz, maxsize, self.cfg.camera_timeout_s, self.live
         )
         wt = _WriterThread(acq.q)
         wt.thread.start()
@@ -347,7 +353,12 @@ class RecorderSession:
                 if not self._wait_for_start(acq, recorded, index):
                     result.quit_early = True
                     return
+                if self.live is not None:
+                    name = f"episode_{index:04d}"
+                    self.live.event("episode_start", name, index=index, detail=self.cfg.task)
                 record, quit_now = self._record_one(acq, wt, index, recorded)
+                if self.live is not None:
+                    self.live.event("episode_end", record.name, index=index, label=record.label)
                 result.episodes.append(record)
                 self.say(record.line)
                 if record.label != "discarded":

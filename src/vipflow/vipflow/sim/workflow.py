@@ -23,6 +23,7 @@ from vipflow.episodes import read_episode, usable_episodes
 from vipflow.evaluation.ledger import Ledger
 from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
 from vipflow.evaluation.sim_backend import SimBackend
+from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.config import TrainConfig
@@ -176,6 +177,7 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
 def evaluate_policy(
     cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
     encoder_weights: Path | None = None,
+    live: LivePublisher | None = None,
 ) -> Ledger:
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
@@ -196,12 +198,15 @@ def evaluate_policy(
         limits=profile_limits(SIM_PROFILE),  # the simulator's own steps (2.5 cm), not the arm's 1 cm
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
         encoder_info=info,
+        live=live,
     )
     return session.run()
 
 
-def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> WorkflowResult:
-    """Run every stage, saying what happens; returns everything the report needs."""
+def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
+                 live: LivePublisher | None = None) -> WorkflowResult:
+    """Run every stage, saying what happens; returns everything the report needs. ``live``: a
+    Foxglove viewer of the demos being recorded and the evaluation rollouts."""
     task = get_task(cfg.task)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +235,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     dataset = out / "demos"
     demos = record_demos(
         dataset, task.name, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
-        image_size=cfg.image_size, progress=cfg.progress,
+        image_size=cfg.image_size, progress=cfg.progress, live=live,
     )
     ok = sum(success for _, success, _ in demos)
     say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
@@ -250,7 +255,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     clock["train"] = time.perf_counter() - t
 
     t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
-    evaluate_policies(cfg, encoder, rewards.goal, result, say)
+    evaluate_policies(cfg, encoder, rewards.goal, result, say, live)
     clock["evaluate"] = time.perf_counter() - t
     return result
 
@@ -278,9 +283,10 @@ def train_policies(
 
 def evaluate_policies(
     cfg: WorkflowConfig, encoder: Encoder, goal: np.ndarray, result: WorkflowResult,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = print, live: LivePublisher | None = None,
 ) -> None:
     for method in cfg.methods:
-        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal, result.encoder_path)
+        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal, result.encoder_path,
+                                 live)
         result.ledgers[cfg.policy_name(method)] = ledger
         say(f"      {cfg.policy_name(method)}: {ledger.successes}/{ledger.n} successful")
