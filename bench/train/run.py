@@ -32,13 +32,13 @@ from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
 from vipflow.interrupt import Interrupted, run_script
 from vipflow.policy.cache import EmbeddingCache
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.from_episodes import load_episodes
+from vipflow.policy.embedded_episodes import load_episodes
+from vipflow.policy.goals import demo_goals
 from vipflow.policy.model import build_policy_net, torch_threads
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import fit
+from vipflow.policy.training_set import prepare
 
 PERIOD_NS = 40_000_000
 

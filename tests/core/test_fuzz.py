@@ -29,7 +29,7 @@ from vipflow.hardware import Frame, RobotState
 from vipflow.policy import CheckpointError, load_policy
 from vipflow.policy.checkpoint import load_training_state, save_policy, save_training_state
 from vipflow.policy.model import build_policy_net, make_optimizer
-from vipflow.policy.spec import EncoderRef, Normalization, PolicyConfig
+from vipflow.policy.policy_config import EncoderRef, Normalization, PolicyConfig
 
 CASE_TIMEOUT_S = 10
 

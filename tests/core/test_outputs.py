@@ -153,10 +153,10 @@ def _commands(out: Path, tmp: Path, dataset: Path) -> dict[str, list[str]]:
     return {
         "train": ["train", str(dataset), "--encoder", "vip", "--encoder-weights", w, "--out", str(out),
                   "--cache-dir", str(tmp / "cache"), "--no-progress"],
-        "rewards": ["rewards", str(dataset / "episode_0000"), "--random-init", "--arch", "convnet-small",
-                    "--out", str(out)],
+        "rewards": ["rewards", str(dataset / "episode_0000"), "--random-init", "--encoder-arch",
+                    "convnet-small", "--out", str(out)],
         "evaluate run": ["evaluate", "run", "--policy", str(tmp / "policy"), "--backend", "sim", "--task",
-                         "slide_cabinet", "--no-rewards", "--output", str(out)],
+                         "slide_cabinet", "--no-rewards", "--out", str(out)],
         "demo": ["demo", "--out", str(out), "--no-progress"],
         "weights export": ["weights", "export", "vip", w, str(out)],
         "evaluate table": ["evaluate", "table", str(tmp / "ledger.json"), "--out", str(out)],

@@ -127,7 +127,7 @@ def test_evaluate_run_sigterm_keeps_the_judged_rollouts(sim_policy, tmp_path):
     out = tmp_path / "results"
     proc = _start([*PY, "evaluate", "run", "--policy", str(policy), "--backend", "sim", "--task",
                    "slide_cabinet", "--rollouts", "3", "--horizon", "100000", "--image-size", "64",
-                   "--encoder-weights", str(weights), "--no-rewards", "--output", str(out),
+                   "--encoder-weights", str(weights), "--no-rewards", "--out", str(out),
                    "--rt-priority", "0"])
     first = out / "episodes" / ".partial" / "rollout_000"
     _wait_for(proc, first.exists, 240, "the first rollout")
@@ -141,15 +141,15 @@ def test_evaluate_run_sigterm_keeps_the_judged_rollouts(sim_policy, tmp_path):
 
 @pytest.mark.slow
 def test_train_encoder_sigterm_checkpoints_and_resumes(tmp_path):
-    from vipflow.training.checkpoint import load_checkpoint
-    from vipflow.training.synthetic import drifting_square_videos
+    from vipflow.encoder_training.checkpoint import load_checkpoint
+    from vipflow.encoder_training.synthetic import drifting_square_videos
     from vipflow.video import write_video
 
     for i, video in enumerate(drifting_square_videos(4, seed=2, size=24, frames=6, min_travel=8)):
         write_video(tmp_path / f"clip{i}.mp4", video, fps=10)
     run = tmp_path / "run"
     proc = _start([*PY, "train-encoder", str(tmp_path), "--steps", "1000000", "--out", str(run),
-                   "--arch", "convnet-small", "--hidden-dim", "8", "--image-size", "24",
+                   "--encoder-arch", "convnet-small", "--hidden-dim", "8", "--image-size", "24",
                    "--batch-size", "4",
                    "--num-workers", "0", "--eval-every", "0", "--log-every", "5",
                    "--checkpoint-every", "1000000",

@@ -80,7 +80,7 @@ def write_foreign(path: Path, encoding: str = "rgb8", with_camera: bool = True, 
             t = T0 + i * 40_000_000
             if with_camera:
                 img = m.TYPESTORE.types[m.MSG_IMAGE](
-                    header=m._header(t, "cam"),
+                    header=m.header(t, "cam"),
                     height=8,
                     width=8,
                     encoding=encoding,

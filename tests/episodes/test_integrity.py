@@ -95,7 +95,7 @@ def test_damaged_chunk_is_named_by_validate_the_loaders_and_rewards(dataset, goo
     checks = {c.name: c for c in validate_dataset(dataset)}
     assert checks["episode_0000"].error == "CorruptBagError" and checks["episode_0001"].status == "ok"
     assert main(["episodes", "validate", str(dataset)]) == 1
-    code = main(["rewards", str(good), "--random-init", "--arch", "convnet-small", "--out",
+    code = main(["rewards", str(good), "--random-init", "--encoder-arch", "convnet-small", "--out",
                  str(dataset.parent / "rewards")])
     err = capsys.readouterr().err
     assert code != 0 and "SerdeError" not in err and "Traceback" not in err
@@ -214,8 +214,8 @@ def test_a_dropped_joint_state_message_is_named(dataset, good):
 
 def test_training_skips_a_damaged_episode_of_a_dataset_but_refuses_it_by_name(dataset, tmp_path):
     from vipflow.policy.cache import EmbeddingCache
-    from vipflow.policy.config import TrainConfig
-    from vipflow.policy.from_episodes import load_episodes
+    from vipflow.policy.embedded_episodes import load_episodes
+    from vipflow.policy.train_config import TrainConfig
 
     class MeanColour:
         fingerprint, embed_dim = "mean-colour", 3

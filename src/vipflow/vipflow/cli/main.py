@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from vipflow import __version__
+from vipflow.cli.options import show_defaults
 from vipflow.interrupt import exit_code, interruptible, signal_name, signum_of
 
 # Subcommand modules, in the order `vipflow --help` lists them.
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"vipflow.cli.{name}").register(sub)
+    show_defaults(parser)  # every default in --help, also of the hand-declared options
     return parser
 
 

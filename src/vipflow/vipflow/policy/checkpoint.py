@@ -1,15 +1,10 @@
-"""Checkpoints as safetensors + JSON (never pickle), written atomically, with a ``last`` pointer.
-
-Layout of a run directory::
+"""Policy checkpoints as safetensors + JSON (never pickle), in a run folder (``vipflow.runs``)::
 
     run/checkpoints/step_00020000/policy.safetensors      net weights (+ task table)
                                   policy.json             PolicyConfig: everything needed to act
                                   training_state.safetensors   optimiser moments, sampler RNG
                                   training_state.json     step, optimiser hyper-parameters, data hash
     run/checkpoints/last                                  text file: name of the newest checkpoint
-
-A checkpoint directory is first written as ``<name>.tmp`` and renamed, and ``last`` is replaced
-with ``os.replace``, so a crash mid-save leaves the previous checkpoint intact and pointed to.
 """
 
 from __future__ import annotations
@@ -17,27 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from vipflow.durable import DISK_FULL_ERRNOS, atomic_write_text, disk_full_error
 from vipflow.errors import one_line
 from vipflow.policy.errors import CheckpointError
 from vipflow.policy.model import PolicyNet, build_policy_net
-from vipflow.policy.spec import PolicyConfig
+from vipflow.policy.policy_config import PolicyConfig
+from vipflow.runs import RunLayout, read_json, write_json
 from vipflow.tensorfile import TensorFileError, read_tensors, save_tensors, value_problems
 
 POLICY_WEIGHTS = "policy.safetensors"
 POLICY_JSON = "policy.json"
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
-LAST = "last"
 TASK_TABLE_KEY = "task_table"
 HASH_KEY = "vipflow_sha256"  # safetensors metadata: content_hash of the JSON file + the tensors
 
@@ -47,26 +39,13 @@ MAX_STEP = 10**9  # optimiser steps (a run is ~20k)
 MAX_WIDTH = 65_536  # embedding, hidden and task dimensions
 MAX_ABS_WEIGHT = 1e6  # |weight| and |normalisation mean|
 STD_RANGE = (1e-7, 1e6)  # normalisation std (constant features get 1.0, see spec._STD_FLOOR)
-
-
-def checkpoint_name(step: int) -> str:
-    return f"step_{step:08d}"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic JSON write (temporary file + rename): readers never see half a file."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+POLICY_RUN = RunLayout("policy", POLICY_JSON, CheckpointError, files=(POLICY_WEIGHTS, POLICY_JSON))
+latest_checkpoint = POLICY_RUN.latest  # the checkpoint `last` names, None before the first one
+resolve_checkpoint = POLICY_RUN.resolve  # run dir, checkpoints dir, checkpoint dir or policy.* file
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete, pick another one") from None
-    except (ValueError, RecursionError, OSError) as e:  # JSONDecodeError, UnicodeDecodeError
-        raise CheckpointError(
-            f"{path} is not valid JSON ({one_line(e)}); the checkpoint is corrupt, pick another one"
-        ) from None
+    return read_json(path, CheckpointError)
 
 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -315,63 +294,10 @@ def write_checkpoint(
     generator: torch.Generator,
     extra: dict[str, Any],
 ) -> Path:
-    """Atomically write checkpoint ``step`` and point ``last`` at it.
+    """Durably write checkpoint ``step`` into the run folder and point ``last`` at it."""
 
-    On any failure (a full disk gives DiskFullError) the temporary folder is removed and the
-    previous checkpoint stays intact and pointed to.
-    """
-    root = Path(run_dir) / "checkpoints"
-    final = root / checkpoint_name(step)
-    tmp = root / (checkpoint_name(step) + ".tmp")
-    try:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        save_policy(tmp, net, config, task_table)
-        save_training_state(tmp, optimizer, generator, step, extra)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        atomic_write_text(root / LAST, final.name + "\n")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno not in DISK_FULL_ERRNOS:
-            raise
-        raise disk_full_error(
-            tmp, "writing checkpoint", f"the previous checkpoint is intact; free space and continue with "
-            f"`vipflow train --resume {run_dir}`"
-        ) from exc
-    return final
+    def write(folder: Path) -> None:
+        save_policy(folder, net, config, task_table)
+        save_training_state(folder, optimizer, generator, step, extra)
 
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint ``last`` points to, or None if the run has none yet."""
-    pointer = Path(run_dir) / "checkpoints" / LAST
-    if not pointer.is_file():
-        return None
-    target = pointer.parent / pointer.read_text().strip()
-    if not (target / POLICY_JSON).is_file():
-        raise CheckpointError(
-            f"{pointer} points to {target.name}, which is missing or incomplete; "
-            f"write the name of an existing checkpoint directory into {pointer}"
-        )
-    return target
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """Accept a run dir, its ``checkpoints`` dir, a checkpoint dir, or a ``policy.*`` file."""
-    p = Path(path)
-    if p.is_file() and p.name in (POLICY_WEIGHTS, POLICY_JSON):
-        return p.parent
-    if (p / POLICY_JSON).is_file():
-        return p
-    for run_dir in (p, p.parent):
-        if (run_dir / "checkpoints" / LAST).is_file():
-            found = latest_checkpoint(run_dir)
-            if found is not None:
-                return found
-    if not p.exists():
-        raise CheckpointError(f"{p} does not exist; pass a run directory or a checkpoint directory")
-    raise CheckpointError(
-        f"{p} holds no policy checkpoint ({POLICY_JSON} + {POLICY_WEIGHTS}, or checkpoints/{LAST}); "
-        "pass the run directory written by `vipflow train` or one of its checkpoints/step_* directories"
-    )
+    return POLICY_RUN.save(run_dir, step, write)
