@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from vipflow.demo_config import KitchenEncoderConfig, WorkflowConfig  # noqa: E4
 from vipflow.encoders import Encoder, load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
 from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
+from vipflow.interrupt import run_script  # noqa: E402
 from vipflow.metrics import bump_rate, voc  # noqa: E402
 from vipflow.rewards import step_rewards, values  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
@@ -288,4 +288,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "finished stages are kept in --work (demos, encoders, policy checkpoints, judged "
+                     "ledgers); run the same command to continue")

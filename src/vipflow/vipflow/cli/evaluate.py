@@ -18,22 +18,32 @@ import argparse
 import functools
 import json
 import os
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args, given, terminal_defaults
 from vipflow.config_schema import REQUIRED, ConfigError, option
+from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import ConsoleOperator
-from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.session import (
+    EvaluationConfig,
+    EvaluationSession,
+    Goal,
+    evaluation_from_task,
+    results_dir,
+)
 from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
+from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.outputs import check_output_dir, check_output_file, check_output_stem
 from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
@@ -47,7 +57,7 @@ BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
 BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError,
+    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
 FRANKY = "franky backend"
 
@@ -119,6 +129,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
+              f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
+              "one is marked aborted and not counted)", file=sys.stderr)
+        return exit_code(session.stop_signal)
     return 0
 
 
@@ -132,6 +147,9 @@ def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     backend_name = opts.backend or ("sim" if tc and tc.kind == "sim" else None)
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
+    seed = flags.get("seed", 0)
+    name = flags.get("policy_name") or Path(opts.policy).expanduser().resolve().name
+    check_output_dir(flags.get("output_dir") or results_dir(task, name, seed), option="--out")  # first
     policy = load_policy(opts.policy)
     ref = policy.config.encoder
     weights = opts.encoder_weights
@@ -141,7 +159,6 @@ def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
     goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
-    seed = flags.get("seed", 0)
     cfg, info = evaluation_from_task(
         task, policy, opts.policy, encoder, task_config=tc, name=flags.get("policy_name", ""),
         output_dir=flags.get("output_dir"), encoder_weights=weights, seed=seed,
@@ -216,15 +233,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
+        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
+        bars = check_output_file(args.out.with_name(args.out.name + "_bars.png"), option="--out")
         table = comparison_table(Ledger.load(p) for p in args.ledgers)
-    except (LedgerError, ValueError) as exc:
+        md = table.to_markdown()
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(md_path, md + "\n")
+        table.to_png(png_path)
+        bars_path = plot_success_bars(table, bars)
+    except (LedgerError, ValueError, OSError) as exc:
         return fail(exc)
-    md = table.to_markdown()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    md_path = args.out.with_suffix(".md")
-    md_path.write_text(md + "\n")
-    png_path = table.to_png(args.out.with_suffix(".png"))
-    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
     print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0
