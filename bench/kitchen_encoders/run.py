@@ -40,10 +40,11 @@ from vipflow.sim import configure_gl
 
 configure_gl()
 
+from vipflow.demo_config import KitchenEncoderConfig  # noqa: E402
 from vipflow.encoders import load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
-from vipflow.sim.encoder import KitchenEncoderConfig, shipped_encoder_path, train_kitchen_encoder  # noqa: E402
+from vipflow.sim.encoder import asset_name, shipped_encoder_path, train_kitchen_encoder  # noqa: E402
 from vipflow.sim.tasks import TASKS  # noqa: E402
 from vipflow.sim.workflow import reward_quality  # noqa: E402
 
@@ -58,7 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--held-out", type=int, default=10, help="held-out expert (and as many failed) demos")
     p.add_argument("--in-domain-demos", type=int, default=10)
     p.add_argument("--in-domain-steps", type=int, default=KitchenEncoderConfig().steps,
-                   help="in-domain training steps (default: the shipped encoders' budget)")
+                   help="in-domain training steps (default: the shipped encoders' budget; 0: no in-domain)")
+    p.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
+                   help="also score DIR/kitchen_vip_no_<task>.safetensors as NAME (e.g. earlier encoders)")
     p.add_argument("--work", type=Path, default=Path("bench/results/kitchen_encoders_work"))
     p.add_argument("--out", type=Path, default=Path("docs/results/kitchen_encoders.json"))
     return p.parse_args(argv)
@@ -81,6 +84,19 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     shipped = load_encoder("vip", shipped_encoder_path(task))
     random = load_encoder("vip", arch=shipped.arch, hidden_dim=shipped.head_dim, random_init=True,
                           seed=cfg.seed, preprocess=shipped.preprocess)
+    result = {
+        "sim-pretrained": reward_quality(shipped, held_out),
+        "random-init": reward_quality(random, held_out),
+    }
+    for name, folder in compared(args):
+        result[name] = reward_quality(load_encoder("vip", folder / asset_name(task)), held_out)
+    if cfg.steps > 0:
+        result["in-domain"] = in_domain_quality(task, cfg, held_out, args)
+    return result
+
+
+def in_domain_quality(task: str, cfg: KitchenEncoderConfig, held_out: Path, args: argparse.Namespace) -> dict:
+    """The same recipe on the task's own demos (trained once, kept under --work)."""
     own_path = args.work / task / f"in_domain_{cfg.steps}.safetensors"
     seconds = None
     if own_path.is_file():
@@ -90,20 +106,29 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         own = train_kitchen_encoder([demos], own_path, cfg, progress=False)
         seconds = time.perf_counter() - t
-    return {
-        "sim-pretrained": reward_quality(shipped, held_out),
-        "random-init": reward_quality(random, held_out),
-        "in-domain": reward_quality(own, held_out) | {"train_seconds": seconds, "steps": cfg.steps},
-    }
+    return reward_quality(own, held_out) | {"train_seconds": seconds, "steps": cfg.steps}
+
+
+def compared(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """The ``--compare NAME=DIR`` encoder sets."""
+    pairs = []
+    for spec in args.compare:
+        name, _, folder = spec.partition("=")
+        if not (name and folder):
+            raise SystemExit(f"--compare {spec!r}: give NAME=DIR")
+        pairs.append((name, Path(folder)))
+    return pairs
 
 
 def markdown(result: dict) -> str:
-    trio = "pretrained / random / in-domain"
+    first = next(iter(result["tasks"].values()), {})
+    names = [n for n in ("sim-pretrained", "random-init", "in-domain") if n in first]
+    names += [n for n in first if n not in names]
+    heads = " / ".join(names)
     lines = [
-        f"| held-out task | VOC ↑ {trio} | bump rate ↓ {trio} | AUROC ↑ {trio} |",
+        f"| held-out task | VOC ↑ {heads} | bump rate ↓ {heads} | AUROC ↑ {heads} |",
         "|---|---|---|---|",
     ]
-    names = ("sim-pretrained", "random-init", "in-domain")
     for task, r in result["tasks"].items():
         keys = ("voc", "bump_rate", "auroc_final_value")
         cells = [" / ".join(f"{r[n][key]:.2f}" for n in names) for key in keys]

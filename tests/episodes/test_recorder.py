@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import os
 import shutil
 import subprocess
 import threading
@@ -21,10 +20,10 @@ from vipflow.episodes import (
     list_episodes,
     read_episode,
 )
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import Frame, HardwareError
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 
 def session(dataset, script, *, n=1, episode_s=0.4, width=32, resume=False, task="close drawer", **kw):
@@ -169,19 +168,8 @@ def test_disk_full_mid_episode_is_a_clear_error_and_keeps_data(dataset, monkeypa
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        pytest.skip("mounting a tmpfs needs root")
-    yield d
-    subprocess.run(["umount", str(d)], check=False)
+def tiny_disk(mount_tmpfs):
+    return mount_tmpfs("1m")
 
 
 def test_real_full_disk(tiny_disk):

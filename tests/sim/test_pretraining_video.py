@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vipflow.demo_config import KitchenEncoderConfig
 from vipflow.sim import KitchenSim
-from vipflow.sim.encoder import Clip, KitchenEncoderConfig, film, pretraining_videos, random_view
+from vipflow.sim.encoder import Clip, film, pretraining_videos, random_view
 from vipflow.sim.experts import PlayMotion, make_expert
 from vipflow.sim.tasks import KITCHEN_TASKS, TASKS, VIDEO_TASKS, get_task
 

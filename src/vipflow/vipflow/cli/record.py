@@ -15,10 +15,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from vipflow.cli import fail
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError
 from vipflow.episodes import EpisodeError
-from vipflow.episodes.keys import TerminalKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.interrupt import exit_code, signal_name, signum_of
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.record.keys import TerminalKeys
+from vipflow.record.session import RecorderSession, SessionConfig
+
+# Hardware drivers (vipflow.hardware.factory) that stream on their own while a person moves the arm.
+SOURCES = ("realsense", "replay", "fake")
+ROBOTS = ("franky", "replay", "fake")
 
 
 def register(sub) -> None:
@@ -28,29 +38,17 @@ def register(sub) -> None:
         description="Record N episodes with episode and reset timers. Keys: space start, s success, "
         "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
     )
-    p.add_argument("--dataset", type=Path, required=True, help="dataset directory (created if missing)")
-    p.add_argument("--task", required=True, help="task name stored with every episode")
-    p.add_argument("--episodes", type=int, default=20, help="episodes to record in this run (default 20)")
-    p.add_argument("--episode-time", type=float, default=2.0, help="seconds per demo (default 2 = 50 steps)")
-    p.add_argument("--reset-time", type=float, default=10.0, help="reset phase between demos, seconds")
-    p.add_argument("--auto-start", action="store_true", help="start the next demo when the reset time ends")
-    p.add_argument("--resume", action="store_true", help="continue numbering in a non-empty dataset")
-    p.add_argument("--goal-text", default="", help="goal sentence stored with every episode")
-    p.add_argument("--operator", default="", help="who records")
-    p.add_argument("--tag", action="append", default=[], help="tag stored with every episode (repeatable)")
-    p.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
-    p.add_argument("--rate", type=float, default=25.0, help="nominal control grid, Hz (default 25)")
-    p.add_argument("--state-rate", type=float, default=100.0, help="robot state sampling rate, Hz")
+    add_options(p, SessionConfig)  # what to record; the camera and robot below are the hardware factory's
     p.add_argument(
         "--source",
-        choices=("realsense", "replay", "fake"),
+        choices=SOURCES,
         default="realsense",
         help="camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
     )
     p.add_argument("--replay", type=Path, default=None, help="episode directory or mp4 for --source replay")
     p.add_argument(
         "--robot",
-        choices=("franky", "replay", "fake"),
+        choices=ROBOTS,
         default=None,
         help="robot state: franky (libfranka), replay (from --replay episode), fake. "
         "Default: franky for realsense, replay/fake otherwise",
@@ -60,68 +58,44 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    add_live_arguments(p)
     p.set_defaults(func=_run)
 
 
 def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
-    """Camera and robot for the chosen source (imports hardware libraries only when used)."""
+    """Camera and robot for --source/--robot, opened by the hardware factory (driver names)."""
     episode = args.source == "replay" and args.replay is not None and args.replay.is_dir()
     robot_kind = args.robot or ("franky" if args.source == "realsense" else "replay" if episode else "fake")
-    replay_robot: Robot | None = None
-    if args.source == "realsense":
-        from vipflow.sources import RealSenseCamera
-
-        camera: Camera = RealSenseCamera(args.width, args.height, args.fps, args.serial)
-    elif args.source == "replay":
-        from vipflow.sources import replay_episode, replay_video
-
-        if args.replay is None or not args.replay.exists():
-            raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
-        camera, replay_robot = replay_episode(args.replay) if episode else (replay_video(args.replay), None)
-    else:
-        from vipflow.fakes import FakeCamera
-
-        camera = FakeCamera(fps=args.fps, height=args.height, width=args.width)
-    if robot_kind == "replay":
-        if replay_robot is None:
-            raise HardwareError(
-                "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
-            )
-        return camera, replay_robot
-    if robot_kind == "franky":
-        from vipflow.runtime.franky_robot import FrankyRobot
-
-        return camera, FrankyRobot(args.robot_ip)
-    from vipflow.fakes import FakeRobot
-
-    return camera, FakeRobot()
+    if args.source == "replay" and (args.replay is None or not args.replay.exists()):
+        raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
+    if robot_kind == "replay" and not episode:
+        raise HardwareError(
+            "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
+        )
+    options = {"path": str(args.replay) if args.replay else None, "width": args.width, "height": args.height,
+               "fps": args.fps, "serial": args.serial, "robot_ip": args.robot_ip}
+    hw = open_hardware(make_spec(args.source, **options), make_spec(robot_kind, **options))
+    return hw.camera, hw.robot
 
 
 def _run(args: argparse.Namespace) -> int:
-    cfg = SessionConfig(
-        dataset=args.dataset,
-        task=args.task,
-        num_episodes=args.episodes,
-        episode_time_s=args.episode_time,
-        reset_time_s=args.reset_time,
-        auto_start=args.auto_start,
-        goal_text=args.goal_text,
-        operator=args.operator,
-        tags=tuple(args.tag),
-        source=args.source,
-        image_format=args.image_format,
-        nominal_rate_hz=args.rate,
-        state_rate_hz=args.state_rate,
-        resume=args.resume,
-    )
+    try:
+        cfg = from_args(SessionConfig, args, {"source": args.source})
+    except ConfigError as exc:
+        return fail(exc)
     try:
         camera, robot = open_sources(args)
-        with TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys).run()
-    except (EpisodeError, HardwareError, OSError) as exc:
+        with open_live(args) as live, TerminalKeys() as keys:
+            result = RecorderSession(cfg, camera, robot, keys, live=live).run()
+    except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # between episodes: nothing was being written
+        print(f"\n{signal_name(signum_of(exc))}: interrupted between episodes; every finished episode is "
+              f"kept in {args.dataset}", file=sys.stderr)
+        return exit_code(signum_of(exc))
+    if result.stop_signal is not None:
+        print(f"{signal_name(result.stop_signal)}: recording stopped; {len(result.kept)} episode(s) kept in "
+              f"{args.dataset} (the interrupted one flagged incomplete)", file=sys.stderr)
+        return exit_code(result.stop_signal)
     return 0

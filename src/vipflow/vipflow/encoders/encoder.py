@@ -150,13 +150,15 @@ def load_encoder(
     seed: int = 0,
     legacy_vip_crop: bool = False,
     optimize: bool = True,
+    pil_resize: bool = False,
 ) -> Encoder:
     """Build an encoder from an official release file, our safetensors export, or (explicitly) random.
 
     weights=None looks in the weights directory (see `default_weights_dir`). ``random_init=True``
     skips loading (seeded, with a warning): no official weights exist offline, and training starts
     from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
-    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input.
+    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input. ``pil_resize``
+    resizes and crops through PIL as the official READMEs' callers do (`PreprocessConfig.with_pil_resize`).
     """
     family = get_family(name)
     if legacy_vip_crop and family.name != "vip":
@@ -164,6 +166,7 @@ def load_encoder(
     arch = resolve_arch(family, arch) if arch else None
     head_dim = hidden_dim
     state: dict[str, torch.Tensor] | None = None
+    declared_dim: int | None = None  # embed_dim written in our export's metadata
     source = "random init"
     if random_init:
         if weights is not None:
@@ -182,7 +185,7 @@ def load_encoder(
                 )
             if arch and arch != info.arch:
                 raise CheckpointLayoutError(f"{path} holds arch {info.arch!r}, not the requested {arch!r}")
-            arch, head_dim = info.arch, info.head_dim
+            arch, head_dim, declared_dim = info.arch, info.head_dim, info.embed_dim
             preprocess = preprocess or info.preprocess
         else:
             state = read_official(family, path)
@@ -198,9 +201,16 @@ def load_encoder(
         module = family.build(arch, head_dim)
     if state is not None:
         load_state_strict(module, state, source=source, layout=family.layout_hint)
+    if declared_dim is not None and declared_dim != module.embed_dim:
+        raise CheckpointLayoutError(
+            f"{source} declares embed_dim {declared_dim} but its weights give {module.embed_dim}; the "
+            "metadata was edited or damaged - export the encoder again"
+        )
     preprocess = preprocess or family.default_preprocess(arch)
     if legacy_vip_crop:
         preprocess = preprocess.with_legacy_vip_crop()
+    if pil_resize:
+        preprocess = preprocess.with_pil_resize()
     return Encoder(family, arch, module.eval(), preprocess, head_dim=head_dim, device=device, dtype=dtype,
                    optimize=optimize)
 

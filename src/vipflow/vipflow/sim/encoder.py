@@ -1,7 +1,7 @@
 """The kitchen encoder: a small VIP encoder pretrained broadly on simulated kitchen video.
 
 Official VIP weights cannot be shipped or downloaded here, so this stands in for VIP's
-pretraining on out-of-domain human video (Ego4D): our own VIP objective (:mod:`vipflow.training`)
+pretraining on out-of-domain human video (Ego4D): our own VIP objective (:mod:`vipflow.encoder_training`)
 on video of every FrankaKitchen task *except the held-out one* (gymnasium-robotics' kitchen has
 seven: the four benchmark tasks plus kettle, bottom and top burner, whose scripted motions
 live in :mod:`vipflow.sim.experts`), of two kinds, each clip filmed from a randomised camera pose:
@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vipflow.cli.options import add_options, from_args
+from vipflow.demo_config import KitchenEncoderConfig
+from vipflow.encoder_training import train_encoder
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.sim.demos import demo_styles
 from vipflow.sim.experts import ExpertStyle, PlayMotion, ScriptedExpert, make_expert
@@ -43,25 +46,6 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MOVED = 0.01  # rad or m: the held-out task's object counts as moved beyond this
 MIN_CLIP = 10  # frames; shorter remainders of a cut clip are dropped
 FILM_SEED = 50  # demo_styles seed base of the filmed starts (recorded demos use 0-4, 10000)
-
-
-@dataclass(frozen=True)
-class KitchenEncoderConfig:
-    """Defaults reproduce the shipped weights (see docs/simulation.md for how they were chosen)."""
-
-    expert_videos: int = 8  # per pretraining task
-    play_videos: int = 8  # per pretraining task
-    image_size: int = 64
-    steps: int = 3000
-    batch_size: int = 16
-    # 10x the official ResNet-50 rate: a small net from scratch in a CPU budget.
-    lr: float = 1e-3
-    crop_scale: tuple[float, float] = (0.2, 1.0)  # RandomResizedCrop area range (VIP's official)
-    hidden_dim: int = 128
-    # bf16 autocast: 3x faster on a CPU with AMX-BF16 (measured: 0.3 vs 0.9 s/step); use "off"
-    # on CPUs without it, where bf16 is emulated.
-    amp: str = "bf16"
-    seed: int = 0
 
 
 @dataclass
@@ -169,8 +153,6 @@ def train_kitchen_encoder(
 
 
 def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progress: bool):
-    from vipflow.training import train_encoder
-
     return train_encoder(
         videos,
         val_videos=val_videos,
@@ -287,30 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ASSETS, help="output directory")
     parser.add_argument("--clips", type=Path, default=None,
                         help="keep the filmed clips here and reuse them on later runs")
-    defaults = KitchenEncoderConfig()
-    parser.add_argument("--expert-videos", type=int, default=defaults.expert_videos, help="per task")
-    parser.add_argument("--play-videos", type=int, default=defaults.play_videos, help="per task")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--amp", default=defaults.amp, choices=("bf16", "off"),
-                        help="bf16 autocast (fast on CPUs with AMX-BF16) or off (fp32)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    add_options(parser, KitchenEncoderConfig)
     args = parser.parse_args(argv)
     tasks = sorted(TASKS) if args.all else [get_task(t).name for t in args.held_out]
     if not tasks:
         parser.error("give --held-out TASK or --all")
-    cfg = KitchenEncoderConfig(
-        expert_videos=args.expert_videos,
-        play_videos=args.play_videos,
-        image_size=args.image_size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        amp=args.amp,
-        seed=args.seed,
-    )
+    cfg = from_args(KitchenEncoderConfig, args)
     print(f"config: {asdict(cfg)}", flush=True)
     t0 = time.perf_counter()
     clips = film_all(cfg, skip=tasks[0] if len(tasks) == 1 else None, cache=args.clips)
