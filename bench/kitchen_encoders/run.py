@@ -9,6 +9,7 @@ Per benchmark task (the held-out one of its shipped encoder):
   the other six FrankaKitchen tasks, ``python -m vipflow.sim.encoder --all``);
 - ``random-init``: the same network (convnet-small, 128-D head, same input size), seeded
   random weights;
+- ``--compare NAME=DIR``: other encoder files of the same names (e.g. the ones shipped before);
 - ``in-domain``: the same training recipe (``KitchenEncoderConfig``: steps, batch, lr, image
   size, bf16) on the task's own 10 expert demos (``record_demos(seed=0)``, bench/paper's
   in-domain data): what 10 demos of the task itself buy at the same budget.
@@ -20,6 +21,8 @@ never saw.
 
     .venv/bin/python bench/kitchen_encoders/run.py        # ~15 min record + 4 in-domain trainings
     .venv/bin/python bench/kitchen_encoders/run.py --tasks light_switch --in-domain-steps 50
+    .venv/bin/python bench/kitchen_encoders/run.py --in-domain-steps 0 --compare previous=OLD_DIR
+    .venv/bin/python bench/kitchen_encoders/run.py --in-domain-tasks hinge_cabinet  # one in-domain
 
 Writes docs/results/kitchen_encoders.json (see --out); finished pieces are kept under --work.
 """
@@ -60,6 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--in-domain-demos", type=int, default=10)
     p.add_argument("--in-domain-steps", type=int, default=KitchenEncoderConfig().steps,
                    help="in-domain training steps (default: the shipped encoders' budget; 0: no in-domain)")
+    p.add_argument("--in-domain-tasks", nargs="+", default=None, choices=sorted(TASKS),
+                   help="score (and train) the in-domain encoder only for these tasks (default: all)")
     p.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
                    help="also score DIR/kitchen_vip_no_<task>.safetensors as NAME (e.g. earlier encoders)")
     p.add_argument("--work", type=Path, default=Path("bench/results/kitchen_encoders_work"))
@@ -90,7 +95,7 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     }
     for name, folder in compared(args):
         result[name] = reward_quality(load_encoder("vip", folder / asset_name(task)), held_out)
-    if cfg.steps > 0:
+    if cfg.steps > 0 and (args.in_domain_tasks is None or task in args.in_domain_tasks):
         result["in-domain"] = in_domain_quality(task, cfg, held_out, args)
     return result
 
@@ -121,9 +126,9 @@ def compared(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 
 def markdown(result: dict) -> str:
-    first = next(iter(result["tasks"].values()), {})
-    names = [n for n in ("sim-pretrained", "random-init", "in-domain") if n in first]
-    names += [n for n in first if n not in names]
+    seen = [n for r in result["tasks"].values() for n in r]
+    names = [n for n in ("sim-pretrained", "random-init", "in-domain") if n in seen]
+    names += [n for n in dict.fromkeys(seen) if n not in names]
     heads = " / ".join(names)
     lines = [
         f"| held-out task | VOC ↑ {heads} | bump rate ↓ {heads} | AUROC ↑ {heads} |",
@@ -131,7 +136,7 @@ def markdown(result: dict) -> str:
     ]
     for task, r in result["tasks"].items():
         keys = ("voc", "bump_rate", "auroc_final_value")
-        cells = [" / ".join(f"{r[n][key]:.2f}" for n in names) for key in keys]
+        cells = [" / ".join(f"{r[n][key]:.2f}" if n in r else "–" for n in names) for key in keys]
         lines.append(f"| {task} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
