@@ -14,9 +14,11 @@ A clip is cut where the held-out task's object starts to move, so the encoder ne
 held-out task done. One encoder per held-out task ships in ``vipflow/assets``; the exact
 command that reproduces them is::
 
-    python -m vipflow.sim.encoder --all --out src/vipflow/vipflow/assets
+    python -m vipflow.sim.encoder --all --out src/vipflow/vipflow/assets --clips bench/results/kitchen_clips
 
-``vipflow demo`` loads the shipped file for its task, or trains one when it is missing.
+(``--clips``: film each task once and reuse the clips.) ``vipflow demo`` loads the shipped file
+for its task, or trains one when it is missing. Reward quality on held-out demos and how the
+recipe was chosen: docs/simulation.md, "The kitchen encoder".
 """
 
 from __future__ import annotations
