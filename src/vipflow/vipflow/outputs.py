@@ -169,16 +169,16 @@ RESUME_HELP = "continue what the output folder holds (checked against its stored
 OVERWRITE_HELP = "delete what the output folder holds and start again"
 
 
-def add_output_mode(parser, *, resume_value: str | None = None) -> None:
+def add_output_mode(parser, *, resume_value: str | None = None, resume_help: str = RESUME_HELP) -> None:
     """``--resume`` / ``--overwrite``, the one rule of every command that writes a folder: a non-empty
     output folder is refused unless one of them is given. ``resume_value``: a metavar when ``--resume``
     may also name the folder itself (``vipflow train --resume RUN``: the folder and its saved config)."""
     group = parser.add_mutually_exclusive_group()
     if resume_value:
         group.add_argument("--resume", nargs="?", const=True, default=False, metavar=resume_value,
-                 help=f"{RESUME_HELP}; {resume_value} names the folder (default: --out)")
+                 help=f"{resume_help}; {resume_value} names the folder (default: --out)")
     else:
-        group.add_argument("--resume", action="store_true", help=RESUME_HELP)
+        group.add_argument("--resume", action="store_true", help=resume_help)
     group.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 

@@ -43,13 +43,15 @@ from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
 from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
-from vipflow.outputs import check_output_dir, check_output_file, check_output_stem
+from vipflow.outputs import add_output_mode, check_output_file, check_output_stem, prepare_output_dir
 from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.policy.goals import goal_embedding
+from vipflow.policy.provenance import TrainedWith, trained_with
 from vipflow.runs import RunError
 from vipflow.runtime.limits import LimitsError, load_limits
+from vipflow.runtime.timing import describe_clock
 from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
 
 # --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
@@ -60,6 +62,8 @@ _ERRORS = (
     TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
 FRANKY = "franky backend"
+DEFAULT_IMAGE_SIZE = 224
+LEDGER_JSON = "ledger.json"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class RunOptions:
     )
     encoder_weights: str | None = option(
         None, "weights of the policy's encoder (.pt or .safetensors)",
-        default_text="the task config's, else the weights folder",
+        default_text="the weights the policy was trained with, else the task config's",
     )
     goal_image: tuple[str, ...] = option((), "goal image for rewards (repeatable)", repeat=True)
     goal_dataset: str | None = option(
@@ -84,7 +88,10 @@ class RunOptions:
     limits: Path | None = option(
         None, "safety limits YAML", default_text="the task config's, else conservative built-ins"
     )
-    image_size: int = option(224, "sim camera size in pixels", bounds="[8, 4096]")
+    image_size: int | None = option(
+        None, "sim camera size in pixels", bounds="[8, 4096]",
+        default_text="the size of the policy's training frames, else 224",
+    )
     robot_ip: str | None = option(None, "FCI address of the robot (set in Desk)", group=FRANKY)
     dynamics: float = option(0.1, "relative dynamics factor", bounds="(0, 1]", group=FRANKY)
     camera_serial: str | None = option(None, "RealSense serial", group=FRANKY, default_text="the only one")
@@ -103,6 +110,7 @@ def register(sub) -> None:
     run = cmds.add_parser("run", help="N rollouts of a policy, recorded as episodes, into a ledger")
     add_options(run, RunOptions)
     add_options(run, EvaluationConfig)
+    add_output_mode(run)
     add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -149,12 +157,14 @@ def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
     seed = flags.get("seed", 0)
     name = flags.get("policy_name") or Path(opts.policy).expanduser().resolve().name
-    check_output_dir(flags.get("output_dir") or results_dir(task, name, seed), option="--out")  # first
+    out = flags.get("output_dir") or results_dir(task, name, seed)
+    resume = prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite, marker=LEDGER_JSON,
+                                what="evaluation")  # first: before anything loads
     policy = load_policy(opts.policy)
     ref = policy.config.encoder
-    weights = opts.encoder_weights
-    if weights is None and tc is not None and tc.encoder.weights:
-        weights = os.path.expanduser(tc.encoder.weights)
+    recorded = trained_with(policy.path)
+    weights = _weights(opts.encoder_weights, recorded, tc)
+    opts = replace(opts, image_size=_image_size(opts.image_size, recorded))
     encoder = load_encoder(ref.name, weights, arch=ref.arch)
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
@@ -170,7 +180,36 @@ def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=opts.rt_priority or None,
-                             encoder_factory=factory, live=live)
+                             encoder_factory=factory, live=live, resume=resume)
+
+
+def _differs(option: str, given: object, trained: object) -> None:
+    print(f"warning: {option} {given} differs from how the policy was trained ({trained}); its outcomes may "
+          "differ too", file=sys.stderr)
+
+
+def _weights(given: str | None, recorded: TrainedWith, tc) -> str | None:
+    """--encoder-weights, else the weights the policy was trained with (if still there), else the task
+    config's; a given file other than the recorded one is warned about."""
+    trained = recorded.encoder_weights
+    if given is not None:
+        if trained and Path(given).expanduser().resolve() != Path(trained).expanduser().resolve():
+            _differs("--encoder-weights", given, trained)
+        return given
+    if trained and Path(trained).expanduser().is_file():
+        return trained
+    if tc is not None and tc.encoder.weights:
+        return os.path.expanduser(tc.encoder.weights)
+    return trained
+
+
+def _image_size(given: int | None, recorded: TrainedWith) -> int:
+    """--image-size, else the side of the policy's training frames, else 224."""
+    if given is None:
+        return recorded.image_size or DEFAULT_IMAGE_SIZE
+    if recorded.image_size and given != recorded.image_size:
+        _differs("--image-size", given, f"{recorded.image_size} px frames")
+    return given
 
 
 def _goal(args: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
@@ -212,9 +251,9 @@ def print_summary(ledger: Ledger) -> None:
     t = ledger.timing
     if t:
         lp, fa, enc = t["loop_period_ms"], t["frame_age_ms"], t["encoder_latency_ms"]
-        print(f"loop period p50/p95/p99/max {lp['p50']}/{lp['p95']}/{lp['p99']}/{lp['max']} ms, "
-              f"deadline misses {t['deadline_misses']}/{t['ticks']}, encoder p50 {enc['p50']} ms, "
-              f"frame age p50/p99 {fa['p50']}/{fa['p99']} ms")
+        print(f"timing ({describe_clock(t.get('clock'))}): loop period p50/p95/p99/max "
+              f"{lp['p50']}/{lp['p95']}/{lp['p99']}/{lp['max']} ms, deadline misses {t['deadline_misses']}/"
+              f"{t['ticks']}, encoder p50 {enc['p50']} ms, frame age p50/p99 {fa['p50']}/{fa['p99']} ms")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
