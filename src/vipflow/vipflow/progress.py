@@ -48,7 +48,7 @@ class LineProgress:
         self.n += k
         decile = self._deciles()
         if decile > self._decile and not self.quiet:
-            print(f"{self.desc}: {self.n}/{self.total} {self.unit} ({10 * decile} %, "
+            print(f"{self.desc}: {self.n}/{self.total} {self.unit} ({100 * self.n // self.total} %, "
                   f"{time.perf_counter() - self._t0:.0f} s)", file=sys.stderr, flush=True)
         self._decile = decile
 

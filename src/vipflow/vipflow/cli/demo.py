@@ -9,7 +9,7 @@ Records demos in the MuJoCo kitchen as rosbag2 episodes, scores them with a kitc
 (pretrained on the *other* tasks), trains RWR and BC, runs evaluation rollouts of both, and
 prints the success table over --seeds policy seeds (mean ± std, Wilson interval; a row per seed in
 report.md). report.md with reward curves, training curves and the table (PNG) lands in --out, with
-task.yaml (the resolved task config), limits.yaml (the simulator's limits profile) and the exact
+<task>.yaml (the resolved task config), limits.yaml (the simulator's limits profile) and the exact
 `vipflow train` / `vipflow evaluate run` commands that reproduce each stage.
 """
 

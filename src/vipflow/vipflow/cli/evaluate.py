@@ -106,9 +106,10 @@ def print_summary(ledger: Ledger) -> None:
     t = ledger.timing
     if t:
         lp, fa, enc = t["loop_period_ms"], t["frame_age_ms"], t["encoder_latency_ms"]
-        print(f"timing ({describe_clock(t.get('clock'))}): loop period p50/p95/p99/max "
+        print(f"loop timing on the {describe_clock(t.get('clock'))}: period p50/p95/p99/max "
               f"{lp['p50']}/{lp['p95']}/{lp['p99']}/{lp['max']} ms, deadline misses {t['deadline_misses']}/"
-              f"{t['ticks']}, encoder p50 {enc['p50']} ms, frame age p50/p99 {fa['p50']}/{fa['p99']} ms")
+              f"{t['ticks']}, frame age p50/p99 {fa['p50']}/{fa['p99']} ms; encoder compute p50 "
+              f"{enc['p50']} ms (monotonic clock)")
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -35,10 +35,10 @@ def clock_kind(clock: object) -> str:
 def describe_clock(kind: str | None) -> str:
     """How a timing report names its clock, so simulated time never reads as a real-time measurement."""
     if kind == "simulated":
-        return "simulated clock: simulation time, not a real-time measurement"
+        return "simulated clock (simulation time, not a real-time measurement)"
     if kind == "monotonic":
-        return "monotonic clock: measured in real time"
-    return "clock not recorded"
+        return "monotonic clock (measured in real time)"
+    return "unrecorded clock (a ledger from before clocks were recorded)"
 
 
 @dataclass
@@ -52,7 +52,9 @@ class TimingSamples:
     command_latency: list[float] = field(default_factory=list)  # tick wake -> command out
     deadline_misses: int = 0
     ticks: int = 0
-    clock: str = "monotonic"  # the loop clock's kind: "simulated" time is no real-time measurement
+    # The loop clock's kind: periods, deadline misses, frame age and command latency are measured on it
+    # ("simulated" time is no real-time measurement); encoder latency is always compute wall time.
+    clock: str = "monotonic"
 
     def extend(self, other: TimingSamples) -> None:
         self.periods += other.periods

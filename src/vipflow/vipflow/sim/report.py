@@ -34,10 +34,10 @@ def plot_demo_rewards(rewards: RewardReport, path: Path, title: str) -> Path:
 def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     first = result.config.seed  # one seed's curves: the others look alike and would bury them
-    for (method, seed), checkpoint in result.policies.items():
+    for (method, seed), run_dir in result.policies.items():
         if seed != first:
             continue
-        csv_path = _run_dir(checkpoint) / "metrics.csv"
+        csv_path = run_dir / "metrics.csv"
         series = read_series(csv_path)
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             points = series.get(column) or []
@@ -54,14 +54,6 @@ def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def _run_dir(checkpoint: Path) -> Path:
-    """The run directory holding ``metrics.csv`` above a checkpoint (file or directory)."""
-    for parent in [checkpoint, *checkpoint.parents]:
-        if (parent / "metrics.csv").is_file():
-            return parent
-    raise FileNotFoundError(f"no metrics.csv above {checkpoint}")
 
 
 def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
@@ -99,7 +91,7 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         f"- seeds: demos recorded with seed {cfg.seed}; each policy trained and evaluated with seeds "
         f"{', '.join(map(str, cfg.policy_seeds))}",
         f"- evaluation: {cfg.rollouts} rollouts × {cfg.resolved_eval_horizon} steps per policy and seed",
-        "- resolved task config: `task.yaml`; the simulator's limits profile: `limits.yaml`",
+        f"- resolved task config: `{cfg.task}.yaml`; the simulator's limits profile: `limits.yaml`",
         "",
         "## Rewards",
         "",

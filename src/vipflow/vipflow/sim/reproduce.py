@@ -1,6 +1,6 @@
 """Every stage of ``vipflow demo`` as a command a user can run by hand.
 
-The demo writes its resolved task config (``task.yaml``, a ``kind: sim`` task config) and the
+The demo writes its resolved task config (``<task>.yaml``, a ``kind: sim`` task config) and the
 simulator's limits profile (``limits.yaml``) into its output folder, and runs its training and
 evaluation stages from the very values these commands parse to: ``train_argv`` renders the
 TrainConfig a stage trains with into ``vipflow train`` options (``cli.options.command_args``), and
@@ -38,22 +38,26 @@ from vipflow.task_config import (
     load_task_config,
 )
 
-TASK_YAML = "task.yaml"
 LIMITS_YAML = "limits.yaml"
 PROG = "vipflow"
 
 
+def task_yaml(cfg: WorkflowConfig) -> Path:
+    """The demo's resolved task config, ``<out>/<task>.yaml`` (a task file is named after its task)."""
+    return Path(cfg.out_dir) / f"{cfg.task}.yaml"
+
+
 def write_task_files(cfg: WorkflowConfig, dataset: Path, encoder_path: Path) -> Path:
-    """``task.yaml`` and ``limits.yaml`` in ``cfg.out_dir``: the task as this run resolved it (demos,
-    goal, encoder, τ, evaluation size, the simulator's limits profile); returns task.yaml, checked by
-    loading it back."""
+    """``<task>.yaml`` and ``limits.yaml`` in ``cfg.out_dir``: the task as this run resolved it (demos,
+    goal, encoder, τ, evaluation size, the simulator's limits profile); returns the task file, checked
+    by loading it back."""
     out = Path(cfg.out_dir)
     task = get_task(cfg.task)
     limits = profile_limits(SIM_PROFILE).to_dict()
     limits.pop("profile")  # chosen by `kind: sim`, never by a file
     (out / LIMITS_YAML).write_text(
         f"# The simulator's limits profile ({SIM_PROFILE}): the kitchen's own 2.5 cm steps, not the\n"
-        "# arm's 1 cm (vipflow.runtime.limits). `kind: sim` in task.yaml selects the profile.\n"
+        f"# arm's 1 cm (vipflow.runtime.limits). `kind: sim` in {task.name}.yaml selects the profile.\n"
         + yaml.safe_dump(limits, sort_keys=False)
     )
     demos = str(Path(dataset).absolute())
@@ -72,7 +76,7 @@ def write_task_files(cfg: WorkflowConfig, dataset: Path, encoder_path: Path) -> 
     )
     data = to_json(tc)
     data.pop("source")
-    path = out / TASK_YAML
+    path = task_yaml(cfg)
     path.write_text(
         f"# vipflow demo's resolved task config ({task.name}, simulated): what its stages ran with.\n"
         "# Reproduce a stage with the commands in report.md; see docs/ros.md for every key.\n"
@@ -92,7 +96,7 @@ def evaluation_options(
 ) -> tuple[RunOptions, dict[str, Any]]:
     """The ``evaluate run`` options of one evaluation stage: the task config, the policy (its weights
     and image size come from its training record), and the session's EvaluationConfig flags."""
-    opts = RunOptions(policy=str(policy), task_config=Path(cfg.out_dir) / TASK_YAML)
+    opts = RunOptions(policy=str(policy), task_config=task_yaml(cfg))
     flags = {"output_dir": Path(out), "policy_name": name, "task": cfg.task, "seed": seed,
              "rollouts": cfg.rollouts, "horizon": cfg.resolved_eval_horizon}
     return opts, flags

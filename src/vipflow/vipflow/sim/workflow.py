@@ -28,7 +28,6 @@ from vipflow.evaluation.run import build_session
 from vipflow.interrupt import Interrupted
 from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.policy import latest_checkpoint
 from vipflow.policy.train import train as train_policy
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.weights import WeightingConfig
@@ -78,7 +77,7 @@ class WorkflowResult:
     encoder_trained_now: bool
     demos: list[tuple[Path, bool, str]]
     rewards: RewardReport
-    # keyed by (method, policy seed) and (policy name, policy seed)
+    # keyed by (method, policy seed) -> its run folder, and (policy name, policy seed)
     policies: dict[tuple[str, int], Path] = field(default_factory=dict)
     train_summaries: dict[tuple[str, int], dict] = field(default_factory=dict)
     ledgers: dict[tuple[str, int], Ledger] = field(default_factory=dict)
@@ -243,8 +242,8 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
     demos = record_stage(cfg, dataset, live)
     ok = sum(success for _, success, _ in demos)
     say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
-    task_yaml = write_task_files(cfg, dataset, encoder_path)
-    say(f"      resolved task config: {task_yaml} (limits: {task_yaml.with_name(LIMITS_YAML).name})")
+    task_file = write_task_files(cfg, dataset, encoder_path)
+    say(f"      resolved task config: {task_file} (limits: {task_file.with_name(LIMITS_YAML).name})")
     clock["record"] = time.perf_counter() - t
 
     t = stage(3, "rewards: per-frame values against the demos' mean final frame; VOC, bump rate, AUROC")
@@ -280,16 +279,13 @@ def train_policies(
             result.commands.append((f"train {cfg.policy_name(method)} seed {seed}", shell(train_argv(tcfg))))
             summary_path = Path(tcfg.run_dir) / "summary.json"
             done = summary_path.is_file() and json.loads(summary_path.read_text())["step"] >= tcfg.steps
-            if done:
-                checkpoint = latest_checkpoint(Path(tcfg.run_dir))
-            else:
+            if not done:
                 with inside_stage():
                     trained = train_policy(tcfg, encoder=encoder, resume=True)
                 if trained.stop_signal is not None:  # never compare a half-trained policy
                     raise Interrupted(trained.stop_signal)
-                checkpoint = trained.checkpoint
             summary = json.loads(summary_path.read_text())
-            result.policies[(method, seed)] = checkpoint
+            result.policies[(method, seed)] = Path(tcfg.run_dir)  # its last checkpoint is the policy
             result.train_summaries[(method, seed)] = summary
             val = summary["val_loss"]
             say(f"      {cfg.policy_name(method)} seed {seed}: train loss {summary['train_loss']:.4f}, "
@@ -301,10 +297,10 @@ def evaluate_policies(
     live: LivePublisher | None = None,
 ) -> None:
     """Evaluate every trained policy and seed (``result.policies``) as ``evaluate run`` does."""
-    for (method, seed), checkpoint in result.policies.items():
+    for (method, seed), run_dir in result.policies.items():
         name = cfg.policy_name(method)
         with inside_stage():
-            ledger, command = evaluate_policy(cfg, method, seed, checkpoint, live)
+            ledger, command = evaluate_policy(cfg, method, seed, run_dir, live)
         result.commands.append((f"evaluate {name} seed {seed}", command))
         result.ledgers[(name, seed)] = ledger
         say(f"      {name} seed {seed}: {ledger.successes}/{ledger.n} successful")
