@@ -169,15 +169,18 @@ RESUME_HELP = "continue what the output folder holds (checked against its stored
 OVERWRITE_HELP = "delete what the output folder holds and start again"
 
 
-def add_output_mode(parser, *, resume_value: str | None = None, resume_help: str = RESUME_HELP) -> None:
+def add_output_mode(
+    parser, *, resume_value: str | None = None, resume_help: str = RESUME_HELP, resumable: bool = True
+) -> None:
     """``--resume`` / ``--overwrite``, the one rule of every command that writes a folder: a non-empty
     output folder is refused unless one of them is given. ``resume_value``: a metavar when ``--resume``
-    may also name the folder itself (``vipflow train --resume RUN``: the folder and its saved config)."""
+    may also name the folder itself (``vipflow train --resume RUN``: the folder and its saved config).
+    ``resumable=False``: a command that writes its folder in one pass gets only ``--overwrite``."""
     group = parser.add_mutually_exclusive_group()
-    if resume_value:
+    if resumable and resume_value:
         group.add_argument("--resume", nargs="?", const=True, default=False, metavar=resume_value,
                  help=f"{resume_help}; {resume_value} names the folder (default: --out)")
-    else:
+    elif resumable:
         group.add_argument("--resume", action="store_true", help=resume_help)
     group.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
