@@ -179,7 +179,7 @@ def add_output_mode(
     group = parser.add_mutually_exclusive_group()
     if resumable and resume_value:
         group.add_argument("--resume", nargs="?", const=True, default=False, metavar=resume_value,
-                 help=f"{resume_help}; {resume_value} names the folder (default: --out)")
+                           help=f"{resume_help}; {resume_value} names the folder (default: --out)")
     elif resumable:
         group.add_argument("--resume", action="store_true", help=resume_help)
     group.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
@@ -194,13 +194,14 @@ def prepare_output_dir(
     what: str,
     option: str = "--out",
     datasets: Iterable[str | Path] = (),
+    resumable: bool = True,
 ) -> bool:
     """Apply the overwrite/resume rule to output folder ``path`` (after :func:`check_output_dir`):
     absent or empty -> a new output; non-empty -> refused unless ``resume`` (continue it; the caller
     checks compatibility against its stored config) or ``overwrite`` (deleted first). Only a folder
     holding ``marker`` (the file this kind of output always writes) is ever deleted or resumed, so
     ``--overwrite`` never empties a folder that is not a vipflow ``what``. Returns True when there is
-    something to resume."""
+    something to resume. ``resumable=False``: the command has only ``--overwrite``."""
     import shutil
 
     path = check_output_dir(path, option=option, datasets=datasets)
@@ -209,14 +210,15 @@ def prepare_output_dir(
     ours = (path / marker).is_file()
     if resume:
         if not ours:
-            raise _error(path, f"it holds no {marker}, so it is not a {what} that can be resumed",
-                         f"choose the folder a {what} wrote, or a new {option}")
+            raise _error(path, f"it holds no {marker}, which every {what} folder has, so there is nothing to "
+                         "resume", f"choose the folder the {what} wrote, or a new {option}")
         return True
     if overwrite:
         if not ours:
-            raise _error(path, f"it is not empty and holds no {marker} (not a {what}), so --overwrite will "
-                         "not delete it", f"delete it yourself or choose a new {option}")
+            raise _error(path, f"it is not empty and holds no {marker} (every {what} folder has one), so "
+                         "--overwrite will not delete it", f"delete it yourself or choose a new {option}")
         shutil.rmtree(path)
         return False
-    raise _error(path, "the folder is not empty", f"pass --resume to continue the {what} it holds, "
-                 f"--overwrite to replace it, or choose a new {option}")
+    resume_fix = f"--resume to continue the {what} in it, " if resumable else ""
+    raise _error(path, "the folder is not empty", f"pass {resume_fix}--overwrite to replace it, or choose "
+                 f"a new {option}")

@@ -261,8 +261,8 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
 def _score_all(args: RewardsOptions, live: LivePublisher | None, overwrite: bool = False) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
-    prepare_output_dir(args.out, overwrite=overwrite, marker="summary.json", what="rewards output",
-                       datasets=args.inputs)
+    prepare_output_dir(args.out, overwrite=overwrite, marker="summary.json", what="rewards",
+                       datasets=args.inputs, resumable=False)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
