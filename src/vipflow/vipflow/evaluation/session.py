@@ -26,6 +26,7 @@ from vipflow.evaluation.backend import Backend
 from vipflow.evaluation.ledger import Ledger, RolloutOutcome
 from vipflow.evaluation.operator import Operator, OperatorAbort
 from vipflow.live.publisher import LivePublisher, TickView
+from vipflow.policy.model import torch_threads
 from vipflow.progress import progress
 from vipflow.rewards import values as reward_values
 from vipflow.runtime.limits import SafetyLimits
@@ -234,17 +235,21 @@ class EvaluationSession:
         self.backend.start()
         self.perception = self._perception()
         try:
-            for i in progress(range(start, cfg.rollouts), f"{cfg.policy_name} rollouts", enabled=cfg.progress,
-                              total=cfg.rollouts, initial=start, unit="rollout"):
-                try:
-                    self.backend.reset(i, cfg.rollouts, self.operator)
-                except OperatorAbort:
-                    break
-                outcome = self._rollout(i)
-                self.ledger.rollouts.append(outcome)
-                self._save()
-                if outcome.judged_by == "aborted":
-                    break
+            # the encoder (inline) and the policy run with the session's threads whoever calls it, so
+            # the same evaluation gives the same embeddings and values from any process (bit for bit)
+            with torch_threads(self.torch_threads):
+                todo, desc = range(start, cfg.rollouts), f"{cfg.policy_name} rollouts"
+                for i in progress(todo, desc, enabled=cfg.progress, total=cfg.rollouts, initial=start,
+                                  unit="rollout"):
+                    try:
+                        self.backend.reset(i, cfg.rollouts, self.operator)
+                    except OperatorAbort:
+                        break
+                    outcome = self._rollout(i)
+                    self.ledger.rollouts.append(outcome)
+                    self._save()
+                    if outcome.judged_by == "aborted":
+                        break
         finally:
             if isinstance(self.perception, ProcessPerception):
                 self.perception.close()
