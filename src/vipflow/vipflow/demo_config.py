@@ -68,7 +68,7 @@ class WorkflowConfig:
         20_000, "policy training steps (the paper's; ~20-30 s per policy on a CPU)", flag="--steps",
         bounds="[1, 1000000000]",
     )
-    rollouts: int = option(10, "evaluation rollouts per policy", bounds="[1, 10000]")
+    rollouts: int = option(10, "evaluation rollouts per policy and seed", bounds="[1, 10000]")
     eval_horizon: int | None = option(
         None, "evaluation steps per rollout", flag="--horizon", bounds="[2, 100000]",
         default_text="the task's demo length + 50",
