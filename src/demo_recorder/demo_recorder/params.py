@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vipflow.config_schema import option, require
+from vipflow.config_schema import option, option_from, require
 from vipflow.record.session import SessionConfig
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.ros.topic_hardware import TopicHardwareConfig
-from vipflow.task_config import IMAGE_FORMATS, TaskConfig
+from vipflow.task_config import IMAGE_FORMATS, TaskConfig, TopicSpec
 
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
 
@@ -68,7 +68,7 @@ class CameraNodeParams:
     backend: str = option(
         "pyrealsense2", "pyrealsense2 (a RealSense) or replay (an mp4 or episode)", choices=CAMERA_BACKENDS
     )
-    image_topic: str = option("/camera/camera/color/image_raw", "sensor_msgs/Image out (rgb8)")
+    image_topic: str = option_from(TopicSpec, "image", "sensor_msgs/Image out (rgb8)")
     width: int = option(640, "pyrealsense2: colour width")
     height: int = option(480, "pyrealsense2: colour height")
     fps: int = option(30, "pyrealsense2: frame rate")
