@@ -155,3 +155,13 @@ def test_node_topic_parameters_default_to_the_task_topics():
     assert CameraNodeParams().image_topic == t.image
     policy = PolicyNodeParams()
     assert (policy.command_topic, policy.controller) == (t.command, RobotSpec().controller)
+
+
+def test_recorder_parameters_default_to_the_session_and_keep_its_ranges():
+    from demo_recorder.params import RecorderNodeParams
+    from vipflow.record.session import SessionConfig
+
+    session = RecorderNodeParams().session_config()
+    assert session == SessionConfig(dataset=session.dataset, task="", source="ros2")
+    with pytest.raises(ConfigError, match="rate_hz"):
+        from_flat(RecorderNodeParams, {"rate_hz": 5000.0})  # the session's range: [1, 1000] Hz

@@ -9,27 +9,38 @@ from vipflow.config_schema import option, option_from, require
 from vipflow.record.session import SessionConfig
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.ros.topic_hardware import TopicHardwareConfig
-from vipflow.task_config import IMAGE_FORMATS, TaskConfig, TopicSpec
+from vipflow.task_config import TaskConfig, TopicSpec
 
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
+
+
+def _session(name: str, help: str) -> object:
+    """A recorder parameter that is a field of the session (its default and range, declared there)."""
+    return option_from(SessionConfig, name, help)
 
 
 @dataclass(frozen=True)
 class RecorderNodeParams:
     task: str = option("", "task name stored with every episode")
     dataset: str = option("", "dataset directory (created if missing)")
-    num_episodes: int = option(20, "episodes to record in this session (also when resuming)")
-    episode_time_s: float = option(2.0, "length of one demo (VIP paper: 50 steps at 25 Hz = 2 s)")
-    reset_time_s: float = option(10.0, "reset phase between demos, seconds")
-    auto_start: bool = option(False, "start the next demo when the reset time is over, without a key")
-    resume: bool = option(False, "continue numbering in a dataset that already holds episodes")
-    goal_text: str = option("", "goal sentence stored with every episode")
-    operator: str = option("", "who records (stored with every episode)")
-    tags: tuple[str, ...] = option((), "tags stored with every episode")
-    image_format: str = option("raw", "frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
-    rate_hz: float = option(25.0, "nominal control-grid rate stored with the episodes")
-    state_rate_hz: float = option(100.0, "how often the robot state is sampled into the episode")
-    camera_timeout_s: float = option(1.0, "a camera silent for this long stops the episode with an error")
+    num_episodes: int = _session("num_episodes", "episodes to record in this session (also when resuming)")
+    episode_time_s: float = _session(
+        "episode_time_s", "length of one demo (VIP paper: 50 steps at 25 Hz = 2 s)"
+    )
+    reset_time_s: float = _session("reset_time_s", "reset phase between demos, seconds")
+    auto_start: bool = _session(
+        "auto_start", "start the next demo when the reset time is over, without a key"
+    )
+    resume: bool = _session("resume", "continue numbering in a dataset that already holds episodes")
+    goal_text: str = _session("goal_text", "goal sentence stored with every episode")
+    operator: str = _session("operator", "who records (stored with every episode)")
+    tags: tuple[str, ...] = _session("tags", "tags stored with every episode")
+    image_format: str = _session("image_format", "frame storage: raw, jpeg or png")
+    rate_hz: float = _session("nominal_rate_hz", "nominal control-grid rate stored with the episodes")
+    state_rate_hz: float = _session("state_rate_hz", "how often the robot state is sampled into the episode")
+    camera_timeout_s: float = _session(
+        "camera_timeout_s", "a camera silent for this long stops the episode with an error"
+    )
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
