@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "architecture.md"
 PACKAGE = ROOT / "src" / "vipflow"
+FILE_SUFFIXES = {"py", "json", "yaml", "toml", "csv", "png", "md"}
 
 
 def _renderer():
@@ -34,7 +35,9 @@ def _names(text: str) -> set[str]:
     """``vipflow.a.b`` anywhere, and ``a.b`` in backticks where ``a`` is a part of vipflow."""
     names = set(re.findall(r"\bvipflow(?:\.\w+)+", text))
     for short in re.findall(r"`(\w+(?:\.\w+)+)`", text):
-        if _source(short.split(".")[0]) is not None and not short.startswith("vipflow"):
+        if short.rsplit(".", 1)[1] in FILE_SUFFIXES:  # a file name (record.launch.py), not a module
+            continue
+        if not short.startswith("vipflow") and _source("vipflow." + short.split(".")[0]) is not None:
             names.add(f"vipflow.{short}")
     return names
 
