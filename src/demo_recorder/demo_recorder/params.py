@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from vipflow.config_schema import option, option_from, require
@@ -14,55 +14,36 @@ from vipflow.task_config import TaskConfig, TopicSpec
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
 
 
-def _session(name: str, help: str) -> object:
-    """A recorder parameter that is a field of the session (its default and range, declared there)."""
-    return option_from(SessionConfig, name, help)
-
-
 @dataclass(frozen=True)
 class RecorderNodeParams:
+    """The session's settings (declared by ``SessionConfig``: defaults, ranges, help) as ROS
+    parameters, plus where the node finds its keys and hardware."""
+
     task: str = option("", "task name stored with every episode")
     dataset: str = option("", "dataset directory (created if missing)")
-    num_episodes: int = _session("num_episodes", "episodes to record in this session (also when resuming)")
-    episode_time_s: float = _session(
-        "episode_time_s", "length of one demo (VIP paper: 50 steps at 25 Hz = 2 s)"
-    )
-    reset_time_s: float = _session("reset_time_s", "reset phase between demos, seconds")
-    auto_start: bool = _session(
-        "auto_start", "start the next demo when the reset time is over, without a key"
-    )
-    resume: bool = _session("resume", "continue numbering in a dataset that already holds episodes")
-    goal_text: str = _session("goal_text", "goal sentence stored with every episode")
-    operator: str = _session("operator", "who records (stored with every episode)")
-    tags: tuple[str, ...] = _session("tags", "tags stored with every episode")
-    image_format: str = _session("image_format", "frame storage: raw, jpeg or png")
-    rate_hz: float = _session("nominal_rate_hz", "nominal control-grid rate stored with the episodes")
-    state_rate_hz: float = _session("state_rate_hz", "how often the robot state is sampled into the episode")
-    camera_timeout_s: float = _session(
-        "camera_timeout_s", "a camera silent for this long stops the episode with an error"
-    )
+    num_episodes: int = option_from(SessionConfig, "num_episodes")
+    episode_time_s: float = option_from(SessionConfig, "episode_time_s")
+    reset_time_s: float = option_from(SessionConfig, "reset_time_s")
+    auto_start: bool = option_from(SessionConfig, "auto_start")
+    resume: bool = option_from(SessionConfig, "resume")
+    goal_text: str = option_from(SessionConfig, "goal_text")
+    operator: str = option_from(SessionConfig, "operator")
+    tags: tuple[str, ...] = option_from(SessionConfig, "tags", "tags stored with every episode")
+    image_format: str = option_from(SessionConfig, "image_format")
+    rate_hz: float = option_from(SessionConfig, "nominal_rate_hz")
+    state_rate_hz: float = option_from(SessionConfig, "state_rate_hz")
+    camera_timeout_s: float = option_from(SessionConfig, "camera_timeout_s")
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
 
     def session_config(self) -> SessionConfig:
-        return SessionConfig(
-            dataset=Path(self.dataset).expanduser(),
-            task=self.task,
-            num_episodes=self.num_episodes,
-            episode_time_s=self.episode_time_s,
-            reset_time_s=self.reset_time_s,
-            auto_start=self.auto_start,
-            goal_text=self.goal_text,
-            operator=self.operator,
-            tags=self.tags,
-            source="ros2",
-            image_format=self.image_format,
-            nominal_rate_hz=self.rate_hz,
-            state_rate_hz=self.state_rate_hz,
-            resume=self.resume,
-            camera_timeout_s=self.camera_timeout_s,
-        )
+        """The session these parameters describe: the fields both share, ``rate_hz`` as the
+        session's ``nominal_rate_hz``, the dataset as a path, ``source`` ros2."""
+        shared = {f.name for f in fields(SessionConfig)} & {f.name for f in fields(self)}
+        values = {name: getattr(self, name) for name in shared}
+        values.update(dataset=Path(self.dataset).expanduser(), nominal_rate_hz=self.rate_hz, source="ros2")
+        return SessionConfig(**values)
 
     def __post_init__(self) -> None:
         require(
