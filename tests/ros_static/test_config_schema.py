@@ -165,3 +165,12 @@ def test_recorder_parameters_default_to_the_session_and_keep_its_ranges():
     assert session == SessionConfig(dataset=session.dataset, task="", source="ros2")
     with pytest.raises(ConfigError, match="rate_hz"):
         from_flat(RecorderNodeParams, {"rate_hz": 5000.0})  # the session's range: [1, 1000] Hz
+
+
+def test_evaluate_parameters_default_to_the_evaluation_session():
+    from rwr_policy_node.params import EvaluateNodeParams
+    from vipflow.evaluation.session import EvaluationConfig
+
+    node = EvaluateNodeParams()
+    for name in ("horizon", "rollouts", "seed", "image_format"):
+        assert getattr(node, name) == default_of(EvaluationConfig, name), name

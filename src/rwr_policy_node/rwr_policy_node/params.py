@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, option_from, require, to_flat
+from vipflow.evaluation.session import EvaluationConfig
 from vipflow.ros.names import ACTION_TOPIC, POLICY_STATUS_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.runtime.limits import SafetyLimits
-from vipflow.task_config import IMAGE_FORMATS, GoalSpec, RobotSpec, TaskConfig, TopicSpec
+from vipflow.task_config import GoalSpec, RobotSpec, TaskConfig, TopicSpec
 
 JUDGES = ("operator", "topic")
 
@@ -79,15 +80,18 @@ class PolicyNodeParams:
 
 @dataclass(frozen=True)
 class EvaluateNodeParams(PolicyNodeParams):
-    horizon: int = option(100, "ticks per rollout (VIP paper: 100)")
-    rollouts: int = option(10, "rollouts in the session (VIP paper: 10)")
+    # defaults from the session; the ranges are checked below (their messages are the node's)
+    horizon: int = option_from(EvaluationConfig, "horizon", "ticks per rollout (VIP paper: 100)", bounds=None)
+    rollouts: int = option_from(
+        EvaluationConfig, "rollouts", "rollouts in the session (VIP paper: 10)", bounds=None
+    )
     output_dir: str = option(
         "",
         "ledger and rollout episodes ('' = results/<task>/<policy_name>/seed<seed>, like vipflow evaluate)",
     )
     policy_name: str = option("", "column name in the comparison table ('' = the policy directory's name)")
-    seed: int = option(0, "seed recorded in the ledger (rows of the comparison table)")
-    image_format: str = option("raw", "rollout frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
+    seed: int = option_from(EvaluationConfig, "seed")
+    image_format: str = option_from(EvaluationConfig, "image_format")
     goal: GoalSpec = field(default_factory=GoalSpec)
     judge: str = option(
         "operator", "who judges success: operator (keys) or topic (a simulator)", choices=JUDGES
