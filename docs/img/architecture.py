@@ -113,7 +113,7 @@ def main() -> None:
     unplaced = [n for n, b in boxes.items() if (b.col, b.row) == (0.0, 0.0)]
     if len(unplaced) > 1:
         raise SystemExit(f"{DOC}: no '%% at' for {unplaced[1:]}")
-    draw(boxes, edges, bends).savefig(OUT, dpi=160)
+    draw(boxes, edges, bends).savefig(OUT, dpi=130)
     print(f"wrote {OUT}")
 
 
