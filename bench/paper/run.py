@@ -39,8 +39,6 @@ from vipflow.encoders import Encoder, load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
 from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
 from vipflow.interrupt import run_script  # noqa: E402
-from vipflow.metrics import bump_rate, voc  # noqa: E402
-from vipflow.rewards import step_rewards, values  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
 from vipflow.sim.encoder import (  # noqa: E402
     asset_name,
@@ -51,8 +49,8 @@ from vipflow.sim.reproduce import write_task_files  # noqa: E402
 from vipflow.sim.tasks import TASKS  # noqa: E402
 from vipflow.sim.workflow import (  # noqa: E402
     WorkflowResult,
-    episode_embeddings,
     evaluate_policies,
+    reward_quality,
     score_demos,
     train_policies,
 )
@@ -75,8 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--encoder-steps", type=int, default=KitchenEncoderConfig().steps,
                    help="VIP steps of encoders trained here (in-domain; sim-pretrained if not shipped)")
-    p.add_argument("--encoder-videos", type=int, default=KitchenEncoderConfig().videos_per_task,
-                   help="videos per other task when the sim-pretrained encoder must be trained here")
+    p.add_argument("--encoder-videos", type=int, default=KitchenEncoderConfig().expert_videos,
+                   help="expert (and as many play) videos per other task when the sim-pretrained "
+                   "encoder must be trained here")
     p.add_argument("--work", type=Path, default=Path("bench/results/paper_work"), help="resumable state")
     p.add_argument("--out", type=Path, default=Path("bench/results/paper.json"))
     p.add_argument("--shard", default="0/1", help="i/n: this process takes tasks i, i+n, ...")
@@ -108,7 +107,8 @@ def encoders_for(
         KitchenEncoderConfig(),
         steps=args.encoder_steps,
         image_size=args.image_size,
-        videos_per_task=args.encoder_videos,
+        expert_videos=args.encoder_videos,
+        play_videos=args.encoder_videos,
     )
     cache = args.work / "encoders"
     sim_enc, sim_path, trained = kitchen_encoder(task, cache_dir=cache, config=enc_cfg)
@@ -120,23 +120,6 @@ def encoders_for(
         say(f"  training the in-domain-only encoder on {in_domain_data}")
         own = train_kitchen_encoder([in_domain_data], own_path, enc_cfg)
     return {"sim-pretrained": (sim_enc, sim_path), "in-domain": (own, own_path)}
-
-
-def reward_quality(encoder: Encoder, held_out: Path) -> dict:
-    """VOC and bump rate on held-out successful demos (each against its own final frame, as in
-    VIP's evaluation), and AUROC of the final value (goal: mean final frame of the successes)."""
-    summaries = [s for s in list_episodes(held_out) if s.usable]
-    embs = {s.name: episode_embeddings(encoder, s.path) for s in summaries}
-    good = [embs[s.name] for s in summaries if s.label == "success"]
-    own = [values(e, e[-1], encoder.similarity) for e in good]
-    report = score_demos(encoder, held_out)
-    return {
-        "voc": float(np.mean([voc(v) for v in own])),
-        "bump_rate": float(np.mean([bump_rate(step_rewards(v)) for v in own])),
-        "auroc_final_value": report.auroc_final_value,
-        "n_success": len(good),
-        "n_failure": sum(s.label == "failure" for s in summaries),
-    }
 
 
 def run_task(task: str, args: argparse.Namespace) -> None:
