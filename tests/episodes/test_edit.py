@@ -137,7 +137,7 @@ def test_sheet_mp4_and_cli(dataset, tmp_path, capsys):
     assert cli(["episodes", "list", str(dataset)]) == 0
     out = capsys.readouterr().out
     assert "episode_0000" in out and "2 usable: 1 success, 1 failure" in out
-    assert cli(["episodes", "relabel", str(ep_path), "failure", "--tag", "redo"]) == 0
+    assert cli(["episodes", "relabel", str(ep_path), "failure", "--add-tag", "redo"]) == 0
     assert cli(["episodes", "delete", str(ep_path)]) == 0
     assert cli(["episodes", "restore", str(dataset), "episode_0000"]) == 0
     assert read_episode(ep_path).meta.tags == ["redo"]

@@ -24,6 +24,7 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, given, terminal_defaults
 from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields, to_flat
+from vipflow.data_root import data_path
 from vipflow.durable import OutputError
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
@@ -113,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
     if not cfg.run_dir:
         name = Path(args.task_config).stem if args.task_config else (cfg.tasks[0] if cfg.tasks else "policy")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        cfg = replace(cfg, run_dir=str(Path(f"runs/{name}-{cfg.weighting.method}-{stamp}").absolute()))
+        cfg = replace(cfg, run_dir=str(data_path("runs", f"{name}-{cfg.weighting.method}-{stamp}")))
     return cfg, False
 
 

@@ -60,7 +60,7 @@ class SessionConfig:
     goal_text: str = option("", "goal sentence stored with every episode")
     operator: str = option("", "who records")
     tags: tuple[str, ...] = option(
-        (), "tag stored with every episode (repeatable)", flag="--tag", repeat=True
+        (), "tag stored with every episode (repeatable)", flag="--add-tag", deprecated=("--tag",), repeat=True
     )
     source: str = option("", "what produced the frames (stored with every episode)", cli=False)
     image_format: str = option("raw", "how frames are stored", choices=("raw", "jpeg", "png"))
