@@ -169,7 +169,8 @@ def _commands(out: Path, tmp: Path, dataset: Path) -> dict[str, list[str]]:
 
 
 # Every output is a folder (--out DIR, files inside it), issue 17.
-DIR_OUTPUTS = ("train", "rewards", "evaluate run", "demo", "weights export", "evaluate table", "episodes sheet")
+DIR_OUTPUTS = ("train", "rewards", "evaluate run", "demo", "weights export", "evaluate table",
+               "episodes sheet")
 DIR_PROBLEMS = ("exists as a file", "parent is a file", "not writable", "too long", "inside a dataset")
 CASES = [(c, p) for c in DIR_OUTPUTS for p in DIR_PROBLEMS]
 

@@ -1,7 +1,7 @@
 """`vipflow episodes`: review and edit a dataset of recorded episodes (never destructively).
 
 vipflow episodes list DATASET [--json]
-vipflow episodes show EPISODE [--sheet sheet.png] [--mp4 video.mp4] [--rate 25]
+vipflow episodes show EPISODE [--sheet] [--mp4] [--out DIR] [--rate 25]   # DIR/EPISODE.png, .mp4
 vipflow episodes relabel EPISODE {success,failure,unlabeled} [--add-tag T] [--remove-tag T] [--notes TEXT]
 vipflow episodes relabel EPISODE --complete         # accept a recovered episode after review
 vipflow episodes delete EPISODE...                  # moves to DATASET/.trash
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from vipflow.cli import fail
@@ -42,8 +43,11 @@ def register(sub) -> None:
     sh = es.add_parser("show", help="metadata, topics and cadence of one episode (+ sheet / mp4)")
     sh.add_argument("episode", type=Path)
     sh.add_argument("--rate", type=float, default=None, help="grid rate for the cadence (default: nominal)")
-    sh.add_argument("--sheet", type=Path, default=None, help="also write a PNG contact sheet here")
-    sh.add_argument("--mp4", type=Path, default=None, help="also export the frames as mp4 here")
+    for kind, what in (("sheet", "a PNG contact sheet"), ("mp4", "the frames as mp4")):
+        sh.add_argument(f"--{kind}", nargs="?", const=True, default=None, action=_OldFile,
+                        help=f"also write {what} into --out (a path after it is deprecated)")
+    sh.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                    help="folder for --sheet / --mp4 (EPISODE.png, EPISODE.mp4)")
     sh.set_defaults(func=_show)
 
     rl = es.add_parser("relabel", help="change label, tags or notes (metadata only; the MCAP is untouched)")
@@ -116,10 +120,21 @@ def _add_review_out(parser: argparse.ArgumentParser, what: str) -> None:
     add_deprecated_positional(parser, "out_file", "--out DIR")
 
 
-def _review_file(args: argparse.Namespace, suffix: str) -> Path:
-    """The file a review export writes: OUT/EPISODE<suffix>, or the deprecated positional file."""
-    if args.out_file is not None:
-        return check_output_file(args.out_file, option="OUT")
+class _OldFile(argparse.Action):
+    """``--sheet`` / ``--mp4``: a switch; the file path the last release took after it still works."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values is not True:
+            print(f"warning: {option_string} PATH is deprecated and goes away in the next release; use "
+                  f"{option_string} --out DIR", file=sys.stderr)
+            values = Path(values)
+        setattr(namespace, self.dest, values)
+
+
+def _review_file(args: argparse.Namespace, suffix: str, old: Path | None = None) -> Path:
+    """The file a review export writes: OUT/EPISODE<suffix>, or the deprecated explicit file."""
+    if old is not None:
+        return check_output_file(old, option="OUT")
     folder = check_output_dir(args.out, datasets=[args.episode])
     folder.mkdir(parents=True, exist_ok=True)
     return check_output_file(folder / f"{args.episode.name}{suffix}", option="--out")
@@ -153,16 +168,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     try:
-        for out, option in ((args.sheet, "--sheet"), (args.mp4, "--mp4")):
-            if out is not None:
-                check_output_file(out, option=option)
+        sheet, mp4 = (_review_file(args, suffix, None if v is True else v) if v else None
+                      for v, suffix in ((args.sheet, ".png"), (args.mp4, ".mp4")))
         ep = read_episode(args.episode, allow_incomplete=True)
         print(describe(ep, args.rate))
-        if args.sheet:
+        if sheet:
             rate = args.rate or ep.meta.nominal_rate_hz
-            print(f"contact sheet: {contact_sheet(ep, args.sheet, rate_hz=rate)}")
-        if args.mp4:
-            print(f"mp4: {export_mp4(ep, args.mp4)}")
+            print(f"contact sheet: {contact_sheet(ep, sheet, rate_hz=rate)}")
+        if mp4:
+            print(f"mp4: {export_mp4(ep, mp4)}")
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)
     return 0
@@ -240,7 +254,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _sheet(args: argparse.Namespace) -> int:
     try:
-        out = _review_file(args, ".png")
+        out = _review_file(args, ".png", args.out_file)
         ep = read_episode(args.episode, allow_incomplete=True)
         print(contact_sheet(ep, out, n=args.frames, rate_hz=ep.meta.nominal_rate_hz))
     except (EpisodeError, OSError, ValueError) as exc:
@@ -250,7 +264,7 @@ def _sheet(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        out = _review_file(args, ".mp4")
+        out = _review_file(args, ".mp4", args.out_file)
         print(export_mp4(read_episode(args.episode, allow_incomplete=True), out, grid_rate_hz=args.grid))
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)

@@ -108,5 +108,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {result.steps} steps: {quality}")
     print(f"encoder: {result.encoder_path}")
     print(f"curves:  {result.run_dir / 'training_curves.png'}")
-    print(f"use it:  vipflow rewards VIDEO --encoder {result.encoder_name} --encoder-weights {result.encoder_path}")
+    print(f"use it:  vipflow rewards VIDEO --encoder {result.encoder_name} "
+          f"--encoder-weights {result.encoder_path}")
     return 0

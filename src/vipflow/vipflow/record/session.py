@@ -73,6 +73,21 @@ class SessionConfig:
     camera_timeout_s: float = option(1.0, "seconds without a frame before the camera is lost", cli=False)
 
 
+def record_values(tc) -> dict[str, Any]:
+    """What a task config (``vipflow.task_config.TaskConfig``) says about recording, as the middle
+    layer of ``defaults < task YAML < flags`` (`vipflow record --task-config`)."""
+    return {
+        "dataset": str(tc.dataset_dir),
+        "task": tc.task,
+        "num_episodes": tc.record.episodes,
+        "episode_time_s": tc.record.horizon / tc.rate_hz,
+        "reset_time_s": tc.record.reset_s,
+        "goal_text": tc.goal_text,
+        "image_format": tc.record.image_format,
+        "nominal_rate_hz": tc.rate_hz,
+    }
+
+
 @dataclass
 class EpisodeRecord:
     name: str
