@@ -74,7 +74,7 @@ def add_deprecated_positional(parser: argparse.ArgumentParser, dest: str, new: s
     class Deprecated(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
             if values is not None:
-                print(f"warning: a positional {dest.upper()} is deprecated and goes away in the next "
+                print(f"warning: positional {dest.upper()} is deprecated and goes away in the next "
                       f"release; use {new}", file=sys.stderr)
             setattr(namespace, self.dest, values)
 
