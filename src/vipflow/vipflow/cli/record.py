@@ -85,16 +85,22 @@ def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
     return hw.camera, hw.robot
 
 
-def _run(args: argparse.Namespace) -> int:
-    try:
-        tc = load_task_config(args.task_config) if args.task_config else None
-        cfg = from_args(SessionConfig, args, record_values(tc) if tc else {}, {"source": args.source})
-    except ConfigError as exc:  # TaskConfigError too
-        return fail(exc)
+def session_config(args: argparse.Namespace) -> SessionConfig:
+    """defaults < --task-config < flags, for the session and (filled into ``args``) the camera size."""
+    tc = load_task_config(args.task_config) if args.task_config else None
+    cfg = from_args(SessionConfig, args, record_values(tc) if tc else {}, {"source": args.source})
     camera = tc.camera if tc else CameraSpec()
     for name in ("width", "height", "fps"):
         if getattr(args, name) is None:
             setattr(args, name, getattr(camera, name))
+    return cfg
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        cfg = session_config(args)
+    except ConfigError as exc:  # TaskConfigError too
+        return fail(exc)
     try:
         camera, robot = open_sources(args)
         with open_live(args) as live, TerminalKeys() as keys:

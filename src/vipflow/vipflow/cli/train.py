@@ -1,6 +1,7 @@
 """`vipflow train`: offline RWR / BC / AWR policy from recorded episodes.
 
-    vipflow train ~/vipflow_data/datasets/close_drawer --encoder vip --encoder-weights vip.pt --tau 1 --out runs/drawer
+    vipflow train ~/vipflow_data/datasets/close_drawer --encoder vip --encoder-weights vip.pt --tau 1 \\
+        --out runs/drawer
     vipflow train --task-config config/tasks/close_drawer.yaml --encoder-weights vip.pt
     vipflow train --resume runs/drawer [--steps 30000]
 
