@@ -124,3 +124,12 @@ def test_readme_lists_every_data_root_folder_and_results_are_ignored():
         assert f"`{folder}`" in readme, folder
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert {"results/", "rewards_out/", "runs/", "/vipflow_demo/"} <= set(ignored)
+
+
+def test_new_task_doc_explains_every_key():
+    from vipflow.config_schema import schema_fields
+
+    doc = (ROOT / "docs" / "new-task.md").read_text()
+    for name, f, _tp in schema_fields(TaskConfig):
+        if not f.metadata.get("internal"):
+            assert f"`{name}`" in doc, f"docs/new-task.md does not explain {name}"
