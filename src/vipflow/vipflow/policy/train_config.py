@@ -69,7 +69,7 @@ class TrainConfig:
     )
     cache_dir: str | None = option(
         None, "embedding cache folder, or 'off'", group=OBSERVE, resume=FREE,
-        default_text="$VIPFLOW_CACHE or ~/.cache/vipflow/embeddings",
+        default_text="$VIPFLOW_CACHE/embeddings, else " + under_root("cache/embeddings"),
     )
     rate_hz: float = option(
         25.0, "control grid rate", flag="--rate", metavar="HZ", bounds="[1, 1000]", group=OBSERVE
