@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_options, given, terminal_defaults
+from vipflow.cli.options import add_options, given, show_defaults, terminal_defaults
 from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields, to_flat
 from vipflow.data_root import data_path
 from vipflow.durable import OutputError
@@ -60,7 +60,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def build_train_parser(prog: str = "vipflow train") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    return add_train_arguments(parser)
+    add_train_arguments(parser)
+    show_defaults(parser)  # as `vipflow --help` does: every default shown
+    return parser
 
 
 def register(sub) -> None:
