@@ -10,7 +10,7 @@ BC is the baseline measured in the same run.
 
     .venv/bin/python bench/paper/run.py                       # full: 4 tasks x 5 seeds
     .venv/bin/python bench/paper/run.py --tasks slide_cabinet --seeds 1 --rollouts 2 \\
-        --policy-steps 200 --experts 3 --failures 2 --held-out 2 --encoder-steps 20 \\
+        --steps 200 --experts 3 --failures 2 --held-out 2 --encoder-steps 20 \\
         --encoder-videos 2 --work /tmp/paper_work --out /tmp/paper_small.json
 
 Resumable: every finished piece (dataset, encoder, policy run, ledger) is kept under --work and
@@ -34,6 +34,7 @@ from vipflow.sim import configure_gl
 
 configure_gl()
 
+from vipflow.cli.options import add_options, from_args, show_defaults  # noqa: E402
 from vipflow.demo_config import KitchenEncoderConfig, WorkflowConfig  # noqa: E402
 from vipflow.encoders import Encoder, load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
@@ -57,20 +58,17 @@ from vipflow.sim.workflow import (  # noqa: E402
 
 ENCODERS = ("sim-pretrained", "in-domain")
 HELD_OUT_SEED = 10_000  # held-out demos use starts no training set uses
+WORKFLOW_OPTIONS = ("n_expert", "n_failure", "image_size", "temperature", "weight_clip", "policy_steps",
+                    "rollouts")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=sorted(TASKS), choices=sorted(TASKS))
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--rollouts", type=int, default=10)
-    p.add_argument("--experts", type=int, default=10)
-    p.add_argument("--failures", type=int, default=10)
+    # The workflow's own settings, declared once in WorkflowConfig (the same flags as `vipflow demo`).
+    add_options(p, WorkflowConfig, only=WORKFLOW_OPTIONS)
     p.add_argument("--held-out", type=int, default=10, help="held-out expert (and as many failed) demos")
-    p.add_argument("--policy-steps", type=int, default=WorkflowConfig.policy_steps)
-    p.add_argument("--temperature", type=float, default=WorkflowConfig.temperature)
-    p.add_argument("--weight-clip", type=float, default=WorkflowConfig.weight_clip)
-    p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--encoder-steps", type=int, default=KitchenEncoderConfig().steps,
                    help="VIP steps of encoders trained here (in-domain; sim-pretrained if not shipped)")
     p.add_argument("--encoder-videos", type=int, default=KitchenEncoderConfig().expert_videos,
@@ -80,7 +78,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("bench/results/paper.json"))
     p.add_argument("--shard", default="0/1", help="i/n: this process takes tasks i, i+n, ...")
     p.add_argument("--aggregate", action="store_true", help="only aggregate finished results")
-    return p.parse_args(argv)
+    show_defaults(p)
+    args = p.parse_args(argv)
+    args.workflow = from_args(WorkflowConfig, args, {"progress": False})
+    return args
 
 
 def say(text: str) -> None:
@@ -106,7 +107,7 @@ def encoders_for(
     enc_cfg = dataclasses.replace(
         KitchenEncoderConfig(),
         steps=args.encoder_steps,
-        image_size=args.image_size,
+        image_size=args.workflow.image_size,
         expert_videos=args.encoder_videos,
         play_videos=args.encoder_videos,
     )
@@ -125,23 +126,21 @@ def encoders_for(
 def run_task(task: str, args: argparse.Namespace) -> None:
     say(f"== {task}")
     root = args.work
-    seed0 = dataset_for(root, task, 0, args.experts, args.failures, args.image_size)
-    held_out = dataset_for(root, task, HELD_OUT_SEED, args.held_out, args.held_out, args.image_size)
+    wf = args.workflow
+    seed0 = dataset_for(root, task, 0, wf.n_expert, wf.n_failure, wf.image_size)
+    held_out = dataset_for(root, task, HELD_OUT_SEED, args.held_out, args.held_out, wf.image_size)
     encoders = encoders_for(task, args, seed0)
     quality_path = root / task / "reward_quality.json"
     if not quality_path.is_file():
         quality = {name: reward_quality(enc, held_out) for name, (enc, _) in encoders.items()}
         quality_path.write_text(json.dumps(quality, indent=2))
     for seed in range(args.seeds):
-        dataset = dataset_for(root, task, seed, args.experts, args.failures, args.image_size)
+        dataset = dataset_for(root, task, seed, wf.n_expert, wf.n_failure, wf.image_size)
         for name, (encoder, path) in encoders.items():
             t = time.perf_counter()
-            cfg = WorkflowConfig(
-                task=task, out_dir=root / task / f"seed{seed}" / name, n_expert=args.experts,
-                n_failure=args.failures, image_size=args.image_size, seed=seed, encoder_weights=path,
-                temperature=args.temperature, weight_clip=args.weight_clip or None,
-                policy_steps=args.policy_steps, rollouts=args.rollouts, seeds=1,
-                progress=False, policy_prefix=name,
+            cfg = dataclasses.replace(
+                wf, task=task, out_dir=root / task / f"seed{seed}" / name, seed=seed, encoder_weights=path,
+                weight_clip=wf.weight_clip or None, seeds=1, policy_prefix=name,
             )
             rewards = score_demos(encoder, dataset)
             result = WorkflowResult(cfg, path, False, [], rewards)

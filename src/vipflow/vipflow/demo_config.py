@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vipflow.config_schema import check_fields, option
+from vipflow.data_root import data_path, under_root
 
 KITCHEN_TASKS = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # == vipflow.sim.TASKS
 
@@ -45,7 +46,7 @@ class WorkflowConfig:
     """One run of the simulated workflow. Defaults: ``vipflow demo``, which derives its options here."""
 
     task: str = option("slide_cabinet", "kitchen task", choices=KITCHEN_TASKS)
-    out_dir: Path = option(Path("vipflow_demo"), "output directory", flag="--out")
+    out_dir: Path = option(None, "output directory", flag="--out", default_text=under_root("demo"))
     n_expert: int = option(10, "expert demos", flag="--experts", bounds="[0, 10000]")
     n_failure: int = option(10, "failed demos", flag="--failures", bounds="[0, 10000]")
     image_size: int = option(64, "camera image side in pixels", bounds="[8, 4096]")
@@ -91,6 +92,8 @@ class WorkflowConfig:
     torch_threads: int = option(1, "torch intra-op threads", cli=False)
 
     def __post_init__(self) -> None:
+        if self.out_dir is None:  # resolved when the run is configured, so $VIPFLOW_DATA applies
+            object.__setattr__(self, "out_dir", data_path("demo"))
         check_fields(self)
 
     @property

@@ -5,7 +5,7 @@
     vipflow evaluate run --task-config config/tasks/close_drawer.yaml --policy runs/drawer \\
         --name VIP-RWR --backend franky --robot-ip 172.16.0.2 --encoder-weights vip.pt
     vipflow evaluate show results/slide_cabinet/VIP-RWR/seed0
-    vipflow evaluate table results/*/*/seed*/ledger.json --out results/table
+    vipflow evaluate table results/*/*/seed*/ledger.json --out results/table   # table.md, table.png, bars.png
 
 On hardware the operator is prompted before each rollout (reset the scene) and after it
 (s = success, f = failure); Ctrl-C stops the arm safely and ends the session with everything
@@ -22,6 +22,7 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args, given, terminal_defaults
 from vipflow.config_schema import ConfigError
+from vipflow.data_root import data_path, under_root
 from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
@@ -34,7 +35,7 @@ from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
 from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
-from vipflow.outputs import add_output_mode, check_output_file, check_output_stem
+from vipflow.outputs import add_output_mode, check_output_dir, check_output_file
 from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError
 from vipflow.policy.errors import GoalError
@@ -47,6 +48,7 @@ _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
     TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
+TABLE_FILES = ("table.md", "table.png", "bars.png")  # what `evaluate table` writes into --out
 
 
 def register(sub) -> None:
@@ -69,8 +71,9 @@ def register(sub) -> None:
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
     table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
-    table.add_argument("--out", type=Path, default=Path("results/table"),
-                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
+    table.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for table.md, table.png and bars.png (success rates with Wilson 95%% "
+                       f"whiskers) (default: {under_root('results/table')})")
     table.set_defaults(func=cmd_table)
 
 
@@ -128,11 +131,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
-        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
-        bars = check_output_file(args.out.with_name(args.out.name + "_bars.png"), option="--out")
+        out = check_output_dir(args.out or data_path("results", "table"))
+        md_path, png_path, bars = (check_output_file(out / name, option="--out") for name in TABLE_FILES)
         table = comparison_table(Ledger.load(p) for p in args.ledgers)
         md = table.to_markdown()
-        md_path.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(md_path, md + "\n")
         table.to_png(png_path)
         bars_path = plot_success_bars(table, bars)
