@@ -14,7 +14,7 @@ from vipflow.policy.cache import EmbeddingCache, hash_arrays
 def _encoder(seed: int = 0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_encoder("vip", arch="convnet-small", random_init=True, seed=seed, optimize=False)
+        return load_encoder("vip", arch="convnet-small", random_init=True, seed=seed)
 
 
 @pytest.fixture(scope="module")

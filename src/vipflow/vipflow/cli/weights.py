@@ -80,8 +80,7 @@ def _download(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        enc = load_encoder(args.encoder, args.source, arch=args.arch, legacy_vip_crop=args.legacy_vip_crop,
-                           optimize=False)
+        enc = load_encoder(args.encoder, args.source, arch=args.arch, legacy_vip_crop=args.legacy_vip_crop)
         path = save_encoder(enc, args.dest)
     except EncoderError as exc:
         return fail(exc)
