@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, require, to_flat
-from vipflow.task_config import GoalSpec, TaskConfig
+from vipflow.task_config import ENCODER_PRECISIONS, ENCODER_RUNTIMES, GoalSpec, TaskConfig
 
 QOS_RELIABILITY = ("best_effort", "reliable")
 
@@ -22,6 +22,10 @@ class RewardNodeParams:
     encoder_arch: str = option("", "architecture ('' = the family default)")
     encoder_weights: str = option("", "weights file: official .pt or our .safetensors")
     device: str = option("cpu", "torch device: cpu, cuda or cuda:N")
+    encoder_runtime: str = option("auto", "inference runtime: eager, openvino, onnxruntime or auto",
+                                  choices=ENCODER_RUNTIMES)
+    encoder_precision: str = option("auto", "inference precision: fp32, bf16, fp16 or auto",
+                                    choices=ENCODER_PRECISIONS)
     gamma: float = option(0.98, "discount γ (LIV's cosine similarity is divided by 1-γ)")
     task: str = option("", "dataset goals: whose demos to use in a multi-task dataset ('' = the only task)")
     goal: GoalSpec = field(default_factory=lambda: GoalSpec(source="images"))
@@ -49,6 +53,8 @@ def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", devi
         "encoder": task.encoder.name,
         "encoder_arch": task.encoder.arch,
         "encoder_weights": encoder_weights or task.encoder.weights,
+        "encoder_runtime": task.encoder.runtime,
+        "encoder_precision": task.encoder.precision,
         "device": device,
         "gamma": task.reward.gamma,
         "task": task.task,

@@ -30,6 +30,10 @@ CAMERA_DRIVERS = ("realsense2_camera", "pyrealsense2", "sim")
 ROBOT_DRIVERS = ("franka_ros2", "sim")
 GOAL_SOURCES = ("dataset", "images", "text")
 IMAGE_FORMATS = ("raw", "jpeg", "png")
+# vipflow.encoders.inference's RUNTIMES / PRECISIONS plus "auto", spelled out to keep this module
+# torch-free (tests/encoders/test_runtimes.py checks they agree).
+ENCODER_RUNTIMES = ("eager", "openvino", "onnxruntime", "auto")
+ENCODER_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 ENV_CONFIG_DIR = "VIPFLOW_CONFIG_DIR"
 
 
@@ -61,6 +65,14 @@ class EncoderSpec:
     name: str = _f("vip", "encoder family: vip, r3m, liv or resnet50")
     arch: str = _f("", "architecture ('' = the family's default, e.g. resnet50)")
     weights: str = _f("", "weights file (official .pt or our .safetensors); '' = pass it at launch")
+    runtime: str = _f(
+        "auto", "inference runtime: eager, openvino, onnxruntime or auto (the fastest installed)",
+        choices=ENCODER_RUNTIMES,
+    )
+    precision: str = _f(
+        "auto", "inference precision: fp32, bf16, fp16 or auto (the fastest passing the agreement gate)",
+        choices=ENCODER_PRECISIONS,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.encoders import add_inference_arguments
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
@@ -46,6 +47,7 @@ def register(sub) -> None:
     parser.add_argument("--train-encoder", action="store_true",
                         help="pretrain the kitchen encoder now (ignores the shipped weights)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_inference_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         rollouts=args.rollouts,
         eval_horizon=args.horizon,
         progress=not args.no_progress,
+        encoder_runtime=args.runtime,
+        encoder_precision=args.precision,
     )
     result = run_workflow(cfg)
     report = write_report(result)

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.encoders import add_inference_arguments
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import HardwareError
@@ -32,7 +33,7 @@ from vipflow.runtime.limits import LimitsError, load_limits
 from vipflow.runtime.operator import ConsoleOperator
 from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
 from vipflow.runtime.table import comparison_table
-from vipflow.task_config import GoalSpec, TaskConfigError, load_task_config
+from vipflow.task_config import EncoderSpec, GoalSpec, TaskConfigError, load_task_config
 
 BACKENDS = ("sim", "franky")
 _ERRORS = (
@@ -72,6 +73,7 @@ def register(sub) -> None:
     run.add_argument("--perception", choices=("process", "thread"), default="process",
                      help="franky: encoder in its own process (default) or thread")
     run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
+    add_inference_arguments(run, default=None)  # None: the task config's encoder.runtime/precision (auto)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -112,7 +114,11 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     weights = args.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
         weights = os.path.expanduser(tc.encoder.weights)
-    encoder = load_encoder(ref.name, weights, arch=ref.arch)
+    spec = tc.encoder if tc is not None else EncoderSpec()
+    inference = {"runtime": args.runtime or spec.runtime, "precision": args.precision or spec.precision}
+    # The same recipe builds the encoder here and, picklable, in the encoder process.
+    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch, **inference)
+    encoder = factory()
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
     goal = None if args.no_rewards else _goal(args, tc, encoder, task)
@@ -131,8 +137,7 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     )
     backend = _backend(backend_name, args, task)
     info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(weights or "default")}
-    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
+            "weights": str(weights or "default"), "inference": encoder.inference_tag}
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,
                              encoder_factory=factory)

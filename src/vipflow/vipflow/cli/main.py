@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "demo",
     "rewards",
     "weights",
+    "encoders",
     "record",
     "episodes",
     "train_encoder",

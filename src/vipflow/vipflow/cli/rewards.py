@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vipflow.cli import fail
+from vipflow.cli.encoders import add_inference_arguments
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.metrics import auroc, bump_rate, voc
@@ -24,7 +24,6 @@ from vipflow.plots import plot_reward_curves
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
 from vipflow.video import Recording, VideoError, open_recording, read_image
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
 
 
@@ -81,7 +80,7 @@ def register(sub) -> None:
         "--out", type=Path, default=Path("rewards_out"), help="output folder (default rewards_out)"
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    add_inference_arguments(p)
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(func=run)
 
@@ -154,7 +153,8 @@ def _write_outputs(
         "frames": rows,
         "fps": fps,
         "label": s.label,
-        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
+                    "inference": encoder.inference_tag},
         "similarity": encoder.similarity,
         "gamma": args.gamma if encoder.similarity == "cosine" else None,
         "goals": goals_desc,
@@ -198,7 +198,8 @@ def _score_all(args: argparse.Namespace) -> int:
         args.weights,
         arch=args.arch,
         device=args.device,
-        dtype=DTYPES[args.dtype],
+        runtime=args.runtime,
+        precision=args.precision,
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from vipflow.actions import ACTION_SPACES, PROPRIO_FEATURES
 from vipflow.cli import fail
+from vipflow.cli.encoders import add_inference_arguments
 from vipflow.encoders import EncoderError
 from vipflow.encoders.families import FAMILIES
 from vipflow.episodes import LABELS, EpisodeError
@@ -46,6 +47,8 @@ _FIELD = {
     "encoder": "encoder",
     "encoder_weights": "encoder_weights",
     "encoder_arch": "encoder_arch",
+    "runtime": "encoder_runtime",
+    "precision": "encoder_precision",
     "device": "device",
     "encode_batch_size": "encode_batch_size",
     "cache_dir": "cache_dir",
@@ -148,6 +151,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="official .pt or our .safetensors export (default: the weights folder)",
     )
     obs.add_argument("--encoder-arch", help="backbone (default: the family's, or read from the file)")
+    add_inference_arguments(obs, default=None)  # None: TrainConfig's (auto), or the task config's
     obs.add_argument("--device", help=f"device of the encoder (default {d.device}); training runs on CPU")
     obs.add_argument(
         "--encode-batch-size", type=int, help=f"frames per encoder batch (default {d.encode_batch_size})"
@@ -283,6 +287,7 @@ def _task_config_values(path: str) -> dict[str, object]:
         values["encoder_arch"] = tc.encoder.arch
     if tc.encoder.weights:
         values["encoder_weights"] = tc.encoder.weights
+    values["encoder_runtime"], values["encoder_precision"] = tc.encoder.runtime, tc.encoder.precision
     if tc.goal.source == "images":
         values["goal_images"] = tuple(str(p) for p in tc.goal_image_paths())
     elif tc.goal.source == "text":

@@ -38,6 +38,8 @@ class TrainConfig:
     encoder: str = "vip"
     encoder_weights: str | None = None
     encoder_arch: str | None = None
+    encoder_runtime: str = "auto"  # eager | openvino | onnxruntime | auto (vipflow.encoders)
+    encoder_precision: str = "auto"  # fp32 | bf16 | fp16 | auto; part of the embedding-cache key
     device: str = "cpu"
     encode_batch_size: int = 32
     cache_dir: str | None = None  # None: $VIPFLOW_CACHE or ~/.cache/vipflow; "off": no cache

@@ -30,7 +30,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
     if encoder is None:
         from vipflow.encoders import load_encoder
 
-        encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device)
+        encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device,
+                               runtime=cfg.encoder_runtime, precision=cfg.encoder_precision)
     cache = open_cache(cfg)
     episodes = load_episodes(cfg, encoder, cache)
     s = cache.stats

@@ -63,6 +63,8 @@ class WorkflowConfig:
     encoder_weights: Path | None = None  # None: the shipped kitchen encoder for the task
     encoder_config: KitchenEncoderConfig = field(default_factory=KitchenEncoderConfig)
     train_encoder: bool = False  # pretrain the kitchen encoder now even if one is shipped
+    encoder_runtime: str = "auto"  # how frames are embedded (vipflow.encoders: runtime, precision)
+    encoder_precision: str = "auto"
     methods: tuple[str, ...] = ("rwr", "bc")
     # RWR weights exp(tau * R), normalised to mean 1, clipped at ``weight_clip``. The kitchen
     # encoder's per-step rewards have std ~0.7 (the paper's tau = 0.1/1 assume its ResNet-50
@@ -167,6 +169,8 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
         run_dir=str(cfg.out_dir / "policies" / method),
         encoder="vip",
         encoder_weights=str(encoder_path),
+        encoder_runtime=cfg.encoder_runtime,
+        encoder_precision=cfg.encoder_precision,
         cache_dir=str(cfg.out_dir / "embedding_cache"),
         weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip),
         steps=cfg.policy_steps,
@@ -203,7 +207,8 @@ def evaluate_policy(
         SimulatorJudges(),
         limits=dataclasses.replace(SafetyLimits(), step=SIM_STEP_LIMITS),
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
-        encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+        encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
+                      "inference": encoder.inference_tag},
     )
     return session.run()
 
@@ -230,7 +235,8 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
             task.name, cache_dir=out / "encoder", config=cfg.encoder_config, progress=cfg.progress,
             force_train=cfg.train_encoder,
         )
-    say(f"      {'trained' if trained_now else 'loaded'} {encoder_path}")
+    encoder = encoder.with_inference(cfg.encoder_runtime, cfg.encoder_precision)
+    say(f"      {'trained' if trained_now else 'loaded'} {encoder_path} ({encoder.inference_tag})")
     clock["encoder"] = time.perf_counter() - t
 
     t = stage(2, f"recording {cfg.n_expert} expert + {cfg.n_failure} failed demos of {task.name} "

@@ -1,0 +1,134 @@
+"""`vipflow encoders check`: do the fast inference paths give the same rewards as eager fp32?
+
+    vipflow encoders check data/drawer/ep_* --encoder vip --weights vip.safetensors
+    vipflow encoders check demo.mp4 --encoder vip --weights vip.pt --runtime openvino --precision bf16
+    vipflow encoders check --encoder vip --arch convnet-small --random-init    # built-in calibration set
+
+For every runtime x precision this CPU supports (or those you name), embeds the recordings and
+compares with the eager fp32 reference: largest relative embedding difference, Spearman of the
+per-frame values, and the change in VOC, bump rate and AUROC (docs/encoders.md, "Agreement").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from vipflow.cli import fail
+from vipflow.encoders import EncoderError, load_encoder
+from vipflow.encoders.agreement import (
+    CALIBRATION_SIZE,
+    GATE,
+    agreement,
+    calibration_episodes,
+    embed_episodes,
+)
+from vipflow.encoders.inference import (
+    AUTO,
+    PRECISIONS,
+    RUNTIMES,
+    installed,
+    isa_flags,
+    supported_precisions,
+)
+from vipflow.episodes.errors import EpisodeError
+from vipflow.video import VideoError, open_recording
+
+
+def add_inference_arguments(parser, *, default: str | None = AUTO) -> None:
+    """``--runtime`` / ``--precision`` for every command that embeds frames (docs/encoders.md)."""
+    parser.add_argument("--runtime", default=default, choices=(*RUNTIMES, AUTO),
+                        help="encoder inference: eager (PyTorch), openvino, onnxruntime or auto "
+                        "(default auto: the fastest installed)")
+    parser.add_argument("--precision", default=default, choices=(*PRECISIONS, AUTO),
+                        help="fp32 (equal to eager), bf16 (CPUs with native bf16), fp16 (GPU) or auto "
+                        "(default auto: the fastest that passes the agreement gate)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("encoders", help="check inference runtimes and precisions against eager fp32")
+    esub = p.add_subparsers(dest="encoders_command", metavar="ACTION", required=True)
+    c = esub.add_parser("check", help="agreement of each runtime x precision with eager fp32",
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("inputs", nargs="*", type=Path,
+                   help="mp4 / frame folder / episode directory (none: the built-in calibration set)")
+    c.add_argument("--encoder", default="vip", help="vip, r3m, liv or resnet50 (default vip)")
+    c.add_argument("--weights", type=Path, default=None, help="official .pt or our .safetensors")
+    c.add_argument("--arch", default=None, help="backbone (default: from the file)")
+    c.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
+    c.add_argument("--runtime", nargs="+", choices=RUNTIMES, default=None,
+                   help="runtimes to check (default: every installed one)")
+    c.add_argument("--precision", nargs="+", choices=PRECISIONS, default=None,
+                   help="precisions to check (default: every one this CPU runs natively)")
+    c.add_argument("--labels", nargs="+", choices=("success", "failure", "unlabeled"), default=None,
+                   help="one label per input, for AUROC (default: episode metadata)")
+    c.add_argument("--gamma", type=float, default=0.98, help="LIV's cos/(1-gamma) scale (default 0.98)")
+    c.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
+    c.set_defaults(func=run)
+
+
+def _inputs(args: argparse.Namespace, recordings: list, size: int) -> tuple[list, list, list[str]]:
+    if not recordings:
+        episodes, labels = calibration_episodes(size)
+        return episodes, labels, [f"calibration_{i}" for i in range(len(episodes))]
+    labels = args.labels or [r.label for r in recordings]
+    return [r.read() for r in recordings], labels, [str(p) for p in args.inputs]
+
+
+def _candidates(args: argparse.Namespace, device) -> list[tuple[str, str]]:
+    runtimes = args.runtime or [r for r in RUNTIMES if installed(r)]
+    out = []
+    for runtime in runtimes:
+        supported = supported_precisions(runtime, device)
+        for precision in args.precision or supported:
+            if (runtime, precision) != ("eager", "fp32"):
+                out.append((runtime, precision))
+    return out
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.labels is not None and len(args.labels) != len(args.inputs):
+        raise ValueError(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+    recordings = [open_recording(p) for p in args.inputs]  # a bad path fails before loading a model
+    encoder = load_encoder(args.encoder, args.weights, arch=args.arch, random_init=args.random_init)
+    episodes, labels, names = _inputs(args, recordings, encoder.preprocess.crop or CALIBRATION_SIZE)
+    print(f"{encoder.name}/{encoder.arch} {encoder.fingerprint[:12]}: {sum(map(len, episodes))} frames in "
+          f"{len(episodes)} episodes; reference eager fp32; CPU: {' '.join(sorted(isa_flags()))}")
+    reference = embed_episodes(encoder, episodes)
+    results = []
+    header = f"{'path':<18} {'max rel diff':>12} {'value rho':>10} {'min ep rho':>10} {'|dVOC|':>7} " \
+             f"{'|dbump|':>7} {'dAUROC':>7}  gate"
+    print(header)
+    for runtime, precision in _candidates(args, encoder.device):
+        try:
+            candidate = encoder.with_inference(runtime, precision)
+        except EncoderError as exc:
+            print(f"{runtime + '-' + precision:<18} skipped: {exc}")
+            continue
+        embeddings = embed_episodes(candidate, episodes)
+        found = agreement(reference, embeddings, encoder.similarity, labels, args.gamma)
+        results.append({"runtime": runtime, "precision": precision, **found.as_dict()})
+        dauroc = "-" if found.delta_auroc is None else f"{found.delta_auroc:+.3f}"
+        print(f"{runtime + '-' + precision:<18} {found.max_rel_diff:>12.2e} {found.value_spearman:>10.5f} "
+              f"{found.min_episode_spearman:>10.5f} {found.max_abs_delta_voc:>7.4f} "
+              f"{found.max_abs_delta_bump_rate:>7.3f} {dauroc:>7}  {'pass' if found.passes() else 'FAIL'}")
+    print(f"gate: value Spearman >= {GATE.min_value_spearman}, |dVOC| <= {GATE.max_abs_delta_voc}")
+    if args.out:
+        report = {
+            "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint},
+            "reference": "eager-fp32", "gate": asdict(GATE),
+            "cpu_flags": sorted(isa_flags()), "inputs": names, "labels": labels, "results": results,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _check(args)
+    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        return fail(exc)
