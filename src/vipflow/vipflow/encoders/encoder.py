@@ -130,10 +130,10 @@ class Encoder:
         """``runtime-precision`` of the image embeddings: part of every embedding-cache key."""
         return f"{self.runtime}-{self.precision}"
 
-    def _runner(self, tower: str, x: torch.Tensor, precision: str) -> Runner:
+    def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
         version = weights_version(self.module)
-        compiled = self.runtime != "eager"
-        slot = (tower, precision, tuple(x.shape[1:]), torch.get_num_threads() if compiled else 0)
+        compiled = runtime != "eager"
+        slot = (tower, runtime, precision, tuple(x.shape[1:]), torch.get_num_threads() if compiled else 0)
         found = self._runners.get(slot)
         if found is None or found[0] != version:
             if tower == "text":
@@ -143,7 +143,7 @@ class Encoder:
             key = {}
             if compiled:
                 key = {"fingerprint": self.fingerprint, "tower": f"{self.name}-{self.arch}-{tower}"}
-            runner = build_runner(self.runtime, precision, module, x, device=self.device,
+            runner = build_runner(runtime, precision, module, x, device=self.device,
                                   cache=self.compiled_cache, key=key, frozen_copy=tower != "text")
             self._runners[slot] = found = (version, runner)
         return found[1]
@@ -162,7 +162,7 @@ class Encoder:
             for start in range(0, len(frames), batch_size):
                 chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size]))
                 x = self.transform(chunk.to(self.device, non_blocking=True))
-                out[start : start + len(chunk)] = self._runner("image", x, precision)(x)
+                out[start : start + len(chunk)] = self._runner("image", x, self.runtime, precision)(x)
                 bar.update(len(chunk))
         bar.close()
         return out
@@ -170,17 +170,19 @@ class Encoder:
     def embed_text(self, texts: list[str]) -> np.ndarray:
         """Sentences -> (len(texts), embed_dim) float32; LIV only.
 
-        Precision ``auto`` runs the text tower in fp32: it embeds a goal sentence once, so a
-        faster precision buys nothing there.
+        ``auto`` runtime and precision run the text tower eagerly in fp32: it embeds a goal
+        sentence once, so compiling it or a faster precision would only cost time. A named
+        runtime/precision applies to it as to the image tower.
         """
         if not isinstance(self.module, LIVNet):
             raise TextNotSupportedError(f"encoder {self.name!r} has no text tower; use 'liv' for text goals")
         if isinstance(texts, str):
             texts = [texts]
+        runtime = "eager" if self.requested_runtime == AUTO else self.runtime
         precision = "fp32" if self.requested_precision == AUTO else self.requested_precision
         tokens = tokenize(list(texts)).to(self.device)
         with torch.inference_mode():
-            return self._runner("text", tokens, precision)(tokens)
+            return self._runner("text", tokens, runtime, precision)(tokens)
 
 
 def default_weights_dir() -> Path:
