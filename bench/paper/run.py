@@ -37,9 +37,9 @@ configure_gl()
 
 from vipflow.encoders import Encoder, load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
+from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
 from vipflow.metrics import bump_rate, voc  # noqa: E402
 from vipflow.rewards import step_rewards, values  # noqa: E402
-from vipflow.runtime.ledger import Ledger, wilson_interval  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
 from vipflow.sim.encoder import (  # noqa: E402
     KitchenEncoderConfig,

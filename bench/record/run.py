@@ -1,7 +1,7 @@
 """Recorder throughput: 640x480 rgb8 at 30 Hz plus 1 kHz robot state, sustained, with zero drops.
 
 Three phases in one run, each ``--seconds`` long, all on the same simulated hardware in real
-time: ``vipflow.fakes.FakeCamera`` (640x480 at 30 fps; a late reader gets the newest frame, the
+time: ``vipflow.hardware.fake.FakeCamera`` (640x480 at 30 fps; a late reader gets the newest frame, the
 others are lost, as with a RealSense) and a 1 kHz robot-state stream that buffers like a
 subscription (``ReplayRobot.drain_states`` over a synthetic 1 kHz trajectory):
 
@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, read_episode
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics
-from vipflow.sources.replay import ReplayRobot, ReplayTimeline
+from vipflow.hardware.fake import FakeCamera
+from vipflow.hardware.franka import HOME_Q, forward_kinematics
+from vipflow.hardware.replay import ReplayRobot, ReplayTimeline
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 W, H, FPS, STATE_HZ = 640, 480, 30, 1000
 

@@ -16,8 +16,8 @@ configure_gl()
 
 from vipflow.cli.main import main  # noqa: E402
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
+from vipflow.evaluation.ledger import Ledger  # noqa: E402
 from vipflow.policy import load_policy  # noqa: E402
-from vipflow.runtime.ledger import Ledger  # noqa: E402
 from vipflow.sim.encoder import shipped_encoder_path  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,9 +8,9 @@ recording it until the parent kills the process.
 import sys
 from pathlib import Path
 
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 dataset, n = Path(sys.argv[1]), int(sys.argv[2])
 script = [(0.05, "space"), (0.5, "s")] * n + [(0.05, "space")]

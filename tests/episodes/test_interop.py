@@ -15,9 +15,9 @@ from mcap_ros2.decoder import DecoderFactory
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 
 def plain(value):

@@ -21,10 +21,10 @@ from vipflow.episodes import (
     list_episodes,
     read_episode,
 )
-from vipflow.episodes.keys import ScriptedKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import Frame, HardwareError
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.record.keys import ScriptedKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 
 def session(dataset, script, *, n=1, episode_s=0.4, width=32, resume=False, task="close drawer", **kw):

@@ -15,10 +15,11 @@ import pytest
 from episode_synth import write_synthetic
 
 from vipflow.episodes import list_episodes, read_episode
-from vipflow.episodes.keys import ScriptedKeys, TerminalKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, CameraTimeout, HardwareError, Robot, RobotError, RobotTarget
-from vipflow.sources import RealSenseCamera, ReplayFinished, replay_episode, replay_video
+from vipflow.hardware.realsense import RealSenseCamera
+from vipflow.hardware.replay import ReplayFinished, replay_episode, replay_video
+from vipflow.record.keys import ScriptedKeys, TerminalKeys
+from vipflow.record.session import RecorderSession, SessionConfig
 
 
 def test_replay_episode_original_timing(dataset):

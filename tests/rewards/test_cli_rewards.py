@@ -107,3 +107,17 @@ def test_text_goal_with_image_encoder_is_a_clear_error(tmp_path, capsys):
     video = write_mp4(tmp_path / "a.mp4", approaching(3))
     assert main(["rewards", str(video), *SMALL, "--goal-text", "open", "--out", str(tmp_path / "o")]) == 2
     assert "no text tower" in capsys.readouterr().err
+
+
+def test_goal_frames_and_labels_in_the_summary_plot(tmp_path):
+    success = write_episode(tmp_path / "ep_success", approaching(10, seed=0), "success")
+    failure = write_episode(tmp_path / "ep_failure", approaching(20, seed=0)[:10], "failure")
+    out = tmp_path / "out"
+    args = ["rewards", str(success), str(failure), *SMALL, "--goal-episode", str(success),
+            "--goal-last-k", "2", "--out", str(out)]
+    assert main(args) == 0
+    # the goal is the mean of the success episode's last two frames: those are its goal frames
+    assert json.loads((out / "ep_success.json").read_text())["goal_frames"] == {"episodes": [8, 9]}
+    assert json.loads((out / "ep_failure.json").read_text())["goal_frames"] == {"episodes": []}
+    png = cv2.imread(str(out / "summary.png"))
+    assert png is not None and png.shape[0] > 300

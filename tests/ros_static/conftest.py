@@ -1,6 +1,6 @@
 """Shared pieces of the ROS-side tests (they run without ROS).
 
-``RosBus`` plays the ROS graph between fake hardware (``vipflow.fakes``, which behaves like the
+``RosBus`` plays the ROS graph between fake hardware (``vipflow.hardware.fake``, which behaves like the
 camera and the arm: rates, latency, lag) and the topic-fed backends the nodes use, in CDR bytes,
 exactly what rclpy's raw subscriptions deliver and its byte publishing sends. The ROS packages'
 own modules are imported from ``src/<package>`` (they are not pip-installed).
@@ -27,8 +27,8 @@ for _pkg in PACKAGES:
         sys.path.insert(0, str(ROOT / "src" / _pkg))
 
 from vipflow.episodes import messages as m  # noqa: E402
-from vipflow.fakes import FakeCamera, FakeRobot  # noqa: E402
 from vipflow.hardware import RobotTarget  # noqa: E402
+from vipflow.hardware.fake import FakeCamera, FakeRobot  # noqa: E402
 from vipflow.topic_hardware import (  # noqa: E402
     FRANKA_FINGER_JOINTS,
     TopicCamera,

@@ -20,8 +20,8 @@ from rwr_policy_node.train import main as train_main
 from rwr_policy_node.train import strip_ros_args
 from vipflow.config_schema import ConfigError, from_flat
 from vipflow.encoders import save_encoder
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import MonotonicClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.policy import (
     EncoderMismatchError,
     EncoderRef,

@@ -11,12 +11,12 @@ import pytest
 
 from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes import list_episodes, read_episode
-from vipflow.episodes.keys import QueueKeys
-from vipflow.episodes.recorder import RecorderSession
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.evaluation.operator import ConsoleOperator, OperatorAbort
 from vipflow.hardware import MonotonicClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.record.keys import QueueKeys
+from vipflow.record.session import RecorderSession
 from vipflow.remote_keys import OperatorLink, PromptWriter, operator_answer
-from vipflow.runtime.operator import ConsoleOperator, OperatorAbort
 from vipflow.topic_hardware import string_cdr, string_of
 
 

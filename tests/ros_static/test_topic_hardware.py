@@ -15,8 +15,8 @@ import pytest
 
 from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
-from vipflow.fakes import FakeCamera, FakeRobot
 from vipflow.hardware import CameraTimeout, MonotonicClock, RobotError, RobotTarget
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
 from vipflow.runtime.safety import SafetyLayer

@@ -1,12 +1,12 @@
 """Shared pieces for runtime tests: a tiny encoder and scripted policies (the hardware is faked
-by ``vipflow.fakes``; encoder and policy are the parts under the loop's control)."""
+by ``vipflow.hardware.fake``; encoder and policy are the parts under the loop's control)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vipflow.fakes import FakeCamera, FakeRobot, ManualClock
+from vipflow.hardware.fake import FakeCamera, FakeRobot, ManualClock
 
 
 class TinyEncoder:

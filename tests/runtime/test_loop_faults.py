@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from tests.runtime.conftest import ScriptedPolicy, TinyEncoder, started_rig
-from vipflow.fakes import FakeRobot
 from vipflow.hardware import MonotonicClock
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics, inverse_kinematics
+from vipflow.hardware.fake import FakeRobot
+from vipflow.hardware.franka import HOME_Q, forward_kinematics, inverse_kinematics
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, stop_on_sigint
 from vipflow.runtime.safety import SafetyLayer

@@ -9,11 +9,11 @@ import pytest
 
 from tests.runtime.conftest import ScriptedPolicy
 from vipflow.encoders import load_encoder
-from vipflow.fakes import FakeCamera, FakeRobot
+from vipflow.evaluation.backend import HardwareBackend
+from vipflow.evaluation.session import EvaluationConfig, EvaluationSession
 from vipflow.hardware import MonotonicClock
-from vipflow.runtime.backend import HardwareBackend
+from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.runtime.perception import EncoderWorkerError, RemoteEncoder
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession
 
 pytestmark = pytest.mark.slow
 SMALL = functools.partial(load_encoder, "vip", arch="convnet-small", random_init=True)

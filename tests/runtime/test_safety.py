@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from vipflow.hardware import RobotState
-from vipflow.runtime.kinematics import HOME_Q, forward_kinematics, inverse_kinematics
+from vipflow.hardware.franka import HOME_Q, forward_kinematics, inverse_kinematics
 from vipflow.runtime.limits import LimitsError, SafetyLimits, load_limits
 from vipflow.runtime.safety import Hold, SafetyLayer
 

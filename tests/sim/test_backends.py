@@ -9,8 +9,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from vipflow.hardware import Camera, CameraTimeout, Clock, Robot, RobotError, RobotTarget
+from vipflow.hardware.franka import GRIPPER_MAX_WIDTH_M
 from vipflow.sim import KitchenSim, UnknownTaskError, get_task
-from vipflow.sim.kitchen import GRIPPER_MAX_WIDTH, PERIOD_NS
+from vipflow.sim.kitchen import PERIOD_NS
 
 
 def test_backends_satisfy_the_hardware_protocols(slide_sim):
@@ -78,7 +79,7 @@ def test_state_readout_matches_the_end_effector_site(slide_sim):
     rot = Rotation.from_quat(state.ee_pose[3:]).as_matrix()
     np.testing.assert_allclose(rot, site.xmat.reshape(3, 3), atol=1e-9)
     assert state.joint_pos.shape == (7,) and state.joint_vel.shape == (7,)
-    assert 0.0 <= state.gripper_width <= GRIPPER_MAX_WIDTH + 1e-6
+    assert 0.0 <= state.gripper_width <= GRIPPER_MAX_WIDTH_M + 1e-6
     assert state.gripper_width > 0.07  # slide cabinet resets with the gripper open
 
 

@@ -1,6 +1,6 @@
 """The camera node's work without rclpy: open a vipflow camera and pump its frames as Image CDR.
 
-Backends: a RealSense through pyrealsense2 (``vipflow.sources.RealSenseCamera``: use it instead
+Backends: a RealSense through pyrealsense2 (``vipflow.hardware.realsense.RealSenseCamera``: use it instead
 of realsense2_camera when the ROS driver is not installed or misbehaves; never both on one
 device), or a replay of an mp4 / recorded episode with its original timing (dry runs, tests).
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from demo_recorder.params import CameraNodeParams
 from vipflow.hardware import Camera, CameraTimeout, HardwareError
-from vipflow.sources import RealSenseCamera, ReplayFinished, replay_episode, replay_video
+from vipflow.hardware.realsense import RealSenseCamera
+from vipflow.hardware.replay import ReplayFinished, replay_episode, replay_video
 from vipflow.topic_hardware import Clocks, image_cdr
 
 

@@ -16,8 +16,8 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from demo_recorder.params import KeysNodeParams
-from vipflow.episodes.keys import TerminalKeys
 from vipflow.node_support import declare_parameters
+from vipflow.record.keys import TerminalKeys
 from vipflow.topic_hardware import string_cdr, string_of
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vipflow.config_schema import option, require
-from vipflow.episodes.recorder import SessionConfig
+from vipflow.record.session import SessionConfig
 from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import IMAGE_FORMATS, TaskConfig
 from vipflow.topic_hardware import TopicHardwareConfig

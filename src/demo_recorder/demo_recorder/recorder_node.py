@@ -1,6 +1,6 @@
 """demo_recorder: a session of kinesthetic demos recorded from ROS topics into MCAP episodes.
 
-A thin rclpy adapter around ``vipflow.episodes.recorder.RecorderSession``: the camera image and
+A thin rclpy adapter around ``vipflow.record.session.RecorderSession``: the camera image and
 the arm's joint states, end-effector pose (best-effort, as franka_ros2 publishes it) and gripper
 joints arrive as raw CDR and feed the ROS-free ``TopicCamera``/``TopicRobot``; the operator's
 keys come from ``key_topic`` (run ``ros2 run demo_recorder keys`` in a terminal) and the
@@ -21,9 +21,9 @@ from std_msgs.msg import String
 
 from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
-from vipflow.episodes.recorder import RecorderSession
 from vipflow.hardware import HardwareError
 from vipflow.node_support import declare_parameters, spin
+from vipflow.record.session import RecorderSession
 from vipflow.remote_keys import OperatorLink, PromptWriter
 from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
 

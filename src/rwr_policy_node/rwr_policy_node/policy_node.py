@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import rclpy
 import rclpy.executors
@@ -256,10 +255,10 @@ class EvaluateNode(PolicyNode):
 
     def __init__(self) -> None:
         super().__init__("evaluate", EvaluateNodeParams)
+        from vipflow.evaluation.backend import HardwareBackend
+        from vipflow.evaluation.operator import ConsoleOperator
+        from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
         from vipflow.goals import goal_embedding
-        from vipflow.runtime.backend import HardwareBackend
-        from vipflow.runtime.operator import ConsoleOperator
-        from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
 
         p: EvaluateNodeParams = self.params
         self.link = OperatorLink(
@@ -286,7 +285,6 @@ class EvaluateNode(PolicyNode):
         task = p.task or (tasks[0] if len(tasks) == 1 else "")
         if not task:
             raise ConfigError(f"set the task parameter: the policy names tasks {tasks}, not exactly one")
-        name = p.policy_name or Path(p.policy).expanduser().resolve().name
         try:
             goal = Goal(
                 goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
@@ -294,31 +292,12 @@ class EvaluateNode(PolicyNode):
         except PolicyError as exc:  # success is judged anyway; rewards are a bonus, not a requirement
             self.get_logger().warning(f"rollouts are recorded without /reward: no goal ({exc})")
             goal = None
-        # The same layout as `vipflow evaluate run`, so `vipflow evaluate table` reads both.
-        output = (
-            Path(p.output_dir).expanduser()
-            if p.output_dir
-            else Path("results") / task / name / f"seed{p.seed}"
+        # The same layout and encoder record as `vipflow evaluate run` (`vipflow evaluate table` reads both).
+        config, info = evaluation_from_task(
+            task, self.policy, p.policy, self.encoder, name=p.policy_name, output_dir=p.output_dir or None,
+            encoder_weights=p.encoder_weights, seed=p.seed, rollouts=p.rollouts, horizon=p.horizon,
+            rate_hz=p.rate_hz, goal_text=p.goal.text, image_format=p.image_format,
         )
-        config = EvaluationConfig(
-            output_dir=output,
-            policy_name=name,
-            task=task,
-            rollouts=p.rollouts,
-            horizon=p.horizon,
-            rate_hz=p.rate_hz,
-            seed=p.seed,
-            goal_text=p.goal.text,
-            image_format=p.image_format,
-            policy_path=str(Path(p.policy).expanduser().resolve()),
-            policy_task=task if task in self.policy.tasks else None,
-        )
-        info = {
-            "name": self.encoder.name,
-            "arch": self.encoder.arch,
-            "fingerprint": self.encoder.fingerprint,
-            "weights": p.encoder_weights or "default",
-        }
         self.session = EvaluationSession(
             backend,
             self.encoder,
@@ -330,7 +309,7 @@ class EvaluateNode(PolicyNode):
             encoder_info=info,
             torch_threads=p.torch_threads,
         )
-        self.output = output
+        self.output = config.output_dir
         self._thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
         self._thread.start()
 

@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from vipflow.evaluation.backend import HardwareBackend
+from vipflow.evaluation.operator import Operator
 from vipflow.hardware import Camera, HardwareError, Robot
-from vipflow.runtime.backend import HardwareBackend
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, LoopResult, TickRecord, policy_action_space
-from vipflow.runtime.operator import Operator
 from vipflow.runtime.safety import SafetyLayer
 
 FOREVER_TICKS = 10**12  # "run until stopped": about 1,000 years at 25 Hz
@@ -61,7 +61,7 @@ class PolicyRunner:
         on_done: Callable[[LoopResult | None, BaseException | None], None] | None = None,
     ) -> None:
         self.camera, self.robot, self.encoder, self.policy = camera, robot, encoder, policy
-        self.safety = SafetyLayer(limits, action_space=policy_action_space(policy))
+        self.safety = SafetyLayer(limits, action_space=policy_action_space(policy), rate_hz=rate_hz)
         self.rate_hz, self.task, self.torch_threads = rate_hz, task, torch_threads
         self.on_tick, self.on_done = on_tick, on_done
         self._lock = threading.Lock()
@@ -162,8 +162,9 @@ class CallbackBackend(HardwareBackend):
         success_fn: Callable[[], bool],
         name: str = "ros-sim",
         details: dict[str, Any] | None = None,
+        profile: str = "sim-kitchen",  # the simulator behind ROS is the kitchen (vip_bringup's kitchen_sim)
     ) -> None:
-        super().__init__(camera, robot, name=name, details=details)
+        super().__init__(camera, robot, name=name, details=details, profile=profile)
         self.reset_fn, self.success_fn = reset_fn, success_fn
 
     def reset(self, index: int, total: int, operator: Operator) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 
 from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
-from vipflow.episodes.recorder import START_KEYS
 from vipflow.hardware import Frame, RobotTarget
+from vipflow.record.session import START_KEYS
 from vipflow.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     bool_cdr,

@@ -3,7 +3,7 @@
 ``ros2 launch`` gives no node a terminal (it does not forward stdin), so the recorder and the
 evaluator take the operator's keys from a topic and send their prompts to another. The ``keys``
 tool (``ros2 run demo_recorder keys``) runs in the operator's own terminal, locally or over
-``ssh -t``: it publishes each key press (the names of :mod:`vipflow.episodes.keys`: "space",
+``ssh -t``: it publishes each key press (the names of :mod:`vipflow.record.keys`: "space",
 "s", "f", "r", "q", ...) and prints every prompt.
 """
 
@@ -14,7 +14,7 @@ import io
 import threading
 from collections.abc import Callable
 
-from vipflow.episodes.keys import KeySource, QueueKeys
+from vipflow.record.keys import KeySource, QueueKeys
 from vipflow.topic_hardware import string_cdr, string_of
 
 KEY_TOPIC = "/vip/keys"
@@ -51,7 +51,7 @@ class PromptWriter(io.TextIOBase):
 
 
 def operator_answer(keys: KeySource, prompt: str, emit: Callable[[str], None], stop: threading.Event) -> str:
-    """One answer for ``vipflow.runtime.operator.ConsoleOperator``: show the prompt, take one key.
+    """One answer for ``vipflow.evaluation.operator.ConsoleOperator``: show the prompt, take one key.
 
     Enter or space confirm (an empty answer); any other key is the answer ("s", "f", "q").
     Raises EOFError when ``stop`` is set (the node shuts down), which the operator turns into a

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vipflow.video import read_frames
+from vipflow.recordings import read_frames
 
 if TYPE_CHECKING:
     from vipflow.encoders import Encoder

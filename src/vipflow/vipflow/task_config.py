@@ -227,10 +227,12 @@ class TaskConfig:
 
     def safety_limits(self):
         """The merged limits as ``vipflow.runtime.limits.SafetyLimits`` (validated there)."""
-        from vipflow.runtime.limits import LimitsError, limits_from_dict
+        from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
 
         try:
-            return limits_from_dict(self.safety_limits_dict())
+            # A simulated task's limits are the simulator's profile (its world frame, model joints).
+            profile = SIM_PROFILE if self.kind == "sim" else "franka"
+            return limits_from_dict(self.safety_limits_dict(), profile=profile)
         except (LimitsError, TypeError) as exc:
             raise TaskConfigError(f"{self.source or self.task}: safety: {exc}") from exc
 

@@ -27,13 +27,13 @@ from vipflow.config_schema import option
 from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.hardware import CameraTimeout, Frame, HardwareError, RobotError, RobotState, RobotTarget
+from vipflow.hardware.franka import FINGER_JOINTS as FRANKA_FINGER_JOINTS
 from vipflow.task_config import TaskConfig
 
 MSG_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 MSG_POINT_STAMPED = "geometry_msgs/msg/PointStamped"
 MSG_STRING = "std_msgs/msg/String"
 MSG_BOOL = "std_msgs/msg/Bool"
-FRANKA_FINGER_JOINTS = ("fr3_finger_joint1", "fr3_finger_joint2")
 
 NowFn = Callable[[], int]
 PublishFn = Callable[[bytes], None]

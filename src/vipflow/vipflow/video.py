@@ -1,5 +1,7 @@
-"""Frames from recordings: mp4 (any OpenCV-decodable video), folders of images, and recorded
-episodes, as uint8 RGB arrays (T,H,W,3). Videos are read in chunks so long ones fit in memory.
+"""Frames from videos (mp4 or any OpenCV-decodable file) and folders of images, as uint8 RGB
+arrays (T,H,W,3), and mp4 writing. Videos are read in chunks so long ones fit in memory.
+
+Recorded episodes are frames too: ``vipflow.recordings.open_recording`` opens any of the three.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class Recording:
     fps: float | None = None
     label: str | None = None  # episodes: success / failure / unlabeled
     goal_text: str = ""  # episodes: the task's goal sentence, if recorded
+    frame_stamps_ns: np.ndarray | None = None  # episodes: bag time of each frame (reward sidecars)
     _frames: np.ndarray | None = None
     _files: list[Path] | None = None
 
@@ -173,7 +176,8 @@ def _video_chunks(path: Path, size: int) -> Iterator[np.ndarray]:
         raise UnreadableVideoError(f"{path}: no frame could be decoded (empty or corrupt video)")
 
 
-def _open_video(path: Path) -> Recording:
+def open_video(path: Path) -> Recording:
+    """A video file as a ``Recording`` (frames decoded lazily, in chunks)."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -188,7 +192,8 @@ def _open_video(path: Path) -> Recording:
     return Recording(path, "video", max(count, 1), fps=fps)
 
 
-def _open_folder(path: Path) -> Recording:
+def open_frame_folder(path: Path) -> Recording:
+    """A folder of images (natural order: frame_2 before frame_10) as a ``Recording``."""
     files = sorted((f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
     if not files:
         raise FrameFolderError(
@@ -196,31 +201,3 @@ def _open_folder(path: Path) -> Recording:
             "(no metadata.yaml)"
         )
     return Recording(path, "frames", len(files), _files=files)
-
-
-def _open_episode(path: Path) -> Recording:
-    from vipflow.episodes import read_episode
-
-    episode = read_episode(path)
-    grid = episode.on_grid(episode.meta.nominal_rate_hz)
-    return Recording(
-        path, "episode", len(grid.frames), fps=grid.rate_hz, label=episode.meta.label,
-        goal_text=episode.meta.goal_text, _frames=grid.frames,
-    )
-
-
-def open_recording(path: str | Path) -> Recording:
-    """An mp4 (or other video), a folder of frames, or an episode directory (rosbag2 + metadata.yaml)."""
-    path = Path(path)
-    if not path.exists():
-        raise RecordingNotFoundError(f"{path} does not exist (expected a video, frame folder or episode)")
-    if path.is_dir():
-        return _open_episode(path) if (path / "metadata.yaml").is_file() else _open_folder(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        raise FrameFolderError(f"{path} is one image, not a sequence; pass its folder or use it as a goal")
-    return _open_video(path)
-
-
-def read_frames(path: str | Path) -> np.ndarray:
-    """Every frame of a recording (see `open_recording`) as (T,H,W,3) uint8 RGB."""
-    return open_recording(path).read()

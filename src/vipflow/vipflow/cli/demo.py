@@ -17,6 +17,8 @@ from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.encoders import add_inference_arguments
+from vipflow.evaluation.table import comparison_table
+from vipflow.live import LiveError, add_live_arguments, open_live
 
 TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
 
@@ -48,16 +50,18 @@ def register(sub) -> None:
                         help="pretrain the kitchen encoder now (ignores the shipped weights)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_inference_arguments(parser)
+    add_live_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
+    # chosen before anything loads mujoco; `vipflow --help` and the other commands never pay for it.
     from vipflow.sim import configure_gl
 
-    configure_gl()  # before the encoder and policy modules pull mujoco in
-    from vipflow.runtime.table import comparison_table
-    from vipflow.sim.report import write_report
-    from vipflow.sim.workflow import WorkflowConfig, run_workflow
+    configure_gl()
+    from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
+    from vipflow.sim.workflow import WorkflowConfig, run_workflow  # deferred: mujoco, after configure_gl
 
     if args.out.exists() and not args.out.is_dir():
         return fail(f"--out {args.out} is a file; give a directory for the demo results")
@@ -83,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
         encoder_runtime=args.runtime,
         encoder_precision=args.precision,
     )
-    result = run_workflow(cfg)
+    try:
+        with open_live(args) as live:
+            result = run_workflow(cfg, live=live)
+    except LiveError as exc:
+        return fail(exc)
     report = write_report(result)
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())

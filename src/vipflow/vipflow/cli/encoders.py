@@ -34,7 +34,8 @@ from vipflow.encoders.inference import (
     supported_precisions,
 )
 from vipflow.episodes.errors import EpisodeError
-from vipflow.video import VideoError, open_recording
+from vipflow.recordings import open_recording
+from vipflow.video import VideoError
 
 
 def add_inference_arguments(parser, *, default: str | None = AUTO) -> None:

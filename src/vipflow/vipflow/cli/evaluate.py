@@ -24,21 +24,27 @@ from vipflow.cli import fail
 from vipflow.cli.encoders import add_inference_arguments
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
+from vipflow.evaluation.backend import Backend, open_backend
+from vipflow.evaluation.ledger import Ledger, LedgerError
+from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.table import comparison_table
+from vipflow.goals import goal_embedding
 from vipflow.hardware import HardwareError
+from vipflow.hardware.factory import make_spec
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
-from vipflow.runtime.backend import Backend, HardwareBackend
-from vipflow.runtime.ledger import Ledger, LedgerError
 from vipflow.runtime.limits import LimitsError, load_limits
-from vipflow.runtime.operator import ConsoleOperator
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
-from vipflow.runtime.table import comparison_table
 from vipflow.task_config import EncoderSpec, GoalSpec, TaskConfigError, load_task_config
 
-BACKENDS = ("sim", "franky")
+# --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
+BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
+BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError,
+    TaskConfigError, FileExistsError, ValueError, LiveError,
 )
 
 
@@ -52,7 +58,8 @@ def register(sub) -> None:
     run.add_argument("--policy", required=True, help="policy run dir, checkpoint dir or file")
     run.add_argument("--name", help="column name in the table, e.g. VIP-RWR (default: the policy dir name)")
     run.add_argument("--task-config", type=Path, help="task YAML (config/tasks/*.yaml) giving defaults")
-    run.add_argument("--backend", choices=BACKENDS, help="sim, or franky (libfranka, no ROS)")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)")
     run.add_argument("--task", help="task name (simulator task for --backend sim)")
     run.add_argument("--rollouts", type=int, help="number of rollouts (default 10)")
     run.add_argument("--horizon", type=int, help="steps per rollout (default 100)")
@@ -74,6 +81,7 @@ def register(sub) -> None:
                      help="franky: encoder in its own process (default) or thread")
     run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
     add_inference_arguments(run, default=None)  # None: the task config's encoder.runtime/precision (auto)
+    add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
@@ -83,15 +91,17 @@ def register(sub) -> None:
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
     table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
-    table.add_argument("--out", type=Path, default=Path("results/table"), help="writes OUT.md and OUT.png")
+    table.add_argument("--out", type=Path, default=Path("results/table"),
+                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
     table.set_defaults(func=cmd_table)
 
 
 # -- run ---------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        session = build_session(args)
-        ledger = session.run()
+        with open_live(args) as live:
+            session = build_session(args, live)
+            ledger = session.run()
     except _ERRORS as exc:
         return fail(exc)
     print(ledger.rollout_table_markdown())
@@ -100,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_session(args: argparse.Namespace) -> EvaluationSession:
+def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     tc = load_task_config(args.task_config) if args.task_config else None
     task = args.task or (tc.task if tc else None)
     if not task:
@@ -109,7 +119,6 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
     policy = load_policy(args.policy)
-    name = args.name or Path(args.policy).resolve().name
     ref = policy.config.encoder
     weights = args.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
@@ -122,31 +131,19 @@ def build_session(args: argparse.Namespace) -> EvaluationSession:
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
     goal = None if args.no_rewards else _goal(args, tc, encoder, task)
-    cfg = EvaluationConfig(
-        output_dir=args.output or Path("results") / task / name / f"seed{args.seed}",
-        policy_name=name,
-        task=task,
-        rollouts=args.rollouts or (tc.evaluate.rollouts if tc else 10),
-        horizon=args.horizon or (tc.evaluate.horizon if tc else 100),
-        rate_hz=args.rate or (tc.rate_hz if tc else 25.0),
-        seed=args.seed,
-        goal_text=args.goal_text or (tc.goal_text if tc else ""),
-        image_format=args.image_format,
-        policy_path=str(Path(args.policy).resolve()),
-        policy_task=task if task in policy.tasks else None,
+    cfg, info = evaluation_from_task(
+        task, policy, args.policy, encoder, task_config=tc, name=args.name or "", output_dir=args.output,
+        encoder_weights=weights, seed=args.seed, rollouts=args.rollouts, horizon=args.horizon,
+        rate_hz=args.rate, goal_text=args.goal_text, image_format=args.image_format,
     )
     backend = _backend(backend_name, args, task)
-    info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(weights or "default"), "inference": encoder.inference_tag}
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=args.rt_priority or None,
-                             encoder_factory=factory)
+                             encoder_factory=factory, live=live)
 
 
 def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
-    from vipflow.goals import goal_embedding
-
     if args.goal_image:
         spec = GoalSpec(source="images", images=tuple(args.goal_image))
     elif args.goal_text:
@@ -164,19 +161,13 @@ def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
 
 
 def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
-    if name == "sim":
-        from vipflow.runtime.sim_backend import SimBackend
-
-        return SimBackend(task, seed=args.seed, image_size=args.image_size)
-    if not args.robot_ip:
+    """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
+    if name == "franky" and not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    from vipflow.runtime.franky_robot import FrankyRobot
-    from vipflow.sources import RealSenseCamera
-
-    robot = FrankyRobot(args.robot_ip, relative_dynamics_factor=args.dynamics)
-    camera = RealSenseCamera(serial=args.camera_serial)
-    return HardwareBackend(camera, robot, name="franky", perception=args.perception,
-                           details={"robot_ip": args.robot_ip})
+    options = {"task": task, "seed": args.seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
+               "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
+    camera = make_spec(BACKEND_CAMERAS[name], **options)
+    return open_backend(make_spec(name, **options), camera, perception=args.perception)
 
 
 # -- show / table --------------------------------------------------------------------------------------
@@ -219,6 +210,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     md_path = args.out.with_suffix(".md")
     md_path.write_text(md + "\n")
     png_path = table.to_png(args.out.with_suffix(".png"))
+    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
-    print(f"wrote {md_path} and {png_path}")
+    print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "train_encoder",
     "train",
     "evaluate",
+    "live",
 )
 
 

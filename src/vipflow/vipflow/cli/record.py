@@ -16,9 +16,15 @@ import sys
 from pathlib import Path
 
 from vipflow.episodes import EpisodeError
-from vipflow.episodes.keys import TerminalKeys
-from vipflow.episodes.recorder import RecorderSession, SessionConfig
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.record.keys import TerminalKeys
+from vipflow.record.session import RecorderSession, SessionConfig
+
+# Hardware drivers (vipflow.hardware.factory) that stream on their own while a person moves the arm.
+SOURCES = ("realsense", "replay", "fake")
+ROBOTS = ("franky", "replay", "fake")
 
 
 def register(sub) -> None:
@@ -43,14 +49,14 @@ def register(sub) -> None:
     p.add_argument("--state-rate", type=float, default=100.0, help="robot state sampling rate, Hz")
     p.add_argument(
         "--source",
-        choices=("realsense", "replay", "fake"),
+        choices=SOURCES,
         default="realsense",
         help="camera: a RealSense, a replayed episode/mp4, or a fake camera (dry run)",
     )
     p.add_argument("--replay", type=Path, default=None, help="episode directory or mp4 for --source replay")
     p.add_argument(
         "--robot",
-        choices=("franky", "replay", "fake"),
+        choices=ROBOTS,
         default=None,
         help="robot state: franky (libfranka), replay (from --replay episode), fake. "
         "Default: franky for realsense, replay/fake otherwise",
@@ -60,41 +66,24 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
+    add_live_arguments(p)
     p.set_defaults(func=_run)
 
 
 def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
-    """Camera and robot for the chosen source (imports hardware libraries only when used)."""
+    """Camera and robot for --source/--robot, opened by the hardware factory (driver names)."""
     episode = args.source == "replay" and args.replay is not None and args.replay.is_dir()
     robot_kind = args.robot or ("franky" if args.source == "realsense" else "replay" if episode else "fake")
-    replay_robot: Robot | None = None
-    if args.source == "realsense":
-        from vipflow.sources import RealSenseCamera
-
-        camera: Camera = RealSenseCamera(args.width, args.height, args.fps, args.serial)
-    elif args.source == "replay":
-        from vipflow.sources import replay_episode, replay_video
-
-        if args.replay is None or not args.replay.exists():
-            raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
-        camera, replay_robot = replay_episode(args.replay) if episode else (replay_video(args.replay), None)
-    else:
-        from vipflow.fakes import FakeCamera
-
-        camera = FakeCamera(fps=args.fps, height=args.height, width=args.width)
-    if robot_kind == "replay":
-        if replay_robot is None:
-            raise HardwareError(
-                "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
-            )
-        return camera, replay_robot
-    if robot_kind == "franky":
-        from vipflow.runtime.franky_robot import FrankyRobot
-
-        return camera, FrankyRobot(args.robot_ip)
-    from vipflow.fakes import FakeRobot
-
-    return camera, FakeRobot()
+    if args.source == "replay" and (args.replay is None or not args.replay.exists()):
+        raise HardwareError(f"--source replay needs --replay PATH (an episode or mp4), got {args.replay}")
+    if robot_kind == "replay" and not episode:
+        raise HardwareError(
+            "--robot replay needs --source replay --replay EPISODE_DIR (a video has no state)"
+        )
+    options = {"path": str(args.replay) if args.replay else None, "width": args.width, "height": args.height,
+               "fps": args.fps, "serial": args.serial, "robot_ip": args.robot_ip}
+    hw = open_hardware(make_spec(args.source, **options), make_spec(robot_kind, **options))
+    return hw.camera, hw.robot
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -116,9 +105,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         camera, robot = open_sources(args)
-        with TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys).run()
-    except (EpisodeError, HardwareError, OSError) as exc:
+        with open_live(args) as live, TerminalKeys() as keys:
+            RecorderSession(cfg, camera, robot, keys, live=live).run()
+    except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

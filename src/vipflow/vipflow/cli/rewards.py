@@ -19,10 +19,14 @@ from vipflow.cli import fail
 from vipflow.cli.encoders import add_inference_arguments
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
+from vipflow.hardware import Frame
+from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
+from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.plots import plot_reward_curves
+from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
+from vipflow.recordings import open_recording
 from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
-from vipflow.video import Recording, VideoError, open_recording, read_image
+from vipflow.video import Recording, VideoError, read_image
 
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
 
@@ -49,6 +53,12 @@ def register(sub) -> None:
         "--legacy-vip-crop",
         action="store_true",
         help="released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames",
+    )
+    p.add_argument(
+        "--pil-resize",
+        action="store_true",
+        help="resize and crop through PIL like the official READMEs (Resize 256 -> CenterCrop 224 on "
+        "uint8), instead of the tensor resize of the models' forward",
     )
     p.add_argument(
         "--goal-image",
@@ -82,6 +92,11 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     add_inference_arguments(p)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--sidecar", action="store_true",
+                   help="episodes: also write EPISODE.rewards.mcap beside each episode (value and reward "
+                        "at each frame's bag time) to open with the episode in Foxglove; the episode is not "
+                        "touched")
+    add_live_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -94,13 +109,42 @@ class Scored:
     metrics: dict[str, dict[str, float]]
 
 
-def _embed(encoder: Encoder, rec: Recording, batch_size: int) -> np.ndarray:
+def _embed(encoder: Encoder, rec: Recording, batch_size: int, show: _LiveScoring | None = None) -> np.ndarray:
     parts = []
     with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=rec.length < 2 * batch_size) as bar:
         for chunk in rec.chunks(4 * batch_size):
             parts.append(encoder.embed_images(chunk, batch_size=batch_size))
+            if show is not None:
+                show.chunk(chunk, parts[-1])
             bar.update(len(chunk))
     return np.concatenate(parts)
+
+
+class _LiveScoring:
+    """Streams one recording to the live viewer as it is scored: frames at the recording's
+    time base, and (with a goal) the value and reward of each frame."""
+
+    def __init__(self, live: LivePublisher, name: str, rec: Recording, goal: tuple[str, np.ndarray] | None,
+                 encoder: Encoder, gamma: float) -> None:
+        self.live, self.goal, self.encoder, self.gamma = live, goal, encoder, gamma
+        self.period_ns = int(1e9 / (rec.fps or 25.0))
+        self.index, self.last_value = 0, None
+        live.sync_clock(0)
+        live.event("episode_start", name, detail=str(rec.path))
+
+    def chunk(self, frames: np.ndarray, embeddings: np.ndarray) -> None:
+        vals = None
+        if self.goal is not None:
+            vals = values(embeddings, self.goal[1], self.encoder.similarity, self.gamma)
+        for j, rgb in enumerate(frames):
+            ns = self.index * self.period_ns
+            self.live.frame(Frame(ns, rgb))
+            if vals is not None:
+                v = float(vals[j])
+                reward = 0.0 if self.last_value is None else v - self.last_value
+                self.live.reward(ns, v, reward, frame=self.index, goal=self.goal[0])
+                self.last_value = v
+            self.index += 1
 
 
 def _goals(args: argparse.Namespace, encoder: Encoder) -> dict[str, np.ndarray]:
@@ -122,6 +166,26 @@ def _metrics(v: np.ndarray) -> dict[str, float]:
         "return": float(v[-1] - v[0]),
         "final_value": float(v[-1]),
     }
+
+
+def _distance_label(encoder: Encoder) -> str:
+    return "L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal"
+
+
+def _goal_frames(s: Scored, args: argparse.Namespace, goal: str) -> tuple[int, ...]:
+    """Frames of this input that make up ``goal``: its last frame (no goal given), or its last k
+    frames when it is one of the --goal-episode recordings."""
+    n = len(s.values[goal])
+    if goal == LAST_FRAME:
+        return (n - 1,)
+    if goal == "episodes" and s.recording.path.resolve() in {p.resolve() for p in args.goal_episode}:
+        return tuple(range(max(0, n - args.goal_last_k), n))
+    return ()
+
+
+def _encoder_info(encoder: Encoder) -> dict[str, str]:
+    return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
+            "inference": encoder.inference_tag}
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -153,12 +217,12 @@ def _write_outputs(
         "frames": rows,
         "fps": fps,
         "label": s.label,
-        "encoder": {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-                    "inference": encoder.inference_tag},
+        "encoder": _encoder_info(encoder),
         "similarity": encoder.similarity,
         "gamma": args.gamma if encoder.similarity == "cosine" else None,
         "goals": goals_desc,
         "metrics": s.metrics,
+        "goal_frames": {g: list(_goal_frames(s, args, g)) for g in goals},
         "values": {g: v.tolist() for g, v in s.values.items()},
         "rewards": {g: r.tolist() for g, r in rewards.items()},
     }
@@ -168,7 +232,8 @@ def _write_outputs(
         s.values,
         fps=fps,
         title=f"{s.name}: {encoder.name}/{encoder.arch}" + (f" ({s.label})" if s.label else ""),
-        distance_label="L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal",
+        distance_label=_distance_label(encoder),
+        goal_frames={g: _goal_frames(s, args, g) for g in s.values},
     )
 
 
@@ -189,7 +254,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
     return summary
 
 
-def _score_all(args: argparse.Namespace) -> int:
+def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
@@ -202,6 +267,7 @@ def _score_all(args: argparse.Namespace) -> int:
         precision=args.precision,
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
+        pil_resize=args.pil_resize,
     )
     goals = _goals(args, encoder)
     goals_desc = {
@@ -214,20 +280,44 @@ def _score_all(args: argparse.Namespace) -> int:
         },
     }
     goals_desc = {g: goals_desc[g] for g in goals} or {LAST_FRAME: {"kind": "last frame of each input"}}
+    if args.sidecar:
+        videos = [str(r.path) for r in recordings if r.frame_stamps_ns is None]
+        if videos:
+            raise ValueError(f"--sidecar writes beside episodes; not an episode: {', '.join(videos)}")
     args.out.mkdir(parents=True, exist_ok=True)
     scored: list[Scored] = []
     for i, (name, rec) in enumerate(zip(_unique_names(args.inputs), recordings, strict=True)):
-        emb = _embed(encoder, rec, args.batch_size)
+        show = None
+        if live is not None:
+            show = _LiveScoring(live, name, rec, next(iter(goals.items()), None), encoder, args.gamma)
+        emb = _embed(encoder, rec, args.batch_size, show)
         per_goal = goals or {LAST_FRAME: emb[-1]}
         vals = {g: values(emb, goal, encoder.similarity, args.gamma) for g, goal in per_goal.items()}
         label = args.labels[i] if args.labels else rec.label
         s = Scored(name, rec, label, vals, {g: _metrics(v) for g, v in vals.items()})
         _write_outputs(args.out, s, encoder, args, goals_desc)
+        if args.sidecar:
+            meta = {"encoder": _encoder_info(encoder), "precision": encoder.precision, "device": args.device,
+                    "similarity": encoder.similarity, "gamma": args.gamma,
+                    "goals": {g: goals_desc[g] for g in vals}, "episode": str(rec.path), "label": label or "",
+                    "frames": len(emb)}
+            t = rec.frame_stamps_ns
+            notes = [(int(t[0]), f"{name}: episode start" + (f" ({rec.goal_text})" if rec.goal_text else "")),
+                     (int(t[-1]), f"{name}: episode end ({label or 'unlabeled'})")]
+            path = write_reward_sidecar(sidecar_path(rec.path), t, vals, meta, notes)
+            print(f"{name}: reward sidecar {path} (open it with the episode in Foxglove)")
+        if live is not None:
+            live.event("episode_end", name, label=label or "")
         scored.append(s)
         line = "  ".join(f"[{g}] VOC {m['voc']:+.3f} bump {m['bump_rate']:.3f}" for g, m in s.metrics.items())
         print(f"{name}: {len(emb)} frames  {line}  -> {args.out / name}.{{csv,json,png}}")
     summary = _summary(scored, list(goals_desc))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    first_goal = next(iter(goals_desc))
+    curves = [LabeledCurve(s.name, s.values[first_goal], s.label, _goal_frames(s, args, first_goal))
+              for s in scored]
+    plot_labeled_curves(args.out / "summary.png", curves, title=f"all inputs against the {first_goal} goal",
+                        fps=scored[0].recording.fps, distance_label=_distance_label(encoder))
     for g, entry in summary["goals"].items():
         extra = f"  AUROC {entry['auroc_final_value']:.3f}" if "auroc_final_value" in entry else ""
         print(f"[{g}] mean VOC {entry['mean_voc']:+.3f}  mean bump rate {entry['mean_bump_rate']}{extra}")
@@ -236,6 +326,7 @@ def _score_all(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _score_all(args)
-    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        with open_live(args) as live:
+            return _score_all(args, live)
+    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError) as exc:
         return fail(exc)

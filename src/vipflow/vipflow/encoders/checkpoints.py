@@ -115,9 +115,20 @@ def _torch_load(path: Path) -> object:
         ) from exc
 
 
+# What the official trainers save beside the weights (train_liv.py / train_representation.py
+# snapshots): a training snapshot, whose weights may lack the DataParallel `module.` prefix.
+SNAPSHOT_KEYS = frozenset({"optimizer", "global_step"})
+
+
 def read_official(family: Family, path: Path) -> dict[str, torch.Tensor]:
-    """Official release file -> state dict with our key names (ignored keys dropped)."""
+    """Official release file -> state dict with our key names (ignored keys dropped).
+
+    Also reads the official trainers' snapshots (e.g. LIV's ``train_liv.py``: ``{'liv':
+    model.module.state_dict(), 'optimizer': ..., 'global_step': n}``, no ``module.`` prefix); the
+    optimizer state and step are ignored.
+    """
     obj = _torch_load(path)
+    snapshot = isinstance(obj, dict) and family.official_key in obj and bool(SNAPSHOT_KEYS & set(obj))
     if not isinstance(obj, dict):
         raise CheckpointLayoutError(f"{path}: expected a dict, found {type(obj).__name__}. Expected layout: "
                                     f"{family.layout_hint}")
@@ -134,16 +145,19 @@ def read_official(family: Family, path: Path) -> dict[str, torch.Tensor]:
         if not isinstance(obj, dict):
             raise CheckpointLayoutError(f"{path}: {family.official_key!r} holds {type(obj).__name__}, not a "
                                         f"state dict. Expected layout: {family.layout_hint}")
+    prefix = family.official_prefix
+    if snapshot and not any(str(k).startswith(prefix) for k in obj):
+        prefix = ""  # model.module.state_dict(): saved from inside the DataParallel wrapper
     state: dict[str, torch.Tensor] = {}
     bad: list[str] = []
     for key, value in obj.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointLayoutError(f"{path}: entry {key!r} is {type(value).__name__}, not a tensor. "
                                         f"Expected layout: {family.layout_hint}")
-        if not key.startswith(family.official_prefix):
+        if not key.startswith(prefix):
             bad.append(key)
             continue
-        state[family.local_prefix + key[len(family.official_prefix):]] = value
+        state[family.local_prefix + key[len(prefix):]] = value
     if bad:
         raise CheckpointLayoutError(
             f"{path}: {len(bad)} keys lack the prefix {family.official_prefix!r} (e.g. {bad[:3]}). "

@@ -218,6 +218,7 @@ def load_encoder(
     random_init: bool = False,
     seed: int = 0,
     legacy_vip_crop: bool = False,
+    pil_resize: bool = False,
     runtime: str = "eager",
     precision: str | None = None,
     compiled_cache: str | Path | None = None,
@@ -227,7 +228,8 @@ def load_encoder(
     weights=None looks in the weights directory (see `default_weights_dir`). ``random_init=True``
     skips loading (seeded, with a warning): no official weights exist offline, and training starts
     from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
-    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input.
+    released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input. ``pil_resize``
+    resizes and crops through PIL as the official READMEs' callers do (`PreprocessConfig.with_pil_resize`).
     ``runtime`` (eager | openvino | onnxruntime | auto) and ``precision`` (fp32 | bf16 | fp16 |
     auto; None: the module's dtype) choose how frames are embedded (docs/encoders.md, Inference);
     ``compiled_cache``: folder of compiled models (None: $VIPFLOW_CACHE/compiled; "off").
@@ -275,6 +277,8 @@ def load_encoder(
     preprocess = preprocess or family.default_preprocess(arch)
     if legacy_vip_crop:
         preprocess = preprocess.with_legacy_vip_crop()
+    if pil_resize:
+        preprocess = preprocess.with_pil_resize()
     return Encoder(family, arch, module.eval(), preprocess, head_dim=head_dim, device=device, dtype=dtype,
                    runtime=runtime, precision=precision, compiled_cache=compiled_cache)
 

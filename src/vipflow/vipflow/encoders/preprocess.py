@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 from torchvision.transforms import InterpolationMode
@@ -31,6 +32,11 @@ class PreprocessConfig:
     resized 224×224 input to 256 and cropped back to 224 (see `legacy_vip_crop`).
     antialias: tensor-resize antialiasing (torchvision ≥ 0.17 default True; LIV passes None,
     which means no antialias for tensors).
+    resize_backend: "tensor" (resize the float tensor, as the models' forward does) or "pil"
+    (resize and crop the uint8 frame as a PIL image, then ÷255: the official READMEs' caller
+    pipeline ``Resize(256) -> CenterCrop(224) -> ToTensor()``, pixel for pixel; see
+    `with_pil_resize`). Only the default is left out of `to_json`, so fingerprints of existing
+    encoders do not change.
     """
 
     resize: int | None = 256
@@ -39,9 +45,21 @@ class PreprocessConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     antialias: bool = True
+    resize_backend: str = "tensor"
+
+    def __post_init__(self) -> None:
+        if self.resize_backend not in ("tensor", "pil"):
+            raise ValueError(f"resize_backend must be 'tensor' or 'pil', got {self.resize_backend!r}")
+        if self.resize_backend == "pil" and self.resize is None and self.crop is None:
+            raise ValueError(
+                "resize_backend='pil' needs a resize or crop; this encoder keeps frames at native size"
+            )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        if data["resize_backend"] == "tensor":
+            del data["resize_backend"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PreprocessConfig:
@@ -49,6 +67,12 @@ class PreprocessConfig:
         for key in ("mean", "std"):
             data[key] = tuple(data[key])
         return cls(**data)
+
+    def with_pil_resize(self) -> PreprocessConfig:
+        """The official READMEs' PIL path on every frame (224×224 included, as the README
+        transform runs unconditionally): uint8 -> PIL Resize(short side, bilinear, PIL's
+        antialiasing) -> CenterCrop -> ÷255."""
+        return replace(self, resize_backend="pil", skip_at_crop_size=False)
 
     def with_legacy_vip_crop(self) -> PreprocessConfig:
         """Always Resize(256)+CenterCrop(224), even on 224×224 input, as the released VIP forward did."""
@@ -97,7 +121,25 @@ class ImageTransform:
         std = self._std.to(x.device, x.dtype)
         return (x - mean) / std
 
+    def pil_resize_crop(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (N,H,W,3) -> uint8 (N,crop,crop,3) through PIL, with torchvision's own PIL
+        functions (what ``T.Resize``/``T.CenterCrop`` call on a PIL image)."""
+        from PIL import Image
+
+        cfg, out = self.config, []
+        for frame in frames.cpu().numpy():
+            image = Image.fromarray(frame)
+            if cfg.resize is not None:
+                image = TF.resize(image, [cfg.resize], interpolation=InterpolationMode.BILINEAR)
+            if cfg.crop is not None:
+                image = TF.center_crop(image, [cfg.crop, cfg.crop])
+            out.append(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()))
+        return torch.stack(out).to(frames.device)
+
     def __call__(self, frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        x = self.normalize(self.resize_crop(self.to_unit(frames))).to(dtype)
+        if self.config.resize_backend == "pil":
+            x = self.normalize(self.to_unit(self.pil_resize_crop(frames))).to(dtype)
+        else:
+            x = self.normalize(self.resize_crop(self.to_unit(frames))).to(dtype)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)

@@ -18,6 +18,7 @@ from vipflow.episodes.dataset import write_manifest
 from vipflow.episodes.errors import EpisodeError, EpisodeNotFoundError
 from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, TRASH_DIR
 from vipflow.episodes.meta import META_KEY, EpisodeMeta, check_label
+from vipflow.episodes.reader import read_episode
 
 
 def move_to_trash(path: Path, dataset: Path, stem: str) -> Path:
@@ -70,8 +71,6 @@ def relabel(
     """Change label/tags/notes; ``mark_complete`` accepts a recovered episode for training after
     a person has reviewed it (recorded in ``extra.reviewed_incomplete``)."""
     path = Path(path)
-    from vipflow.episodes.reader import read_episode
-
     meta = read_episode(path, allow_incomplete=True).meta
     changes: dict = {}
     if label is not None:

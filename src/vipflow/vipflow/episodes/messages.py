@@ -14,6 +14,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.hardware import Frame, RobotState
+from vipflow.hardware.franka import JOINT_NAMES
 
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 
@@ -59,7 +60,7 @@ IMAGE_FORMATS = {
     "jpeg": (TOPIC_IMAGE_COMPRESSED, ".jpg"),
     "png": (TOPIC_IMAGE_COMPRESSED, ".png"),
 }
-DEFAULT_JOINT_NAMES = tuple(f"fr3_joint{i}" for i in range(1, 8))
+DEFAULT_JOINT_NAMES = JOINT_NAMES  # joint names a bag gets when the robot does not report its own
 CAMERA_FRAME_ID = "camera_color_optical_frame"
 
 _T = TYPESTORE.types

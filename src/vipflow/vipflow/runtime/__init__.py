@@ -1,9 +1,9 @@
-"""25 Hz policy runtime: control loop, perception thread, safety layer, robot backends,
-evaluation sessions and results ledgers (see docs/runtime.md).
+"""25 Hz policy runtime: control loop, perception, safety limits and layer, timing (see
+docs/runtime.md).
 
-The package namespace holds the pieces a ROS node or a script composes a loop from; evaluation
-lives in ``vipflow.runtime.session`` / ``ledger`` / ``table``, and the backends in
-``backend``, ``sim_backend`` (needs the ``sim`` extra) and ``franky_robot`` (needs ``franka``).
+The package namespace holds the pieces a ROS node or a script composes a loop from. Evaluation
+sessions, backends, ledgers and tables built on it are ``vipflow.evaluation``; cameras and robots
+are ``vipflow.hardware``.
 """
 
 from vipflow.runtime.limits import LimitsError, SafetyLimits, limits_from_dict, load_limits

@@ -116,6 +116,11 @@ class ControlLoop:
                 f"policy acts in {space!r} but the safety layer checks {safety.space!r}; "
                 f"build SafetyLayer(limits, action_space={space!r})"
             )
+        if rate_hz > safety.rate_hz * (1 + 1e-9):
+            raise ValueError(
+                f"the loop runs at {rate_hz} Hz but the safety layer's per-tick envelope is for "
+                f"{safety.rate_hz} Hz; build SafetyLayer(limits, rate_hz={rate_hz})"
+            )
         self.robot, self.policy, self.safety = robot, policy, safety
         self.clock = clock or MonotonicClock()
         self.period_ns = round(1e9 / rate_hz)

@@ -9,7 +9,9 @@ Order of operations for one action (any ``action_space`` from ``vipflow.actions`
    fails, shrink the step (bisection on its length) until it passes;
 4. if even a zero step fails (the robot already sits outside the limits) hold and say why.
 
-The verification in step 3 is the last line of defence: no target that fails it can leave.
+The verification in step 3 is the last line of defence: no target that fails it can leave. The
+limits it verifies against are first clamped into the profile's hardware envelope at the loop
+rate (``SafetyLimits.within_envelope``), so not even limits built in code can widen the arm's own.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from scipy.spatial.transform import Rotation
 from vipflow.actions import action_space as space_spec
 from vipflow.actions import target_from_action
 from vipflow.hardware import RobotState, RobotTarget
-from vipflow.runtime.kinematics import fk_matrix, jacobian
-from vipflow.runtime.limits import SafetyLimits
+from vipflow.hardware.franka import fk_matrix, jacobian
+from vipflow.runtime.limits import NOMINAL_RATE_HZ, SafetyLimits
 
 _EPS = 1e-9
 _BISECTION_STEPS = 12
@@ -50,10 +52,18 @@ class SafetyReport:
 
 
 class SafetyLayer:
-    """Turns ``(state, action)`` into a ``RobotTarget`` inside ``limits`` or a ``Hold``."""
+    """Turns ``(state, action)`` into a ``RobotTarget`` inside ``limits`` or a ``Hold``.
 
-    def __init__(self, limits: SafetyLimits | None = None, action_space: str = "ee_delta") -> None:
-        self.limits = limits or SafetyLimits()
+    ``rate_hz`` is the control rate the per-tick envelope is derived for; a loop may run slower,
+    never faster (``ControlLoop`` checks).
+    """
+
+    def __init__(
+        self, limits: SafetyLimits | None = None, action_space: str = "ee_delta", *,
+        rate_hz: float = NOMINAL_RATE_HZ,
+    ) -> None:
+        self.rate_hz = float(rate_hz)
+        self.limits = (limits or SafetyLimits()).within_envelope(self.rate_hz)
         self.space = action_space
         self._dim = space_spec(action_space).dim
         self._kin_cache: tuple[bytes, np.ndarray, np.ndarray] | None = None

@@ -20,6 +20,8 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vipflow.hardware.franka import pose_error
+
 N_ARM = 7
 
 
@@ -42,12 +44,6 @@ def site_pose(model: mujoco.MjModel, data: mujoco.MjData, site_id: int) -> np.nd
     return np.concatenate([data.site_xpos[site_id], quat])
 
 
-def pose_error(current: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """6-D error (translation, base-frame rotation vector) taking ``current`` to ``target``."""
-    drot = Rotation.from_quat(target[3:7]) * Rotation.from_quat(current[3:7]).inv()
-    return np.concatenate([target[:3] - current[:3], drot.as_rotvec()])
-
-
 def ik_step(
     model: mujoco.MjModel,
     data: mujoco.MjData,
@@ -60,7 +56,7 @@ def ik_step(
     jacr = np.zeros((3, model.nv))
     mujoco.mj_jacSite(model, data, jacp, jacr, site_id)
     jac = np.vstack([jacp[:, :N_ARM], config.rotation_weight * jacr[:, :N_ARM]])
-    err = pose_error(site_pose(model, data, site_id), target_pose)
+    err = pose_error(target_pose, site_pose(model, data, site_id))
     err[3:] *= config.rotation_weight
     lam2 = config.ik_damping**2
     return jac.T @ np.linalg.solve(jac @ jac.T + lam2 * np.eye(6), err)
@@ -109,7 +105,7 @@ def solve_ik(
     for _ in range(iterations):
         mujoco.mj_kinematics(model, data)
         mujoco.mj_comPos(model, data)
-        err = pose_error(site_pose(model, data, site_id), target_pose)
+        err = pose_error(target_pose, site_pose(model, data, site_id))
         if np.linalg.norm(err) < tol:
             return True
         mujoco.mj_jacSite(model, data, jacp, jacr, site_id)
@@ -119,4 +115,4 @@ def solve_ik(
         step = pinv @ err + 0.1 * null
         data.qpos[:N_ARM] = np.clip(data.qpos[:N_ARM] + step, lo, hi)
     mujoco.mj_kinematics(model, data)
-    return bool(np.linalg.norm(pose_error(site_pose(model, data, site_id), target_pose)) < 1e-2)
+    return bool(np.linalg.norm(pose_error(target_pose, site_pose(model, data, site_id))) < 1e-2)

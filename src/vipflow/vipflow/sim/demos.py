@@ -18,7 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, write_manifest
-from vipflow.episodes.recorder import next_episode_index
+from vipflow.episodes.layout import next_episode_index
+from vipflow.live.publisher import LivePublisher
 from vipflow.sim.experts import FAILURE_MODES, ExpertStyle, make_expert
 from vipflow.sim.kitchen import CONTROL_RATE_HZ, KitchenSim
 
@@ -110,17 +111,26 @@ def record_demo(
     operator: str = "scripted-expert",
     tags: tuple[str, ...] = (),
     image_format: str = "raw",
+    live: LivePublisher | None = None,
 ) -> tuple[Path, bool]:
     """Record one demonstration to ``path`` (a new episode directory); returns (path, success)."""
     meta = episode_meta(sim, spec, operator=operator, tags=tags)
+    if live is not None:
+        live.sync_clock(sim.now_ns())
+        live.event("episode_start", path.name, detail=spec.kind)
     # Bag stamps = simulated time + this offset, so `ros2 bag info` shows the recording's date.
     writer = EpisodeWriter(path, meta, image_format, time_offset_ns=time.time_ns() - sim.now_ns())
     with writer:
         for frame, state in run_expert(sim, spec, horizon):
             writer.write_frame(frame)
             writer.write_state(state)
+            if live is not None:
+                live.frame(frame)
+                live.state(state)
         success = sim.success()
         writer.close("success" if success else "failure")
+    if live is not None:
+        live.event("episode_end", path.name, label="success" if success else "failure", detail=spec.kind)
     return path, success
 
 
@@ -136,6 +146,7 @@ def record_demos(
     image_format: str = "raw",
     progress: bool = True,
     sim: KitchenSim | None = None,
+    live: LivePublisher | None = None,
 ) -> list[tuple[Path, bool, str]]:
     """Record ``n_expert`` + ``n_failure`` demos into ``dataset`` (numbering after what is there).
 
@@ -153,7 +164,7 @@ def record_demos(
         bar = tqdm(specs, desc=f"recording {sim.task.name} demos", unit="demo", disable=not progress)
         for i, spec in enumerate(bar):
             path, ok = record_demo(
-                sim, root / f"episode_{start + i:04d}", spec, horizon, image_format=image_format
+                sim, root / f"episode_{start + i:04d}", spec, horizon, image_format=image_format, live=live
             )
             results.append((path, ok, spec.kind))
             bar.set_postfix_str(f"{spec.kind}: {'success' if ok else 'failure'}")

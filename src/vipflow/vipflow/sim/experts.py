@@ -19,7 +19,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from vipflow.hardware import RobotTarget
-from vipflow.sim.kitchen import GRIPPER_MAX_WIDTH, KitchenSim
+from vipflow.hardware.franka import GRIPPER_MAX_WIDTH_M
+from vipflow.sim.kitchen import KitchenSim
 from vipflow.sim.tasks import get_task
 
 FAILURE_MODES = ("miss", "give_up", "wrong_way", "freeze")
@@ -115,7 +116,7 @@ class ScriptedExpert:
         width = sim.state().gripper_width
         if self.style.failure == "give_up":
             position[1] -= 0.08
-            width = GRIPPER_MAX_WIDTH
+            width = GRIPPER_MAX_WIDTH_M
         return RobotTarget(gripper_width=width, ee_pose=self._pose(sim, position, 0.0))
 
     @staticmethod
@@ -135,7 +136,7 @@ class SlideCabinetExpert(ScriptedExpert):
 
     def plan(self, sim, ee):
         h = self.handle0
-        open_ = GRIPPER_MAX_WIDTH
+        open_ = GRIPPER_MAX_WIDTH_M
         if self.phase == 0:
             wp = h + np.array([-0.07, -0.06, 0.0])
             return wp, open_, 0.0, self.reached(ee, wp)
@@ -186,7 +187,7 @@ class DoorExpert(ScriptedExpert):
 
     def plan(self, sim, ee):
         h = self.handle(sim, self.site) + np.array([0.0, 0.0, self.grasp_height])
-        open_ = GRIPPER_MAX_WIDTH
+        open_ = GRIPPER_MAX_WIDTH_M
         if self.phase <= 1:  # straight in: the reset already put the fingers in front of it
             close = float(np.linalg.norm(h - ee)) < 0.03
             return h, open_, 0.0, close or self.phase_t > 6

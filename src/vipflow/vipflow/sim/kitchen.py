@@ -22,7 +22,9 @@ from collections.abc import Callable
 import mujoco
 import numpy as np
 
-from vipflow.hardware import CameraTimeout, Frame, RobotError, RobotState, RobotTarget
+from vipflow.hardware import CameraTimeout, RobotError, RobotState, RobotTarget
+from vipflow.hardware.franka import FINGER_MAX_M
+from vipflow.hardware.simulator import SimCamera, SimClock, SimRobot
 from vipflow.sim.control import N_ARM, ServoConfig, ik_step, servo_command, site_pose, solve_ik
 from vipflow.sim.render import KitchenRenderer
 from vipflow.sim.tasks import CameraView, KitchenEnv, KitchenTask, get_task
@@ -31,8 +33,6 @@ CONTROL_RATE_HZ = 25.0
 PERIOD_NS = 40_000_000
 SUBSTEPS = 20  # 2 ms MuJoCo timestep x 20 = 40 ms
 START_NS = 1_000_000_000  # simulated time starts at 1 s (a 0 stamp reads as "unset" in ROS tools)
-FINGER_MAX = 0.04  # each finger slides 0..4 cm, so the gripper opens 0..8 cm
-GRIPPER_MAX_WIDTH = 2 * FINGER_MAX
 
 Driver = Callable[["KitchenSim"], RobotTarget]
 
@@ -101,7 +101,7 @@ class KitchenSim:
             start[:3] = self.data.site_xpos[self._task_site] + np.asarray(self.task.reset_offset) + noise
             if not self._place_arm(start):
                 raise RobotError(f"reset for {self.task.name}: no arm pose reaches {start[:3]}")
-            finger = FINGER_MAX if self.task.gripper_open else 0.0
+            finger = FINGER_MAX_M if self.task.gripper_open else 0.0
             self.data.qpos[N_ARM : N_ARM + 2] = finger
             mujoco.mj_forward(self.model, self.data)
             self._hold_here(finger)
@@ -180,7 +180,7 @@ class KitchenSim:
             step = joints - self.data.qpos[:N_ARM]
         period_s = PERIOD_NS / 1e9
         self.data.ctrl[:N_ARM] = servo_command(self.model, self.data, step, period_s, self.servo)
-        finger = float(np.clip(target.gripper_width / 2.0, 0.0, FINGER_MAX))
+        finger = float(np.clip(target.gripper_width / 2.0, 0.0, FINGER_MAX_M))
         self.data.ctrl[N_ARM : N_ARM + 2] = finger
 
     def _hold_here(self, finger: float | None = None) -> None:
@@ -239,70 +239,3 @@ class KitchenSim:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class SimCamera:
-    """``vipflow.hardware.Camera``: a new frame after every physics step, stamped in sim time."""
-
-    def __init__(self, sim: KitchenSim):
-        self._sim = sim
-        self._last_step = -1
-        self._running = False
-
-    def start(self) -> None:
-        self._running = True
-        self._last_step = self._sim.steps - 1  # the current scene counts as new
-
-    def read(self, timeout_s: float = 1.0) -> Frame:
-        if not self._running:
-            raise CameraTimeout("simulated camera is not started; call camera.start() first")
-        step, stamp, rgb = self._sim.wait_frame(self._last_step, timeout_s)
-        self._last_step = step
-        return Frame(stamp_ns=stamp, rgb=rgb)
-
-    def stop(self) -> None:
-        self._running = False
-
-
-class SimRobot:
-    """``vipflow.hardware.Robot``: each ``send`` is one 40 ms physics step toward the target."""
-
-    def __init__(self, sim: KitchenSim):
-        self._sim = sim
-        self._running = False
-
-    def start(self) -> None:
-        self._running = True
-
-    def state(self) -> RobotState:
-        return self._sim.state()
-
-    def send(self, target: RobotTarget) -> None:
-        if not self._running:
-            raise RobotError("simulated Franka is not started; call robot.start() first")
-        self._sim.step(target)
-
-    def hold(self) -> None:
-        self._sim.hold()
-
-    def recover(self) -> None:
-        """Nothing latches in simulation; holding is the recovered state."""
-        self._sim.hold()
-
-    def stop(self) -> None:
-        self._sim.hold()
-        self._running = False
-
-
-class SimClock:
-    """``vipflow.hardware.Clock`` in simulated time: sleeping steps the physics (no wall wait)."""
-
-    def __init__(self, sim: KitchenSim):
-        self._sim = sim
-
-    def now_ns(self) -> int:
-        return self._sim.now_ns()
-
-    def sleep_until(self, t_ns: int) -> None:
-        while self._sim.now_ns() < t_ns:
-            self._sim.step()

@@ -14,43 +14,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 
+from vipflow.evaluation.table import comparison_table
+from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_success_bars
 from vipflow.policy.curves import read_metrics
-from vipflow.rewards import distance_to_goal, step_rewards
-from vipflow.runtime.table import comparison_table
 from vipflow.sim.workflow import RewardReport, WorkflowResult
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}
 
 
 def plot_demo_rewards(rewards: RewardReport, path: Path, title: str) -> Path:
-    """Distance to goal (−value) of every demo over time, and the mean per-step reward by label."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(2, 1))
-    seen: set[str] = set()
-    for label, vals in zip(rewards.labels, rewards.values, strict=True):
-        t = np.arange(len(vals)) / 25.0
-        top.plot(t, distance_to_goal(vals), color=COLORS.get(label, "tab:gray"), alpha=0.6, lw=1,
-                 label=None if label in seen else label)
-        seen.add(label)
-    top.set_ylabel("distance to goal (−value)")
-    top.set_title(title)
-    top.legend()
-    for label in ("success", "failure"):
-        pairs = zip(rewards.values, rewards.labels, strict=True)
-        series = [step_rewards(v) for v, lab in pairs if lab == label]
-        if series:
-            n = min(len(s) for s in series)
-            mean = np.mean([s[:n] for s in series], axis=0)
-            bottom.plot(np.arange(n) / 25.0, mean, color=COLORS[label], label=f"{label} (mean)")
-    bottom.axhline(0.0, color="black", lw=0.5)
-    bottom.set_ylabel("reward v[t+1] − v[t]")
-    bottom.set_xlabel("time (s)")
-    bottom.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    """Distance to goal (−value) of every demo by label, the goal frames (the successful demos' final
+    frames, whose mean embedding is the goal) starred, and the mean per-step reward by label."""
+    curves = [LabeledCurve(f"demo {i}", v, label, (len(v) - 1,) if label == "success" else ())
+              for i, (label, v) in enumerate(zip(rewards.labels, rewards.values, strict=True))]
+    return plot_labeled_curves(path, curves, title=title, fps=25.0)
 
 
 def plot_training(result: WorkflowResult, path: Path) -> Path:
@@ -92,6 +70,7 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
     training_png = plot_training(result, out / "training_curves.png")
     table = comparison_table(result.ledgers.values())
     table_png = table.to_png(out / "success_table.png")
+    bars_png = plot_success_bars(table, out / "success_bars.png")
     r = result.rewards
     n_ok = sum(ok for _, ok, _ in result.demos)
     kinds: dict[str, list[int]] = {}
@@ -152,6 +131,8 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         table.to_markdown(),
         "",
         f"![success table]({table_png.name})",
+        "",
+        f"![success rates with Wilson 95 % intervals]({bars_png.name})",
         "",
         "Rollouts are episodes under `evaluation/<policy>/seed<k>/episodes/`; ledgers beside them.",
         "",

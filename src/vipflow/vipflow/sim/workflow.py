@@ -8,7 +8,6 @@ module only wires them together for the simulator and measures.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -21,23 +20,20 @@ import torch
 
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.episodes import read_episode, usable_episodes
+from vipflow.evaluation.ledger import Ledger
+from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.sim_backend import SimBackend
+from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.config import TrainConfig
 from vipflow.policy.pipeline import train as train_policy
 from vipflow.policy.weights import WeightingConfig
 from vipflow.rewards import step_rewards, values
-from vipflow.runtime.ledger import Ledger
-from vipflow.runtime.limits import SafetyLimits, StepLimits
-from vipflow.runtime.session import EvaluationConfig, EvaluationSession, Goal
-from vipflow.runtime.sim_backend import SimBackend
+from vipflow.runtime.limits import SIM_PROFILE, profile_limits
 from vipflow.sim.demos import record_demos
 from vipflow.sim.encoder import KitchenEncoderConfig, kitchen_encoder
 from vipflow.sim.tasks import get_task
-
-# The demos move the hand up to ~2 cm per 40 ms tick; the hardware default (1 cm) would make
-# every policy slower than the demonstrations it imitates. Rotation and joints scale alike.
-SIM_STEP_LIMITS = StepLimits(max_translation_m=0.025, max_rotation_rad=0.1, max_joint_rad=0.06)
 
 
 class SimulatorJudges:
@@ -183,38 +179,38 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
 
 
 def evaluate_policy(
-    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray
+    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
+    encoder_weights: Path | None = None,
+    live: LivePublisher | None = None,
 ) -> Ledger:
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
     if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
         return Ledger.load(out / "ledger.json")
-    backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
+    task = get_task(cfg.task)
+    policy = load_policy(policy_path)
+    config, info = evaluation_from_task(
+        task.name, policy, policy_path, encoder, name=name, output_dir=out, encoder_weights=encoder_weights,
+        seed=cfg.seed, rollouts=cfg.rollouts, horizon=cfg.resolved_eval_horizon, goal_text=task.goal_text,
+    )
     session = EvaluationSession(
-        backend,
+        SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size),
         encoder,
-        load_policy(policy_path),
-        EvaluationConfig(
-            output_dir=out,
-            policy_name=name,
-            task=get_task(cfg.task).name,
-            rollouts=cfg.rollouts,
-            horizon=cfg.resolved_eval_horizon,
-            seed=cfg.seed,
-            goal_text=get_task(cfg.task).goal_text,
-            policy_path=str(policy_path),
-        ),
+        policy,
+        config,
         SimulatorJudges(),
-        limits=dataclasses.replace(SafetyLimits(), step=SIM_STEP_LIMITS),
+        limits=profile_limits(SIM_PROFILE),  # the simulator's own steps (2.5 cm), not the arm's 1 cm
         goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
-        encoder_info={"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-                      "inference": encoder.inference_tag},
+        encoder_info=info,
+        live=live,
     )
     return session.run()
 
 
-def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> WorkflowResult:
-    """Run every stage, saying what happens; returns everything the report needs."""
+def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
+                 live: LivePublisher | None = None) -> WorkflowResult:
+    """Run every stage, saying what happens; returns everything the report needs. ``live``: a
+    Foxglove viewer of the demos being recorded and the evaluation rollouts."""
     task = get_task(cfg.task)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +240,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     dataset = out / "demos"
     demos = record_demos(
         dataset, task.name, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
-        image_size=cfg.image_size, progress=cfg.progress,
+        image_size=cfg.image_size, progress=cfg.progress, live=live,
     )
     ok = sum(success for _, success, _ in demos)
     say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
@@ -264,7 +260,7 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print) -> Wor
     clock["train"] = time.perf_counter() - t
 
     t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
-    evaluate_policies(cfg, encoder, rewards.goal, result, say)
+    evaluate_policies(cfg, encoder, rewards.goal, result, say, live)
     clock["evaluate"] = time.perf_counter() - t
     return result
 
@@ -292,9 +288,10 @@ def train_policies(
 
 def evaluate_policies(
     cfg: WorkflowConfig, encoder: Encoder, goal: np.ndarray, result: WorkflowResult,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = print, live: LivePublisher | None = None,
 ) -> None:
     for method in cfg.methods:
-        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal)
+        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal, result.encoder_path,
+                                 live)
         result.ledgers[cfg.policy_name(method)] = ledger
         say(f"      {cfg.policy_name(method)}: {ledger.successes}/{ledger.n} successful")
