@@ -140,9 +140,10 @@ def test_cpu_without_native_bf16_refuses_bf16_and_auto_picks_fp32(tmp_path, monk
         small(tmp_path, runtime="openvino", precision="bf16")
     enc = small(tmp_path, runtime="auto", precision="auto")
     with caplog.at_level(logging.INFO):
-        assert enc.inference_tag == "openvino-fp32"  # the exact compiled path, no calibration run
+        assert enc.inference_tag == "onnxruntime-fp32"  # the fastest exact path, no calibration run
     assert "bf16 needs native support" in caplog.text
     assert not list((tmp_path / "compiled").glob("**/decision.json"))
+    assert small(tmp_path, runtime="auto", precision="fp32").runtime == "onnxruntime"
 
 
 def test_task_config_spells_the_same_choices():

@@ -80,8 +80,8 @@ class Encoder:
         self, runtime: str, precision: str | None, compiled_cache: str | Path | CompiledCache | None
     ) -> None:
         self.requested_runtime = runtime
-        self.runtime = resolve_runtime(runtime, self.device, self.dtype)
         self.requested_precision = precision or _DTYPE_PRECISION[self.dtype]
+        self.runtime = resolve_runtime(runtime, self.device, self.dtype, self.requested_precision)
         if precision not in (None, AUTO):
             check_precision(self.runtime, precision, self.device)
         self._precision = None if self.requested_precision == AUTO else self.requested_precision
@@ -118,17 +118,23 @@ class Encoder:
 
     @property
     def precision(self) -> str:
-        """The image tower's precision; ``auto`` is decided on first use (agreement.py), then fixed."""
+        """The image tower's precision; ``auto`` is decided on first use (agreement.py), then fixed.
+
+        When ``auto`` ends at fp32 under an ``auto`` runtime, the runtime becomes the fastest
+        one for fp32.
+        """
         if self._precision is None:
             from vipflow.encoders.agreement import choose_precision
 
             self._precision = choose_precision(self)
+            self.runtime = resolve_runtime(self.requested_runtime, self.device, self.dtype, self._precision)
         return self._precision
 
     @property
     def inference_tag(self) -> str:
         """``runtime-precision`` of the image embeddings: part of every embedding-cache key."""
-        return f"{self.runtime}-{self.precision}"
+        precision = self.precision  # first: resolving auto may settle the runtime
+        return f"{self.runtime}-{precision}"
 
     def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
         version = weights_version(self.module)
