@@ -139,7 +139,9 @@ class Encoder:
     def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
         version = weights_version(self.module)
         compiled = runtime != "eager"
-        slot = (tower, runtime, precision, tuple(x.shape[1:]), torch.get_num_threads() if compiled else 0)
+        batch = 1 if compiled and len(x) == 1 else None  # compiled: a batch-1 model for single frames
+        threads = torch.get_num_threads() if compiled else 0
+        slot = (tower, runtime, precision, batch, tuple(x.shape[1:]), threads)
         found = self._runners.get(slot)
         if found is None or found[0] != version:
             if tower == "text":
