@@ -41,6 +41,7 @@ from vipflow.encoders import Encoder, load_encoder
 from vipflow.encoders.agreement import agreement, calibration_episodes, embed_episodes
 from vipflow.encoders.compiled_cache import CompiledCache
 from vipflow.encoders.inference import RUNTIMES, cpu_flags, installed, isa_flags, supported_precisions
+from vipflow.interrupt import run_script
 
 EXACT = 1e-5
 TARGETS = {
@@ -196,4 +197,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every measurement finished)")

@@ -41,12 +41,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vipflow.cli.encoders import add_inference_arguments
+from vipflow.cli.options import add_options, from_args
+from vipflow.encoder_inference import InferenceConfig
 from vipflow.encoders import load_encoder
 from vipflow.encoders.inference import isa_flags
 from vipflow.hardware import MonotonicClock
 from vipflow.hardware.envelope import WATCHDOG_MAX_STALE_TICKS
 from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.interrupt import run_script
 from vipflow.policy.untrained import untrained_policy
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
@@ -56,8 +58,9 @@ from vipflow.runtime.safety import SafetyLayer
 
 def encoder_factory(args):
     """Picklable recipe of the benchmark encoder (the product's runtime/precision defaults)."""
-    return functools.partial(load_encoder, "vip", arch=args.arch, random_init=True, runtime=args.runtime,
-                             precision=args.precision)
+    inference = from_args(InferenceConfig, args)
+    return functools.partial(load_encoder, "vip", arch=args.arch, random_init=True, runtime=inference.runtime,
+                             precision=inference.precision)
 
 
 class SweepingPolicy:
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera-fps", type=float, default=30.0)
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--rt-priority", type=int, default=80, help="loop thread SCHED_FIFO priority (0: off)")
-    add_inference_arguments(p)
+    add_options(p, InferenceConfig)
     p.add_argument("--live", action="store_true", help="also run process mode with the live view on")
     p.add_argument("--live-block", type=int, default=50, help="--live: ticks per publishing / quiet block")
     p.add_argument("--out", type=Path, default=Path("bench/results/loop.json"))
@@ -257,4 +260,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "no report written (the JSON is written only when the run finished)")

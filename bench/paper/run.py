@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -35,21 +34,21 @@ from vipflow.sim import configure_gl
 
 configure_gl()
 
+from vipflow.demo_config import KitchenEncoderConfig, WorkflowConfig  # noqa: E402
 from vipflow.encoders import Encoder, load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
 from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
+from vipflow.interrupt import run_script  # noqa: E402
 from vipflow.metrics import bump_rate, voc  # noqa: E402
 from vipflow.rewards import step_rewards, values  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
 from vipflow.sim.encoder import (  # noqa: E402
-    KitchenEncoderConfig,
     asset_name,
     kitchen_encoder,
     train_kitchen_encoder,
 )
 from vipflow.sim.tasks import TASKS  # noqa: E402
 from vipflow.sim.workflow import (  # noqa: E402
-    WorkflowConfig,
     WorkflowResult,
     episode_embeddings,
     evaluate_policies,
@@ -289,4 +288,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "finished stages are kept in --work (demos, encoders, policy checkpoints, judged "
+                     "ledgers); run the same command to continue")

@@ -30,14 +30,15 @@ from torch.utils.data import DataLoader, TensorDataset
 from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
+from vipflow.interrupt import Interrupted, run_script
 from vipflow.policy.cache import EmbeddingCache
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.from_episodes import load_episodes
+from vipflow.policy.embedded_episodes import load_episodes
+from vipflow.policy.goals import demo_goals
 from vipflow.policy.model import build_policy_net, torch_threads
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.trainer import fit
+from vipflow.policy.training_set import prepare
 
 PERIOD_NS = 40_000_000
 
@@ -121,6 +122,8 @@ def main() -> None:
         )
         data = prepare(episodes, demo_goals(episodes), ref, cfg)
         result = fit(data, cfg)
+        if result.stop_signal is not None:  # fit stops gracefully; the benchmark must not go on
+            raise Interrupted(result.stop_signal)
         base_s = baseline_loop(data, cfg, args.baseline_steps)
         with torch_threads(cfg.num_threads):  # the same loop without the thread-count difference
             base_1t_s = baseline_loop(data, cfg, args.baseline_steps)
@@ -180,4 +183,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every timing finished)")

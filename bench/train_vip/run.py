@@ -33,15 +33,16 @@ import torchvision
 from torch.utils.data import DataLoader, IterableDataset
 from torchvision import transforms
 
-from vipflow.training.cache import FrameCache
-from vipflow.training.config import TrainConfig
-from vipflow.training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
-from vipflow.training.distributed import DistEnv
-from vipflow.training.model import TrainModule, build_encoder
-from vipflow.training.sampling import vip_indices
-from vipflow.training.sources import discover_sources
-from vipflow.training.synthetic import drifting_square_video
-from vipflow.training.trainer import StepRunner
+from vipflow.encoder_training.cache import FrameCache
+from vipflow.encoder_training.config import TrainConfig
+from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
+from vipflow.encoder_training.distributed import DistEnv
+from vipflow.encoder_training.model import TrainModule, build_encoder
+from vipflow.encoder_training.sampling import vip_indices
+from vipflow.encoder_training.sources import discover_sources
+from vipflow.encoder_training.synthetic import drifting_square_video
+from vipflow.encoder_training.trainer import StepRunner
+from vipflow.interrupt import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every size finished)")

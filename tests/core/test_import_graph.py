@@ -29,11 +29,6 @@ KNOWN_AREA_CYCLES = [{"vipflow.actions", "vipflow.episodes", "vipflow.hardware"}
 # Function-level vipflow imports without a reason yet, in modules the configuration / training /
 # ROS changes are rewriting (issue 15, deliverables 1, 3 and 5). Empty this list, don't grow it.
 KNOWN_UNEXPLAINED = {
-    "vipflow.cli.train": 2,  # task_config, policy.pipeline
-    "vipflow.policy.pipeline": 1,  # encoders
-    "vipflow.task_config": 4,  # runtime.limits, actions, encoders.families, policy.weights
-    "vipflow.node_support": 5,  # the error types of every area (moves to vipflow.ros)
-    "vipflow.sim.encoder": 1,  # vipflow.training (renamed by the encoder-training change)
     "vipflow.encoders.download": 2,  # the hidden cycle above
     "vipflow.encoders.encoder": 1,  # the hidden cycle above
 }

@@ -26,7 +26,7 @@ def test_check_reports_agreement_per_path(tmp_path, capsys):
             cv2.imwrite(str(folder / f"frame_{t}.png"), frame)
     out = tmp_path / "check.json"
     code = main(["encoders", "check", str(tmp_path / "a"), str(tmp_path / "b"), "--encoder", "vip",
-                 "--arch", "convnet-small", "--random-init", "--runtime", "onnxruntime", "eager",
+                 "--encoder-arch", "convnet-small", "--random-init", "--runtime", "onnxruntime", "eager",
                  "--precision", "fp32", "--labels", "success", "failure", "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
@@ -40,7 +40,7 @@ def test_check_reports_agreement_per_path(tmp_path, capsys):
 
 @pytest.mark.skipif(not inf.native_bf16(torch.device("cpu")), reason="this CPU has no native bf16")
 def test_check_without_inputs_uses_the_calibration_set(capsys):
-    code = main(["encoders", "check", "--encoder", "vip", "--arch", "convnet-small", "--random-init",
+    code = main(["encoders", "check", "--encoder", "vip", "--encoder-arch", "convnet-small", "--random-init",
                  "--runtime", "onnxruntime", "--precision", "bf16"])
     assert code == 0
     text = capsys.readouterr().out
@@ -49,5 +49,5 @@ def test_check_without_inputs_uses_the_calibration_set(capsys):
 
 def test_check_names_a_bad_input(tmp_path, capsys):
     missing = str(tmp_path / "missing.mp4")
-    code = main(["encoders", "check", missing, "--random-init", "--arch", "convnet-small"])
+    code = main(["encoders", "check", missing, "--random-init", "--encoder-arch", "convnet-small"])
     assert code == 2 and "does not exist" in capsys.readouterr().err

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 import vipflow
+from vipflow.cli.main import build_parser
+from vipflow.config_schema import ConfigError, from_mapping, param_specs
 from vipflow.encoders import inference as inf
 from vipflow.encoders import load_encoder
 from vipflow.encoders.agreement import GATE, agreement, calibration_episodes, embed_episodes
 from vipflow.encoders.compiled_cache import MANIFEST, CompiledCache
 from vipflow.encoders.inference import PrecisionNotSupportedError, RuntimeNotAvailableError
-from vipflow.task_config import ENCODER_PRECISIONS, ENCODER_RUNTIMES
+from vipflow.task_config import EncoderSpec
 
 KITCHEN = Path(vipflow.__file__).parent / "assets" / "kitchen_vip_no_slide_cabinet.safetensors"
 BF16 = pytest.mark.skipif(not inf.native_bf16(torch.device("cpu")), reason="this CPU has no native bf16")
@@ -146,9 +148,42 @@ def test_cpu_without_native_bf16_refuses_bf16_and_auto_picks_fp32(tmp_path, monk
     assert small(tmp_path, runtime="auto", precision="fp32").runtime == "onnxruntime"
 
 
-def test_task_config_spells_the_same_choices():
-    assert (*inf.RUNTIMES, inf.AUTO) == ENCODER_RUNTIMES
-    assert (*inf.PRECISIONS, inf.AUTO) == ENCODER_PRECISIONS
+EMBEDDING_COMMANDS = (["rewards", "x.mp4"], ["train", "d"], ["demo"], ["evaluate", "run", "--policy", "p"])
+
+
+def _action(argv: list[str], flag: str):
+    parser = build_parser()
+    for word in argv:  # walk down to the subcommand's parser
+        sub = next((a for a in parser._actions if a.choices and word in a.choices), None)
+        if sub is not None and not isinstance(sub.choices, tuple):
+            parser = sub.choices[word]
+    return next(a for a in parser._actions if flag in a.option_strings)
+
+
+@pytest.mark.parametrize("argv", EMBEDDING_COMMANDS, ids=lambda a: a[0])
+def test_every_embedding_command_has_the_one_runtime_and_precision_option(argv, capsys):
+    runtime, precision = _action(argv, "--runtime"), _action(argv, "--precision")
+    assert tuple(runtime.choices) == (*inf.RUNTIMES, inf.AUTO)
+    assert tuple(precision.choices) == (*inf.PRECISIONS, inf.AUTO)
+    assert "agreement gate" in precision.help and "(default: " in precision.help
+    args = build_parser().parse_args([*argv, "--runtime", "openvino", "--precision", "bf16"])
+    assert (args.encoder_runtime, args.encoder_precision) == ("openvino", "bf16")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--precision", "int4"])
+    assert "argument --precision: 'int4' is not one of" in capsys.readouterr().err
+
+
+def test_task_yaml_and_node_parameters_take_the_same_declaration():
+    from rwr_policy_node.params import PolicyNodeParams
+    from vip_reward_node.params import RewardNodeParams
+
+    assert (EncoderSpec().runtime, EncoderSpec().precision) == (inf.AUTO, inf.AUTO)
+    with pytest.raises(ConfigError, match=r"encoder\.precision: 'int4' is not one of"):
+        from_mapping(EncoderSpec, {"precision": "int4"}, "encoder")
+    for schema in (RewardNodeParams, PolicyNodeParams):
+        specs = {s.name: s for s in param_specs(schema)}
+        assert specs["encoder_runtime"].choices == (*inf.RUNTIMES, inf.AUTO)
+        assert specs["encoder_precision"].choices == (*inf.PRECISIONS, inf.AUTO)
 
 
 def test_agreement_metrics():

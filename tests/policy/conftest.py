@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from vipflow.actions import actions_from_states, proprio_vector
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.dataset import EpisodeData
+from vipflow.policy.train_config import TrainConfig
+from vipflow.policy.transitions import EpisodeData
 
 DX = 0.2 * 0.04  # ee x displacement per tick (p advances 0.04 per tick, x = 0.3 + 0.2 p)
 PROPRIO = ("ee_pose", "gripper")

@@ -16,9 +16,10 @@ from vipflow.policy import (
     NonFiniteDataError,
     TaskConditioningError,
 )
-from vipflow.policy.dataset import demo_goals, split_episodes, stack_transitions
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.goals import demo_goals
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.training_set import prepare
+from vipflow.policy.transitions import split_episodes, stack_transitions
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")
 

@@ -11,12 +11,11 @@ import pytest
 
 from vipflow.encoders import load_encoder
 from vipflow.policy import GoalError, TaskConditioningError, load_policy
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.from_episodes import embed_texts, explicit_goals
-from vipflow.policy.pipeline import train
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.goals import demo_goals, embed_texts, explicit_goals
+from vipflow.policy.policy_config import EncoderRef
+from vipflow.policy.train import train
 from vipflow.policy.trainer import fit
+from vipflow.policy.training_set import prepare
 from vipflow.policy.weights import WeightingConfig
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")

@@ -16,7 +16,7 @@ from vipflow.policy import (
     NonFiniteDataError,
     load_policy,
 )
-from vipflow.policy.pipeline import train
+from vipflow.policy.train import train
 
 
 def _cfg(small_config, datasets, weights, tmp_path, **kw):

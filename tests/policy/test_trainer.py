@@ -10,10 +10,10 @@ import pytest
 from safetensors.torch import load_file
 
 from vipflow.policy import ResumeMismatchError, load_policy
-from vipflow.policy.dataset import demo_goals
-from vipflow.policy.prepared import prepare
-from vipflow.policy.spec import EncoderRef
+from vipflow.policy.goals import demo_goals
+from vipflow.policy.policy_config import EncoderRef
 from vipflow.policy.trainer import fit
+from vipflow.policy.training_set import prepare
 from vipflow.policy.weights import WeightingConfig
 
 ENC = EncoderRef("vip", "synthetic", "synthetic-encoder", 8, "l2")

@@ -8,7 +8,8 @@ from reward_sequences import approaching, write_mp4
 
 from vipflow.encoders import TextNotSupportedError, load_encoder
 from vipflow.metrics import bump_rate, voc
-from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
+from vipflow.policy.goals import goal_from_episodes, goal_from_images, goal_from_text
+from vipflow.rewards import step_rewards, values
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_camera_can_be_read_from_a_perception_thread_while_the_loop_steps(slide_
 
 
 def test_the_demo_command_offers_exactly_the_simulated_tasks():
-    from vipflow.cli.demo import TASK_NAMES
+    from vipflow.demo_config import KITCHEN_TASKS as TASK_NAMES
     from vipflow.sim import TASKS
 
     assert sorted(TASK_NAMES) == sorted(TASKS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, require, to_flat
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.encoder_inference import precision_option, runtime_option
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.task_config import IMAGE_FORMATS, GoalSpec, TaskConfig
-from vipflow.topic_hardware import TopicHardwareConfig
 
 JUDGES = ("operator", "topic")
 
@@ -24,6 +25,8 @@ class PolicyNodeParams:
         "weights of the encoder the policy was trained on ('' = the weights directory); fingerprint-checked",
     )
     device: str = option("cpu", "torch device of encoder and policy: cpu, cuda or cuda:N")
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     torch_threads: int = option(1, "torch threads of the encoder thread (keeps the 25 Hz thread responsive)")
     rate_hz: float = option(25.0, "control rate (VIP paper: 25 Hz)")
     horizon: int = option(0, "ticks per ~/start (0 = until ~/stop)")
@@ -114,6 +117,8 @@ def policy_params_from_task(task: TaskConfig) -> dict:
     return {
         "task": task.task,
         "rate_hz": task.rate_hz,
+        "encoder_runtime": task.encoder.runtime,
+        "encoder_precision": task.encoder.precision,
         "command_topic": task.topics.command,
         "controller": task.robot.controller,
         **TopicHardwareConfig.task_params(task),

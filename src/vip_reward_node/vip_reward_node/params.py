@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, require, to_flat
-from vipflow.task_config import ENCODER_PRECISIONS, ENCODER_RUNTIMES, GoalSpec, TaskConfig
+from vipflow.encoder_inference import precision_option, runtime_option
+from vipflow.task_config import GoalSpec, TaskConfig
 
 QOS_RELIABILITY = ("best_effort", "reliable")
 
@@ -22,10 +23,8 @@ class RewardNodeParams:
     encoder_arch: str = option("", "architecture ('' = the family default)")
     encoder_weights: str = option("", "weights file: official .pt or our .safetensors")
     device: str = option("cpu", "torch device: cpu, cuda or cuda:N")
-    encoder_runtime: str = option("auto", "inference runtime: eager, openvino, onnxruntime or auto",
-                                  choices=ENCODER_RUNTIMES)
-    encoder_precision: str = option("auto", "inference precision: fp32, bf16, fp16 or auto",
-                                    choices=ENCODER_PRECISIONS)
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     gamma: float = option(0.98, "discount γ (LIV's cosine similarity is divided by 1-γ)")
     task: str = option("", "dataset goals: whose demos to use in a multi-task dataset ('' = the only task)")
     goal: GoalSpec = field(default_factory=lambda: GoalSpec(source="images"))

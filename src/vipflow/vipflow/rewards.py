@@ -1,4 +1,4 @@
-"""Goal-conditioned values and per-step rewards (VIP eq. 4 / LIV eq. 2), and goal construction.
+"""Goal-conditioned values and per-step rewards (VIP eq. 4 / LIV eq. 2); goals: ``vipflow.policy.goals``.
 
 v_t = S(phi(o_t), phi(g)) with S = -||a-b||_2 (VIP, R3M, ResNet) or cos(a,b)/(1-gamma) (LIV);
 r_t = v_{t+1} - v_t, so the rewards of an episode telescope to v_T - v_0.
@@ -6,16 +6,7 @@ r_t = v_{t+1} - v_t, so the rewards of an episode telescope to v_T - v_0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-from vipflow.recordings import read_frames
-
-if TYPE_CHECKING:
-    from vipflow.encoders import Encoder
 
 SIMILARITIES = ("l2", "cosine")
 
@@ -54,45 +45,3 @@ def distance_to_goal(values: np.ndarray) -> np.ndarray:
     """What the papers' reward-curve figures plot: -value (the L2 distance for VIP/R3M,
     -cos/(1-gamma) for LIV)."""
     return -np.asarray(values, dtype=np.float32)
-
-
-# Goals -----------------------------------------------------------------------------------------
-
-
-def goal_from_images(encoder: Encoder, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    """Mean embedding of one or more goal images (VIP's real-robot recipe). Accepts one (H,W,3)
-    image, a (N,H,W,3) stack, or a list of images of different sizes."""
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        images = images[None]
-    if isinstance(images, np.ndarray):
-        embeddings = encoder.embed_images(images)
-    else:
-        if not images:
-            raise ValueError("goal_from_images needs at least one image")
-        embeddings = np.concatenate([encoder.embed_images(np.asarray(im)[None]) for im in images])
-    return embeddings.mean(axis=0)
-
-
-def goal_from_text(encoder: Encoder, text: str) -> np.ndarray:
-    """Embedding of a sentence such as "fold the towel" (LIV only; others raise TextNotSupportedError)."""
-    if not text.strip():
-        raise ValueError("goal text is empty")
-    return encoder.embed_text([text])[0]
-
-
-def goal_from_episodes(
-    encoder: Encoder, episodes: Sequence[np.ndarray | str | Path], last_k: int = 1
-) -> np.ndarray:
-    """Mean embedding of the last ``last_k`` frames of each episode (VIP App. F: the mean embedding
-    of the demos' final frames). Items are (T,H,W,3) arrays or paths (mp4, frame folder, episode)."""
-    if last_k < 1:
-        raise ValueError(f"last_k must be >= 1, got {last_k}")
-    if not episodes:
-        raise ValueError("goal_from_episodes needs at least one episode")
-    finals = []
-    for ep in episodes:
-        frames = read_frames(ep) if isinstance(ep, str | Path) else np.asarray(ep)
-        if frames.ndim != 4 or len(frames) == 0:
-            raise ValueError(f"episode frames must be (T,H,W,3) with T>0, got shape {frames.shape}")
-        finals.append(encoder.embed_images(frames[-last_k:]))
-    return np.concatenate(finals).mean(axis=0)

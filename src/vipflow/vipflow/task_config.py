@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from vipflow.config_schema import ConfigError, deep_merge, from_mapping
+from vipflow.actions import PROPRIO_FEATURES, action_space
+from vipflow.config_schema import ConfigError, deep_merge, from_mapping, load_yaml
 from vipflow.config_schema import option as _f
+from vipflow.encoder_inference import precision_option, runtime_option
+from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
 
 SCHEMA_VERSION = 1
 TASK_KINDS = ("real", "sim")
@@ -30,11 +31,13 @@ CAMERA_DRIVERS = ("realsense2_camera", "pyrealsense2", "sim")
 ROBOT_DRIVERS = ("franka_ros2", "sim")
 GOAL_SOURCES = ("dataset", "images", "text")
 IMAGE_FORMATS = ("raw", "jpeg", "png")
-# vipflow.encoders.inference's RUNTIMES / PRECISIONS plus "auto", spelled out to keep this module
-# torch-free (tests/encoders/test_runtimes.py checks they agree).
-ENCODER_RUNTIMES = ("eager", "openvino", "onnxruntime", "auto")
-ENCODER_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 ENV_CONFIG_DIR = "VIPFLOW_CONFIG_DIR"
+# Sane ranges: a count, horizon or rate outside them is a typo that would run without end.
+RATE = "[1, 1000]"  # Hz
+STEPS = "[2, 100000]"  # ticks per episode or rollout (66 min at 25 Hz)
+COUNT = "[1, 10000]"
+SECONDS = "[0, 3600]"
+PIXELS = "[1, 8192]"
 
 
 class TaskConfigError(ConfigError):
@@ -49,7 +52,7 @@ class GoalSpec:
     text: str = _f("", "goal sentence (LIV text goal; also the episode's goal text)")
     images: tuple[str, ...] = _f((), "goal images (png/jpg) whose mean embedding is the goal")
     dataset: str = _f("", "source 'dataset': directory of the demos ('' in a task file = record.dataset)")
-    last_frames: int = _f(1, "source 'dataset': final frames averaged per successful demo")
+    last_frames: int = _f(1, "source 'dataset': final frames averaged per successful demo", bounds=COUNT)
 
     def describe(self) -> str:
         """One line for logs and ledgers saying what the goal is."""
@@ -65,14 +68,8 @@ class EncoderSpec:
     name: str = _f("vip", "encoder family: vip, r3m, liv or resnet50")
     arch: str = _f("", "architecture ('' = the family's default, e.g. resnet50)")
     weights: str = _f("", "weights file (official .pt or our .safetensors); '' = pass it at launch")
-    runtime: str = _f(
-        "auto", "inference runtime: eager, openvino, onnxruntime or auto (the fastest installed)",
-        choices=ENCODER_RUNTIMES,
-    )
-    precision: str = _f(
-        "auto", "inference precision: fp32, bf16, fp16 or auto (the fastest passing the agreement gate)",
-        choices=ENCODER_PRECISIONS,
-    )
+    runtime: str = runtime_option()
+    precision: str = precision_option()
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,9 @@ class RewardSpec:
 @dataclass(frozen=True)
 class PolicySpec:
     algorithm: str = _f("rwr", "offline method: rwr, bc or awr")
-    tau: float = _f(0.1, "RWR temperature τ: weight exp(τ·R) (VIP paper: 0.1; CloseDrawer: 1)")
+    tau: float = _f(
+        0.1, "RWR temperature τ: weight exp(τ·R) (VIP paper: 0.1; CloseDrawer: 1)", bounds="[0, 1000]"
+    )
     action_space: str = _f("ee_delta", "ee_delta (7-D) or joint_delta (8-D)")
     proprio: tuple[str, ...] = _f(("ee_pose", "gripper"), "proprioceptive features the policy observes")
 
@@ -91,31 +90,31 @@ class PolicySpec:
 @dataclass(frozen=True)
 class RecordSpec:
     dataset: str = _f("", "dataset directory ('' = ~/vipflow_data/<task>)")
-    episodes: int = _f(20, "demos per recording session")
-    horizon: int = _f(50, "steps per demo at rate_hz (VIP paper: 50 steps at 25 Hz)")
-    reset_s: float = _f(10.0, "reset time between demos, seconds")
+    episodes: int = _f(20, "demos per recording session", bounds=COUNT)
+    horizon: int = _f(50, "steps per demo at rate_hz (VIP paper: 50 steps at 25 Hz)", bounds=STEPS)
+    reset_s: float = _f(10.0, "reset time between demos, seconds", bounds=SECONDS)
     image_format: str = _f("raw", "how frames are stored: raw, jpeg or png", choices=IMAGE_FORMATS)
 
 
 @dataclass(frozen=True)
 class EvaluateSpec:
-    rollouts: int = _f(10, "evaluation rollouts per policy (VIP paper: 10)")
-    horizon: int = _f(100, "steps per rollout (VIP paper: 100)")
-    reset_s: float = _f(10.0, "reset time between rollouts, seconds")
+    rollouts: int = _f(10, "evaluation rollouts per policy (VIP paper: 10)", bounds=COUNT)
+    horizon: int = _f(100, "steps per rollout (VIP paper: 100)", bounds=STEPS)
+    reset_s: float = _f(10.0, "reset time between rollouts, seconds", bounds=SECONDS)
 
 
 @dataclass(frozen=True)
 class SafetySpec:
     limits: str = _f("../safety_default.yaml", "base safety-limits YAML (relative to this file)")
-    overrides: dict = _f({}, "per-task changes merged over the base limits (same sections)")  # noqa: RUF009
+    overrides: dict = _f({}, "per-task changes merged over the base limits (same sections)")
 
 
 @dataclass(frozen=True)
 class CameraSpec:
     driver: str = _f("realsense2_camera", "camera driver", choices=CAMERA_DRIVERS)
-    width: int = _f(640, "colour image width, pixels")
-    height: int = _f(480, "colour image height, pixels")
-    fps: int = _f(30, "camera frame rate")
+    width: int = _f(640, "colour image width, pixels", bounds=PIXELS)
+    height: int = _f(480, "colour image height, pixels", bounds=PIXELS)
+    fps: int = _f(30, "camera frame rate", bounds=RATE)
 
 
 @dataclass(frozen=True)
@@ -151,7 +150,7 @@ class TaskConfig:
     task: str = _f("", "task name (file name without .yaml)")
     kind: str = _f("real", "real robot or simulated kitchen", choices=TASK_KINDS)
     description: str = _f("", "what success looks like, for the operator")
-    rate_hz: float = _f(25.0, "control and recording grid rate (VIP paper: 25 Hz)")
+    rate_hz: float = _f(25.0, "control and recording grid rate (VIP paper: 25 Hz)", bounds=RATE)
     goal: GoalSpec = field(default_factory=GoalSpec)
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
     reward: RewardSpec = field(default_factory=RewardSpec)
@@ -217,18 +216,13 @@ class TaskConfig:
                 f"{self.source or self.task}: safety.limits file {path} not found; point it at "
                 "config/safety_default.yaml or a copy of it"
             )
-        try:
-            base = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise TaskConfigError(f"{path} is not valid YAML: {exc}") from exc
+        base = load_yaml(path, TaskConfigError) or {}
         if not isinstance(base, dict):
             raise TaskConfigError(f"{path}: safety limits must be a mapping of sections")
         return deep_merge(base, self.safety.overrides)
 
     def safety_limits(self):
         """The merged limits as ``vipflow.runtime.limits.SafetyLimits`` (validated there)."""
-        from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
-
         try:
             # A simulated task's limits are the simulator's profile (its world frame, model joints).
             profile = SIM_PROFILE if self.kind == "sim" else "franka"
@@ -239,7 +233,6 @@ class TaskConfig:
 
 def _check(cfg: TaskConfig, where: str) -> None:
     """Cross-field rules the per-field types cannot express."""
-    from vipflow.actions import PROPRIO_FEATURES, action_space
 
     def need(cond: bool, msg: str) -> None:
         if not cond:
@@ -250,21 +243,13 @@ def _check(cfg: TaskConfig, where: str) -> None:
         f"version {cfg.version} is not supported; this vipflow reads version {SCHEMA_VERSION}",
     )
     need(bool(cfg.task), "task: give the task a name (the file name without .yaml)")
-    need(cfg.rate_hz > 0, f"rate_hz must be positive, got {cfg.rate_hz}")
     need(0 < cfg.reward.gamma <= 1, f"reward.gamma must be in (0, 1], got {cfg.reward.gamma}")
-    need(cfg.policy.tau >= 0, f"policy.tau must be >= 0, got {cfg.policy.tau}")
     try:
         action_space(cfg.policy.action_space)
     except ValueError as exc:
         raise TaskConfigError(f"{where}: policy.action_space: {exc}") from None
     bad = [k for k in cfg.policy.proprio if k not in PROPRIO_FEATURES]
     need(not bad, f"policy.proprio: unknown features {bad}; choose from {sorted(PROPRIO_FEATURES)}")
-    for section, spec in (("record", cfg.record), ("evaluate", cfg.evaluate)):
-        need(spec.horizon >= 2, f"{section}.horizon must be at least 2 steps, got {spec.horizon}")
-        need(spec.reset_s >= 0, f"{section}.reset_s must be >= 0 seconds, got {spec.reset_s}")
-    need(cfg.record.episodes >= 1, f"record.episodes must be >= 1, got {cfg.record.episodes}")
-    need(cfg.evaluate.rollouts >= 1, f"evaluate.rollouts must be >= 1, got {cfg.evaluate.rollouts}")
-    need(cfg.goal.last_frames >= 1, f"goal.last_frames must be >= 1, got {cfg.goal.last_frames}")
     if cfg.goal.source == "images":
         need(bool(cfg.goal.images), "goal.source is 'images' but goal.images is empty; list the goal photos")
     if cfg.goal.source == "text":
@@ -275,7 +260,6 @@ def _check(cfg: TaskConfig, where: str) -> None:
             "use goal.source 'images' or 'dataset' with image-only encoders",
         )
     cam = cfg.camera
-    need(cam.width > 0 and cam.height > 0 and cam.fps > 0, "camera width, height and fps must be positive")
     need(
         cam.fps >= cfg.rate_hz,
         f"camera.fps {cam.fps} is below rate_hz {cfg.rate_hz}: every control tick needs a fresh frame",
@@ -292,14 +276,14 @@ def _check(cfg: TaskConfig, where: str) -> None:
 
 
 def _known_encoders() -> dict[str, tuple[str, ...]]:
-    """Encoder family -> its architectures (imported lazily: the registry pulls in torch)."""
-    from vipflow.encoders.families import FAMILIES
+    """Encoder family -> its architectures."""
+    from vipflow.encoders.families import FAMILIES  # deferred: the registry pulls in torch
 
     return {name: tuple(family.archs) for name, family in FAMILIES.items()}
 
 
 def _known_algorithms() -> tuple[str, ...]:
-    from vipflow.policy.weights import METHODS
+    from vipflow.policy.weights import METHODS  # deferred: the policy package pulls in torch
 
     return tuple(METHODS)
 
@@ -335,10 +319,7 @@ def load_task_config(path: str | Path, *, check_files: bool = True) -> TaskConfi
     path = Path(path).expanduser()
     if not path.is_file():
         raise TaskConfigError(f"task config {path} not found; list the shipped ones with find_task_configs()")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise TaskConfigError(f"{path} is not valid YAML: {exc}") from exc
+    data = load_yaml(path, TaskConfigError)
     cfg = task_config_from_dict(data, str(path), source=str(path.resolve()))
     if cfg.task != path.name.removesuffix(".yaml"):
         raise TaskConfigError(f"{path}: task {cfg.task!r} must match the file name {path.stem!r}")

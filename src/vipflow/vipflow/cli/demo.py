@@ -13,14 +13,18 @@ lands in --out.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
+from dataclasses import replace
 
 from vipflow.cli import fail
-from vipflow.cli.encoders import add_inference_arguments
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError
+from vipflow.demo_config import WorkflowConfig
+from vipflow.durable import OutputError
 from vipflow.evaluation.table import comparison_table
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.live import LiveError, add_live_arguments, open_live
-
-TASK_NAMES = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # vipflow.sim.TASKS
+from vipflow.outputs import check_output_dir
 
 
 def register(sub) -> None:
@@ -30,69 +34,41 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--task", default="slide_cabinet", choices=TASK_NAMES, help="kitchen task")
-    parser.add_argument("--out", type=Path, default=Path("vipflow_demo"), help="output directory")
-    parser.add_argument("--experts", type=int, default=10, help="expert demos (default 10)")
-    parser.add_argument("--failures", type=int, default=10, help="failed demos (default 10)")
-    parser.add_argument("--steps", type=int, default=20_000, help="policy training steps (default 20000)")
-    parser.add_argument("--temperature", type=float, default=5.0,
-                        help="RWR temperature tau (default 5, for the kitchen encoder's reward scale)")
-    parser.add_argument("--weight-clip", type=float, default=20.0,
-                        help="clip RWR weights at this multiple of their mean (default 20; 0: no clip)")
-    parser.add_argument("--rollouts", type=int, default=10, help="evaluation rollouts per policy")
-    parser.add_argument("--horizon", type=int,
-                        help="evaluation steps per rollout (default: demo length + 50)")
-    parser.add_argument("--image-size", type=int, default=64, help="camera image side in pixels")
-    parser.add_argument("--seed", type=int, default=0, help="seed of demos, training and evaluation starts")
-    parser.add_argument("--encoder-weights", type=Path,
-                        help="use this VIP encoder instead of the shipped kitchen encoder")
-    parser.add_argument("--train-encoder", action="store_true",
-                        help="pretrain the kitchen encoder now (ignores the shipped weights)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_inference_arguments(parser)
+    add_options(parser, WorkflowConfig)
     add_live_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = from_args(WorkflowConfig, args)
+    except ConfigError as exc:
+        return fail(exc)
+    cfg = replace(cfg, weight_clip=cfg.weight_clip or None)  # 0: no clip
+    try:
+        check_output_dir(cfg.out_dir, must_be_empty=True)
+    except OutputError as exc:
+        return fail(exc)
+    if cfg.train_encoder and cfg.encoder_weights:
+        return fail("give either --encoder-weights or --train-encoder")
     # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
     # chosen before anything loads mujoco; `vipflow --help` and the other commands never pay for it.
     from vipflow.sim import configure_gl
 
     configure_gl()
     from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
-    from vipflow.sim.workflow import WorkflowConfig, run_workflow  # deferred: mujoco, after configure_gl
+    from vipflow.sim.workflow import kept_outputs, run_workflow  # deferred: mujoco, after configure_gl
 
-    if args.out.exists() and not args.out.is_dir():
-        return fail(f"--out {args.out} is a file; give a directory for the demo results")
-    if args.out.exists() and any(args.out.iterdir()):
-        return fail(f"{args.out} is not empty; demo results are never overwritten; choose --out")
-    if args.train_encoder and args.encoder_weights:
-        return fail("give either --encoder-weights or --train-encoder")
-    cfg = WorkflowConfig(
-        task=args.task,
-        out_dir=args.out,
-        n_expert=args.experts,
-        n_failure=args.failures,
-        image_size=args.image_size,
-        seed=args.seed,
-        encoder_weights=args.encoder_weights,
-        train_encoder=args.train_encoder,
-        temperature=args.temperature,
-        weight_clip=args.weight_clip or None,
-        policy_steps=args.steps,
-        rollouts=args.rollouts,
-        eval_horizon=args.horizon,
-        progress=not args.no_progress,
-        encoder_runtime=args.runtime,
-        encoder_precision=args.precision,
-    )
     try:
         with open_live(args) as live:
             result = run_workflow(cfg, live=live)
+        report = write_report(result)
     except LiveError as exc:
         return fail(exc)
-    report = write_report(result)
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"\n{signal_name(signum_of(exc))}: demo interrupted, so there is no success table (comparing "
+              f"unfinished stages would mislead). Kept: {kept_outputs(cfg.out_dir)}", file=sys.stderr)
+        return exit_code(signum_of(exc))
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())
     print(f"\nreport: {report} (reward_curves.png, training_curves.png, success_table.png beside it)")

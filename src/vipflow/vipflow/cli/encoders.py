@@ -1,8 +1,8 @@
 """`vipflow encoders check`: do the fast inference paths give the same rewards as eager fp32?
 
-    vipflow encoders check data/drawer/ep_* --encoder vip --weights vip.safetensors
-    vipflow encoders check demo.mp4 --encoder vip --weights vip.pt --runtime openvino --precision bf16
-    vipflow encoders check --encoder vip --arch convnet-small --random-init    # built-in calibration set
+    vipflow encoders check data/drawer/ep_* --encoder vip --encoder-weights vip.safetensors
+    vipflow encoders check demo.mp4 --encoder vip --encoder-weights vip.pt --runtime openvino --precision bf16
+    vipflow encoders check --encoder vip --encoder-arch convnet-small --random-init  # calibration set
 
 For every runtime x precision this CPU supports (or those you name), embeds the recordings and
 compares with the eager fp32 reference: largest relative embedding difference, Spearman of the
@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError, option
+from vipflow.durable import OutputError, atomic_write_text
+from vipflow.encoder_inference import PRECISIONS, RUNTIMES
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.encoders.agreement import (
     CALIBRATION_SIZE,
@@ -25,27 +29,39 @@ from vipflow.encoders.agreement import (
     calibration_episodes,
     embed_episodes,
 )
-from vipflow.encoders.inference import (
-    AUTO,
-    PRECISIONS,
-    RUNTIMES,
-    installed,
-    isa_flags,
-    supported_precisions,
-)
+from vipflow.encoders.inference import installed, isa_flags, supported_precisions
 from vipflow.episodes.errors import EpisodeError
+from vipflow.outputs import check_output_file
 from vipflow.recordings import open_recording
 from vipflow.video import VideoError
 
 
-def add_inference_arguments(parser, *, default: str | None = AUTO) -> None:
-    """``--runtime`` / ``--precision`` for every command that embeds frames (docs/encoders.md)."""
-    parser.add_argument("--runtime", default=default, choices=(*RUNTIMES, AUTO),
-                        help="encoder inference: eager (PyTorch), openvino, onnxruntime or auto "
-                        "(default auto: the fastest installed)")
-    parser.add_argument("--precision", default=default, choices=(*PRECISIONS, AUTO),
-                        help="fp32 (equal to eager), bf16 (CPUs with native bf16), fp16 (GPU) or auto "
-                        "(default auto: the fastest that passes the agreement gate)")
+@dataclass(frozen=True)
+class CheckOptions:
+    """What `vipflow encoders check` compares (its options derive from here)."""
+
+    inputs: tuple[Path, ...] = option(
+        (), "mp4 / frame folder / episode directory", positional=True, metavar="INPUT",
+        default_text="the built-in calibration set",
+    )
+    encoder: str = option("vip", "encoder family: vip, r3m, liv or resnet50")
+    encoder_weights: Path | None = option(
+        None, "official .pt or our .safetensors", default_text="the weights folder"
+    )
+    encoder_arch: str | None = option(None, "backbone", default_text="from the weights file")
+    random_init: bool = option(False, "random weights (smoke tests only)")
+    runtime: tuple[str, ...] = option(
+        (), "runtimes to check", choices=RUNTIMES, default_text="every installed one"
+    )
+    precision: tuple[str, ...] = option(
+        (), "precisions to check", choices=PRECISIONS, default_text="every one this CPU runs natively"
+    )
+    labels: tuple[str, ...] | None = option(
+        None, "one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
+        default_text="episode metadata",
+    )
+    gamma: float = option(0.98, "LIV's cos/(1-gamma) scale", bounds="[0, 1)")
+    out: Path | None = option(None, "also write the report as JSON here", default_text="no JSON")
 
 
 def register(sub) -> None:
@@ -53,24 +69,11 @@ def register(sub) -> None:
     esub = p.add_subparsers(dest="encoders_command", metavar="ACTION", required=True)
     c = esub.add_parser("check", help="agreement of each runtime x precision with eager fp32",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("inputs", nargs="*", type=Path,
-                   help="mp4 / frame folder / episode directory (none: the built-in calibration set)")
-    c.add_argument("--encoder", default="vip", help="vip, r3m, liv or resnet50 (default vip)")
-    c.add_argument("--weights", type=Path, default=None, help="official .pt or our .safetensors")
-    c.add_argument("--arch", default=None, help="backbone (default: from the file)")
-    c.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
-    c.add_argument("--runtime", nargs="+", choices=RUNTIMES, default=None,
-                   help="runtimes to check (default: every installed one)")
-    c.add_argument("--precision", nargs="+", choices=PRECISIONS, default=None,
-                   help="precisions to check (default: every one this CPU runs natively)")
-    c.add_argument("--labels", nargs="+", choices=("success", "failure", "unlabeled"), default=None,
-                   help="one label per input, for AUROC (default: episode metadata)")
-    c.add_argument("--gamma", type=float, default=0.98, help="LIV's cos/(1-gamma) scale (default 0.98)")
-    c.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
+    add_options(c, CheckOptions)
     c.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace, recordings: list, size: int) -> tuple[list, list, list[str]]:
+def _inputs(args: CheckOptions, recordings: list, size: int) -> tuple[list, list, list[str]]:
     if not recordings:
         episodes, labels = calibration_episodes(size)
         return episodes, labels, [f"calibration_{i}" for i in range(len(episodes))]
@@ -78,7 +81,7 @@ def _inputs(args: argparse.Namespace, recordings: list, size: int) -> tuple[list
     return [r.read() for r in recordings], labels, [str(p) for p in args.inputs]
 
 
-def _candidates(args: argparse.Namespace, device) -> list[tuple[str, str]]:
+def _candidates(args: CheckOptions, device) -> list[tuple[str, str]]:
     runtimes = args.runtime or [r for r in RUNTIMES if installed(r)]
     out = []
     for runtime in runtimes:
@@ -89,11 +92,14 @@ def _candidates(args: argparse.Namespace, device) -> list[tuple[str, str]]:
     return out
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: CheckOptions) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         raise ValueError(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+    if args.out:
+        check_output_file(args.out, option="--out")  # before the slow part
     recordings = [open_recording(p) for p in args.inputs]  # a bad path fails before loading a model
-    encoder = load_encoder(args.encoder, args.weights, arch=args.arch, random_init=args.random_init)
+    encoder = load_encoder(args.encoder, args.encoder_weights, arch=args.encoder_arch,
+                           random_init=args.random_init)
     episodes, labels, names = _inputs(args, recordings, encoder.preprocess.crop or CALIBRATION_SIZE)
     print(f"{encoder.name}/{encoder.arch} {encoder.fingerprint[:12]}: {sum(map(len, episodes))} frames in "
           f"{len(episodes)} episodes; reference eager fp32; CPU: {' '.join(sorted(isa_flags()))}")
@@ -126,13 +132,13 @@ def _check(args: argparse.Namespace) -> int:
             "cpu_flags": sorted(isa_flags()), "inputs": names, "labels": labels, "results": results,
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+        atomic_write_text(args.out, json.dumps(report, indent=2))
         print(f"wrote {args.out}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _check(args)
-    except (VideoError, EncoderError, EpisodeError, ValueError) as exc:
+        return _check(from_args(CheckOptions, args))
+    except (VideoError, EncoderError, EpisodeError, ConfigError, OutputError, ValueError) as exc:
         return fail(exc)

@@ -18,24 +18,38 @@ import argparse
 import functools
 import json
 import os
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.encoders import add_inference_arguments
+from vipflow.cli.options import add_options, from_args, given, terminal_defaults
+from vipflow.config_schema import REQUIRED, ConfigError, option
+from vipflow.durable import OutputError, atomic_write_text
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import ConsoleOperator
-from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.session import (
+    EvaluationConfig,
+    EvaluationSession,
+    Goal,
+    evaluation_from_task,
+    results_dir,
+)
 from vipflow.evaluation.table import comparison_table
-from vipflow.goals import goal_embedding
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
+from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.outputs import check_output_dir, check_output_file, check_output_stem
 from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError, load_policy
 from vipflow.policy.errors import GoalError
+from vipflow.policy.goals import goal_embedding
+from vipflow.runs import RunError
 from vipflow.runtime.limits import LimitsError, load_limits
 from vipflow.task_config import EncoderSpec, GoalSpec, TaskConfigError, load_task_config
 
@@ -43,9 +57,44 @@ from vipflow.task_config import EncoderSpec, GoalSpec, TaskConfigError, load_tas
 BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
 BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
-    PolicyError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, FileExistsError, ValueError, LiveError,
+    PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
+    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
+FRANKY = "franky backend"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `evaluate run` evaluates and on what; the session's own settings are EvaluationConfig's."""
+
+    policy: str = option(REQUIRED, "policy run dir, checkpoint dir or file")
+    task_config: Path | None = option(None, "task YAML (config/tasks/*.yaml) giving defaults")
+    backend: str | None = option(
+        None, "sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)", choices=BACKENDS,
+        default_text="sim for a sim task config",
+    )
+    encoder_weights: str | None = option(
+        None, "weights of the policy's encoder (.pt or .safetensors)",
+        default_text="the task config's, else the weights folder",
+    )
+    encoder_runtime: str | None = runtime_option(None, default_text="the task config's, else auto")
+    encoder_precision: str | None = precision_option(None, default_text="the task config's, else auto")
+    goal_image: tuple[str, ...] = option((), "goal image for rewards (repeatable)", repeat=True)
+    goal_dataset: str | None = option(
+        None, "demo dataset whose successful demos' last frames are the goal for rewards"
+    )
+    rewards: bool = option(True, "record /reward against the goal (--no-rewards: without)")
+    limits: Path | None = option(
+        None, "safety limits YAML", default_text="the task config's, else conservative built-ins"
+    )
+    image_size: int = option(224, "sim camera size in pixels", bounds="[8, 4096]")
+    robot_ip: str | None = option(None, "FCI address of the robot (set in Desk)", group=FRANKY)
+    dynamics: float = option(0.1, "relative dynamics factor", bounds="(0, 1]", group=FRANKY)
+    camera_serial: str | None = option(None, "RealSense serial", group=FRANKY, default_text="the only one")
+    perception: str = option(
+        "process", "encoder in its own process or a thread", choices=("process", "thread"), group=FRANKY
+    )
+    rt_priority: int = option(80, "SCHED_FIFO priority of the loop (0: off)", bounds="[0, 99]", group=FRANKY)
 
 
 def register(sub) -> None:
@@ -55,32 +104,8 @@ def register(sub) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
     run = cmds.add_parser("run", help="N rollouts of a policy, recorded as episodes, into a ledger")
-    run.add_argument("--policy", required=True, help="policy run dir, checkpoint dir or file")
-    run.add_argument("--name", help="column name in the table, e.g. VIP-RWR (default: the policy dir name)")
-    run.add_argument("--task-config", type=Path, help="task YAML (config/tasks/*.yaml) giving defaults")
-    run.add_argument("--backend", choices=BACKENDS,
-                     help="sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)")
-    run.add_argument("--task", help="task name (simulator task for --backend sim)")
-    run.add_argument("--rollouts", type=int, help="number of rollouts (default 10)")
-    run.add_argument("--horizon", type=int, help="steps per rollout (default 100)")
-    run.add_argument("--seed", type=int, default=0, help="evaluation seed (sim starts); one ledger per seed")
-    run.add_argument("--rate", type=float, help="control rate in Hz (default 25)")
-    run.add_argument("--encoder-weights", help="weights of the policy's encoder (.pt or .safetensors)")
-    run.add_argument("--goal-image", action="append", default=[], help="goal image for rewards (repeatable)")
-    run.add_argument("--goal-text", default="", help="goal sentence (LIV text goal) for rewards")
-    run.add_argument("--goal-dataset", help="demo dataset whose successful demos' last frames are the goal")
-    run.add_argument("--no-rewards", action="store_true", help="record rollouts without /reward")
-    run.add_argument("--limits", type=Path, help="safety limits YAML (default: conservative built-ins)")
-    run.add_argument("--output", type=Path, help="output dir (default results/<task>/<name>/seed<seed>)")
-    run.add_argument("--image-size", type=int, default=224, help="sim camera size in pixels")
-    run.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
-    run.add_argument("--robot-ip", help="franky: FCI address of the robot")
-    run.add_argument("--dynamics", type=float, default=0.1, help="franky: relative dynamics factor (0..1]")
-    run.add_argument("--camera-serial", help="franky: RealSense serial (default: the only one)")
-    run.add_argument("--perception", choices=("process", "thread"), default="process",
-                     help="franky: encoder in its own process (default) or thread")
-    run.add_argument("--rt-priority", type=int, default=80, help="SCHED_FIFO priority of the loop (0: off)")
-    add_inference_arguments(run, default=None)  # None: the task config's encoder.runtime/precision (auto)
+    add_options(run, RunOptions)
+    add_options(run, EvaluationConfig)
     add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -107,47 +132,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
+              f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
+              "one is marked aborted and not counted)", file=sys.stderr)
+        return exit_code(session.stop_signal)
     return 0
 
 
 def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
-    tc = load_task_config(args.task_config) if args.task_config else None
-    task = args.task or (tc.task if tc else None)
+    opts = from_args(RunOptions, args)
+    flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
+    tc = load_task_config(opts.task_config) if opts.task_config else None
+    task = flags.get("task") or (tc.task if tc else None)
     if not task:
         raise ValueError("name the task (--task or --task-config)")
-    backend_name = args.backend or ("sim" if tc and tc.kind == "sim" else None)
+    backend_name = opts.backend or ("sim" if tc and tc.kind == "sim" else None)
     if backend_name is None:
         raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
-    policy = load_policy(args.policy)
+    seed = flags.get("seed", 0)
+    name = flags.get("policy_name") or Path(opts.policy).expanduser().resolve().name
+    check_output_dir(flags.get("output_dir") or results_dir(task, name, seed), option="--out")  # first
+    policy = load_policy(opts.policy)
     ref = policy.config.encoder
-    weights = args.encoder_weights
+    weights = opts.encoder_weights
     if weights is None and tc is not None and tc.encoder.weights:
         weights = os.path.expanduser(tc.encoder.weights)
     spec = tc.encoder if tc is not None else EncoderSpec()
-    inference = {"runtime": args.runtime or spec.runtime, "precision": args.precision or spec.precision}
+    inference = {"runtime": opts.encoder_runtime or spec.runtime,
+                 "precision": opts.encoder_precision or spec.precision}
     # The same recipe builds the encoder here and, picklable, in the encoder process.
     factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch, **inference)
     encoder = factory()
     policy.check_encoder(encoder)
-    limits = tc.safety_limits() if tc and not args.limits else load_limits(args.limits)
-    goal = None if args.no_rewards else _goal(args, tc, encoder, task)
+    limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
+    goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
     cfg, info = evaluation_from_task(
-        task, policy, args.policy, encoder, task_config=tc, name=args.name or "", output_dir=args.output,
-        encoder_weights=weights, seed=args.seed, rollouts=args.rollouts, horizon=args.horizon,
-        rate_hz=args.rate, goal_text=args.goal_text, image_format=args.image_format,
+        task, policy, opts.policy, encoder, task_config=tc, name=flags.get("policy_name", ""),
+        output_dir=flags.get("output_dir"), encoder_weights=weights, seed=seed,
+        rollouts=flags.get("rollouts"), horizon=flags.get("horizon"), rate_hz=flags.get("rate_hz"),
+        goal_text=flags.get("goal_text"), image_format=flags.get("image_format", "raw"),
     )
-    backend = _backend(backend_name, args, task)
+    cfg = replace(cfg, progress=flags["progress"])
+    backend = _backend(backend_name, opts, task, seed)
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
-                             encoder_info=info, realtime_priority=args.rt_priority or None,
+                             encoder_info=info, realtime_priority=opts.rt_priority or None,
                              encoder_factory=factory, live=live)
 
 
-def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
+def _goal(args: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
     """The goal rewards are measured against: explicit options, else the task config's goal."""
     if args.goal_image:
-        spec = GoalSpec(source="images", images=tuple(args.goal_image))
-    elif args.goal_text:
-        spec = GoalSpec(source="text", text=args.goal_text)
+        spec = GoalSpec(source="images", images=args.goal_image)
+    elif goal_text:
+        spec = GoalSpec(source="text", text=goal_text)
     elif args.goal_dataset:
         spec = GoalSpec(source="dataset", dataset=args.goal_dataset)
     elif tc is not None:
@@ -160,11 +198,11 @@ def _goal(args: argparse.Namespace, tc, encoder, task: str) -> Goal:
     return Goal(goal_embedding(encoder, spec, task=task), encoder.similarity, spec.describe())
 
 
-def _backend(name: str, args: argparse.Namespace, task: str) -> Backend:
+def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
     """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
     if name == "franky" and not args.robot_ip:
         raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    options = {"task": task, "seed": args.seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
+    options = {"task": task, "seed": seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
                "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
     camera = make_spec(BACKEND_CAMERAS[name], **options)
     return open_backend(make_spec(name, **options), camera, perception=args.perception)
@@ -202,15 +240,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
+        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
+        bars = check_output_file(args.out.with_name(args.out.name + "_bars.png"), option="--out")
         table = comparison_table(Ledger.load(p) for p in args.ledgers)
-    except (LedgerError, ValueError) as exc:
+        md = table.to_markdown()
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(md_path, md + "\n")
+        table.to_png(png_path)
+        bars_path = plot_success_bars(table, bars)
+    except (LedgerError, ValueError, OSError) as exc:
         return fail(exc)
-    md = table.to_markdown()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    md_path = args.out.with_suffix(".md")
-    md_path.write_text(md + "\n")
-    png_path = table.to_png(args.out.with_suffix(".png"))
-    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
     print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

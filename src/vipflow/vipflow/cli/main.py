@@ -11,6 +11,8 @@ import importlib
 import sys
 
 from vipflow import __version__
+from vipflow.cli.options import show_defaults
+from vipflow.interrupt import exit_code, interruptible, signal_name, signum_of
 
 # Subcommand modules, in the order `vipflow --help` lists them.
 COMMAND_MODULES = (
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"vipflow.cli.{name}").register(sub)
+    show_defaults(parser)  # every default in --help, also of the hand-declared options
     return parser
 
 
@@ -45,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    with interruptible():  # SIGTERM behaves like Ctrl-C in every command
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt as exc:  # commands that stop at a consistent point handle it earlier
+            print(f"\n{signal_name(signum_of(exc))}: interrupted; files already written are complete "
+                  "(every output is written atomically)", file=sys.stderr)
+            return exit_code(signum_of(exc))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from vipflow.cli import fail
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import ConfigError
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.record.keys import TerminalKeys
 from vipflow.record.session import RecorderSession, SessionConfig
@@ -34,19 +38,7 @@ def register(sub) -> None:
         description="Record N episodes with episode and reset timers. Keys: space start, s success, "
         "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
     )
-    p.add_argument("--dataset", type=Path, required=True, help="dataset directory (created if missing)")
-    p.add_argument("--task", required=True, help="task name stored with every episode")
-    p.add_argument("--episodes", type=int, default=20, help="episodes to record in this run (default 20)")
-    p.add_argument("--episode-time", type=float, default=2.0, help="seconds per demo (default 2 = 50 steps)")
-    p.add_argument("--reset-time", type=float, default=10.0, help="reset phase between demos, seconds")
-    p.add_argument("--auto-start", action="store_true", help="start the next demo when the reset time ends")
-    p.add_argument("--resume", action="store_true", help="continue numbering in a non-empty dataset")
-    p.add_argument("--goal-text", default="", help="goal sentence stored with every episode")
-    p.add_argument("--operator", default="", help="who records")
-    p.add_argument("--tag", action="append", default=[], help="tag stored with every episode (repeatable)")
-    p.add_argument("--image-format", choices=("raw", "jpeg", "png"), default="raw")
-    p.add_argument("--rate", type=float, default=25.0, help="nominal control grid, Hz (default 25)")
-    p.add_argument("--state-rate", type=float, default=100.0, help="robot state sampling rate, Hz")
+    add_options(p, SessionConfig)  # what to record; the camera and robot below are the hardware factory's
     p.add_argument(
         "--source",
         choices=SOURCES,
@@ -87,30 +79,23 @@ def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    cfg = SessionConfig(
-        dataset=args.dataset,
-        task=args.task,
-        num_episodes=args.episodes,
-        episode_time_s=args.episode_time,
-        reset_time_s=args.reset_time,
-        auto_start=args.auto_start,
-        goal_text=args.goal_text,
-        operator=args.operator,
-        tags=tuple(args.tag),
-        source=args.source,
-        image_format=args.image_format,
-        nominal_rate_hz=args.rate,
-        state_rate_hz=args.state_rate,
-        resume=args.resume,
-    )
+    try:
+        cfg = from_args(SessionConfig, args, {"source": args.source})
+    except ConfigError as exc:
+        return fail(exc)
     try:
         camera, robot = open_sources(args)
         with open_live(args) as live, TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys, live=live).run()
+            result = RecorderSession(cfg, camera, robot, keys, live=live).run()
     except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # between episodes: nothing was being written
+        print(f"\n{signal_name(signum_of(exc))}: interrupted between episodes; every finished episode is "
+              f"kept in {args.dataset}", file=sys.stderr)
+        return exit_code(signum_of(exc))
+    if result.stop_signal is not None:
+        print(f"{signal_name(result.stop_signal)}: recording stopped; {len(result.kept)} episode(s) kept in "
+              f"{args.dataset} (the interrupted one flagged incomplete)", file=sys.stderr)
+        return exit_code(result.stop_signal)
     return 0

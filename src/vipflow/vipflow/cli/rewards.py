@@ -1,7 +1,7 @@
 """`vipflow rewards`: score recordings against a goal; per-frame CSV/JSON, metrics and PNG curves.
 
-vipflow rewards demo.mp4 --encoder vip --weights vip_resnet50.pt --goal-image goal.png --out out/
-vipflow rewards ep_000 ep_001 --encoder liv --weights liv_rn50.pt --goal-text "close the drawer"
+vipflow rewards demo.mp4 --encoder vip --encoder-weights vip_resnet50.pt --goal-image goal.png --out out/
+vipflow rewards ep_000 ep_001 --encoder liv --encoder-weights liv_rn50.pt --goal-text "close the drawer"
 """
 
 from __future__ import annotations
@@ -16,19 +16,78 @@ import numpy as np
 from tqdm import tqdm
 
 from vipflow.cli import fail
-from vipflow.cli.encoders import add_inference_arguments
+from vipflow.cli.options import add_options, from_args
+from vipflow.config_schema import REQUIRED, option
+from vipflow.durable import OutputError
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import Frame
 from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
 from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
+from vipflow.outputs import check_output_dir
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
+from vipflow.policy.goals import goal_from_episodes, goal_from_images, goal_from_text
 from vipflow.recordings import open_recording
-from vipflow.rewards import goal_from_episodes, goal_from_images, goal_from_text, step_rewards, values
+from vipflow.rewards import step_rewards, values
 from vipflow.video import Recording, VideoError, read_image
 
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
+GOAL = "goal (default: each input's last frame)"
+
+
+@dataclass(frozen=True)
+class RewardsOptions:
+    """What `vipflow rewards` scores, against which goal, with which encoder (options derive from it)."""
+
+    inputs: tuple[Path, ...] = option(
+        REQUIRED, "mp4 / frame folder / episode directory", positional=True, metavar="INPUT"
+    )
+    encoder: str = option("vip", "encoder family: vip, r3m, liv or resnet50")
+    encoder_weights: Path | None = option(
+        None, "official .pt or our .safetensors", deprecated=("--weights",), default_text="the weights folder"
+    )
+    random_init: bool = option(False, "random weights (smoke tests only)")
+    encoder_arch: str | None = option(
+        None, "backbone", deprecated=("--arch",), default_text="from the weights file"
+    )
+    legacy_vip_crop: bool = option(
+        False, "released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames"
+    )
+    pil_resize: bool = option(
+        False, "resize and crop through PIL like the official READMEs (Resize 256 -> CenterCrop 224 on "
+        "uint8), instead of the tensor resize of the models' forward",
+    )
+    goal_image: tuple[Path, ...] = option(
+        (), "goal image (repeatable); several are averaged in embedding space", repeat=True, metavar="IMG",
+        group=GOAL,
+    )
+    goal_text: str | None = option(None, "goal sentence (LIV)", group=GOAL)
+    goal_episode: tuple[Path, ...] = option(
+        (), "recordings whose last frames define the goal (mean embedding)", metavar="PATH", group=GOAL
+    )
+    goal_last_frames: int = option(
+        1, "last frames per goal episode", deprecated=("--goal-last-k",), bounds="[1, 10000]", group=GOAL
+    )
+    labels: tuple[str, ...] | None = option(
+        None, "one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
+        default_text="episode metadata",
+    )
+    gamma: float = option(0.98, "LIV's cos/(1-gamma) scale", bounds="[0, 1)")
+    out: Path = option(Path("rewards_out"), "output folder")
+    device: str = option("cpu", "cpu or cuda[:N]")
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
+    encode_batch_size: int = option(
+        32, "frames per encoder batch", deprecated=("--batch-size",), bounds="[1, 65536]"
+    )
+    progress: bool = option(True, "a progress bar per long input", terminal=True)
+    sidecar: bool = option(
+        False, "episodes: also write EPISODE.rewards.mcap beside each episode (value and reward at each "
+        "frame's bag time) to open with the episode in Foxglove; the episode is not touched",
+    )
+
 
 
 def register(sub) -> None:
@@ -39,63 +98,7 @@ def register(sub) -> None:
         "sentence for LIV, or the last frames of goal episodes). Without a goal, each input's last "
         "frame is its goal (optimistic: that frame has distance 0).",
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="mp4 / frame folder / episode directory")
-    p.add_argument("--encoder", default="vip", help="vip, r3m, liv or resnet50 (default vip)")
-    p.add_argument(
-        "--weights",
-        type=Path,
-        default=None,
-        help="official .pt or our .safetensors (default: the weights folder)",
-    )
-    p.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
-    p.add_argument("--arch", default=None, help="backbone (default: from the file)")
-    p.add_argument(
-        "--legacy-vip-crop",
-        action="store_true",
-        help="released VIP forward: Resize(256)+CenterCrop(224) even on 224x224 frames",
-    )
-    p.add_argument(
-        "--pil-resize",
-        action="store_true",
-        help="resize and crop through PIL like the official READMEs (Resize 256 -> CenterCrop 224 on "
-        "uint8), instead of the tensor resize of the models' forward",
-    )
-    p.add_argument(
-        "--goal-image",
-        nargs="+",
-        type=Path,
-        default=[],
-        metavar="IMG",
-        help="goal image(s); several are averaged in embedding space",
-    )
-    p.add_argument("--goal-text", default=None, help="goal sentence (LIV)")
-    p.add_argument(
-        "--goal-episode",
-        nargs="+",
-        type=Path,
-        default=[],
-        metavar="PATH",
-        help="recordings whose last frames define the goal (mean embedding)",
-    )
-    p.add_argument("--goal-last-k", type=int, default=1, help="last frames per goal episode (default 1)")
-    p.add_argument(
-        "--labels",
-        nargs="+",
-        default=None,
-        choices=("success", "failure", "unlabeled"),
-        help="one label per input, for AUROC (default: episode metadata)",
-    )
-    p.add_argument("--gamma", type=float, default=0.98, help="LIV's cos/(1-gamma) scale (default 0.98)")
-    p.add_argument(
-        "--out", type=Path, default=Path("rewards_out"), help="output folder (default rewards_out)"
-    )
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    add_inference_arguments(p)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--sidecar", action="store_true",
-                   help="episodes: also write EPISODE.rewards.mcap beside each episode (value and reward "
-                        "at each frame's bag time) to open with the episode in Foxglove; the episode is not "
-                        "touched")
+    add_options(p, RewardsOptions)
     add_live_arguments(p)
     p.set_defaults(func=run)
 
@@ -109,9 +112,12 @@ class Scored:
     metrics: dict[str, dict[str, float]]
 
 
-def _embed(encoder: Encoder, rec: Recording, batch_size: int, show: _LiveScoring | None = None) -> np.ndarray:
+def _embed(
+    encoder: Encoder, rec: Recording, batch_size: int, progress: bool, show: _LiveScoring | None = None
+) -> np.ndarray:
     parts = []
-    with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=rec.length < 2 * batch_size) as bar:
+    quiet = not progress or rec.length < 2 * batch_size
+    with tqdm(total=rec.length, desc=rec.path.name, unit="frame", disable=quiet) as bar:
         for chunk in rec.chunks(4 * batch_size):
             parts.append(encoder.embed_images(chunk, batch_size=batch_size))
             if show is not None:
@@ -147,14 +153,14 @@ class _LiveScoring:
             self.index += 1
 
 
-def _goals(args: argparse.Namespace, encoder: Encoder) -> dict[str, np.ndarray]:
+def _goals(args: RewardsOptions, encoder: Encoder) -> dict[str, np.ndarray]:
     goals: dict[str, np.ndarray] = {}
     if args.goal_image:
         goals["image"] = goal_from_images(encoder, [read_image(p) for p in args.goal_image])
     if args.goal_text is not None:
         goals["text"] = goal_from_text(encoder, args.goal_text)
     if args.goal_episode:
-        goals["episodes"] = goal_from_episodes(encoder, args.goal_episode, last_k=args.goal_last_k)
+        goals["episodes"] = goal_from_episodes(encoder, args.goal_episode, last_k=args.goal_last_frames)
     return goals
 
 
@@ -172,14 +178,14 @@ def _distance_label(encoder: Encoder) -> str:
     return "L2 distance to goal" if encoder.similarity == "l2" else "-cos/(1-γ) to goal"
 
 
-def _goal_frames(s: Scored, args: argparse.Namespace, goal: str) -> tuple[int, ...]:
+def _goal_frames(s: Scored, args: RewardsOptions, goal: str) -> tuple[int, ...]:
     """Frames of this input that make up ``goal``: its last frame (no goal given), or its last k
     frames when it is one of the --goal-episode recordings."""
     n = len(s.values[goal])
     if goal == LAST_FRAME:
         return (n - 1,)
     if goal == "episodes" and s.recording.path.resolve() in {p.resolve() for p in args.goal_episode}:
-        return tuple(range(max(0, n - args.goal_last_k), n))
+        return tuple(range(max(0, n - args.goal_last_frames), n))
     return ()
 
 
@@ -196,9 +202,7 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _write_outputs(
-    out: Path, s: Scored, encoder: Encoder, args: argparse.Namespace, goals_desc: dict
-) -> None:
+def _write_outputs(out: Path, s: Scored, encoder: Encoder, args: RewardsOptions, goals_desc: dict) -> None:
     goals = list(s.values)
     rows = len(next(iter(s.values.values())))
     fps = s.recording.fps
@@ -254,17 +258,18 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
     return summary
 
 
-def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
+def _score_all(args: RewardsOptions, live: LivePublisher | None) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+    check_output_dir(args.out, datasets=args.inputs)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
-        args.weights,
-        arch=args.arch,
+        args.encoder_weights,
+        arch=args.encoder_arch,
         device=args.device,
-        runtime=args.runtime,
-        precision=args.precision,
+        runtime=args.encoder_runtime,
+        precision=args.encoder_precision,
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
         pil_resize=args.pil_resize,
@@ -276,7 +281,7 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
         "episodes": {
             "kind": "episodes",
             "paths": [str(p) for p in args.goal_episode],
-            "last_k": args.goal_last_k,
+            "last_k": args.goal_last_frames,
         },
     }
     goals_desc = {g: goals_desc[g] for g in goals} or {LAST_FRAME: {"kind": "last frame of each input"}}
@@ -290,7 +295,7 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
         show = None
         if live is not None:
             show = _LiveScoring(live, name, rec, next(iter(goals.items()), None), encoder, args.gamma)
-        emb = _embed(encoder, rec, args.batch_size, show)
+        emb = _embed(encoder, rec, args.encode_batch_size, args.progress, show)
         per_goal = goals or {LAST_FRAME: emb[-1]}
         vals = {g: values(emb, goal, encoder.similarity, args.gamma) for g, goal in per_goal.items()}
         label = args.labels[i] if args.labels else rec.label
@@ -326,7 +331,8 @@ def _score_all(args: argparse.Namespace, live: LivePublisher | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        options = from_args(RewardsOptions, args)
         with open_live(args) as live:
-            return _score_all(args, live)
-    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError) as exc:
+            return _score_all(options, live)
+    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError, OutputError) as exc:
         return fail(exc)

@@ -5,57 +5,31 @@
     vipflow train-encoder --resume runs/vip_ego --steps 40000
     torchrun --nproc_per_node 8 -m vipflow.cli.main train-encoder ~/ego4d --batch-size 256 ...
 
-Every option comes from ``TrainConfig`` (one definition, one help text). Options that are not
-given keep the config default, or, with ``--resume``, the checkpoint's value.
+Every option is derived from ``vipflow.encoder_training.TrainConfig`` (``vipflow.cli.options``).
+Options that are not given keep the config default, the ``--config`` file's value, or, with
+``--resume``, the checkpoint's value.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
-import typing
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.options import add_options, given, terminal_defaults
+from vipflow.config_schema import ConfigError, resolve
+from vipflow.durable import OutputError
+from vipflow.encoder_training import TrainConfig, TrainingError, train_encoder
+from vipflow.encoder_training.checkpoint import load_checkpoint, resolve_checkpoint
+from vipflow.encoder_training.distributed import shutdown_distributed
 from vipflow.encoders import EncoderError
-from vipflow.training import TrainConfig, TrainingError, train_encoder
-from vipflow.training.checkpoint import load_checkpoint, resolve_checkpoint
-from vipflow.training.config import OPTION_HELP
-from vipflow.training.distributed import shutdown_distributed
+from vipflow.interrupt import exit_code, signal_name, signum_of
+from vipflow.runs import RunError, read_json
 from vipflow.video import VideoError
 
-ALIASES = {"out_dir": ("--out",)}
 DATA_KEY = "data"  # TrainConfig.extra keys where the CLI remembers its data for --resume
 VAL_KEY = "val_data"
-
-
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name not in OPTION_HELP:
-            continue
-        hint = str(hints[f.name])
-        flags = ["--" + f.name.replace("_", "-"), *ALIASES.get(f.name, ())]
-        kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": OPTION_HELP[f.name]}
-        default = f.default
-        if default is not None and default is not dataclasses.MISSING:
-            kwargs["help"] += (
-                f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
-            )
-        if hint == "<class 'bool'>":
-            p.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
-        elif "tuple[float, float]" in hint:
-            p.add_argument(*flags, type=float, nargs=2, metavar=("A", "B"), **kwargs)
-        elif "tuple[str, ...]" in hint:
-            p.add_argument(*flags, nargs="+", metavar="LABEL", **kwargs)
-        elif "float" in hint:
-            p.add_argument(*flags, type=float, **kwargs)
-        elif "int" in hint:
-            p.add_argument(*flags, type=int, **kwargs)
-        else:
-            p.add_argument(*flags, **kwargs)
 
 
 def register(sub) -> None:
@@ -67,29 +41,35 @@ def register(sub) -> None:
             "frame folders, recorded episodes, or Ego4D-style (path,len) / LIV-style (directory,text,"
             "num_frames) manifest.csv files. Frames are decoded once into a cache; the run folder gets "
             "checkpoints, metrics.csv, training_curves.png and encoder.safetensors (load it with "
-            "`vipflow rewards --encoder <family> --weights <run>/encoder.safetensors`). Runs unchanged "
-            "under torchrun for multi-GPU / multi-node training. See docs/training.md."
+            "`vipflow rewards --encoder <family> --encoder-weights <run>/encoder.safetensors`). Runs "
+            "unchanged under torchrun for multi-GPU / multi-node training. See docs/training.md."
         ),
     )
     p.add_argument("data", nargs="*", help="videos, frame folders, episodes, dataset folders or manifest.csv")
     p.add_argument(
         "--val", nargs="+", default=None, metavar="DATA", help="held-out data (default: val_fraction)"
     )
-    p.add_argument("--config", type=Path, default=None, help="JSON config (e.g. a run's config.json)")
-    p.add_argument("--resume", type=Path, default=None, help="run folder or checkpoint to continue")
-    _add_config_options(p)
+    p.add_argument(
+        "--config", type=Path, default=None, help="JSON config, e.g. a run's config.json (default: none)"
+    )
+    p.add_argument(
+        "--resume", type=Path, default=None, help="run folder or checkpoint to continue (default: a new run)"
+    )
+    add_options(p, TrainConfig)
     p.set_defaults(func=run)
 
 
 def _config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str], list[str] | None]:
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    """defaults < --config file or the resumed checkpoint's config < flags."""
     base: dict = {}
     if args.resume is not None:
         base = load_checkpoint(args.resume).config
         base["out_dir"] = str(resolve_checkpoint(args.resume).parents[1])  # the run folder, wherever it moved
     elif args.config is not None:
-        base = json.loads(args.config.read_text())
-    cfg = TrainConfig.from_dict(base | given)
+        saved = read_json(args.config, TrainingError)
+        base = saved.get("train", saved) if isinstance(saved, dict) else saved  # a run's config.json or plain
+    flags, where = given(args, TrainConfig), str(args.config or args.resume or "")
+    cfg = resolve(TrainConfig, base, terminal_defaults(TrainConfig), flags, where=where)
     data = [str(d) for d in args.data] or cfg.extra.get(DATA_KEY, [])
     val = [str(v) for v in args.val] if args.val else cfg.extra.get(VAL_KEY)
     if not data:
@@ -102,13 +82,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg, data, val = _config_from_args(args)
         result = train_encoder(data, cfg, val_videos=val, resume=args.resume)
-    except (TrainingError, EncoderError, VideoError, FileNotFoundError, json.JSONDecodeError) as e:
+    except (TrainingError, RunError, ConfigError, EncoderError, VideoError, FileNotFoundError,
+            OutputError) as e:
         return fail(e)
-    except KeyboardInterrupt:
-        print("interrupted; continue with: vipflow train-encoder --resume <run folder>", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"{signal_name(signum_of(exc))}: interrupted before training started (no checkpoint written)",
+              file=sys.stderr)
+        return exit_code(signum_of(exc))
     finally:
         shutdown_distributed()
+    if result.stop_signal is not None:
+        if result.is_main:
+            print(f"{signal_name(result.stop_signal)}: stopped at step {result.steps}; checkpoint kept at "
+                  f"{result.checkpoint} (no encoder export yet). Continue with: vipflow train-encoder "
+                  f"--resume {result.run_dir}", file=sys.stderr)
+        return exit_code(result.stop_signal)
     if not result.is_main:
         return 0
     final = result.final_metrics

@@ -1,8 +1,8 @@
 """`vipflow weights`: list, download and export encoder weights.
 
     vipflow weights list
-    vipflow weights download vip r3m liv [--dir DIR] [--force]
-    vipflow weights export vip model.pt vip.safetensors [--arch resnet50] [--legacy-vip-crop]
+    vipflow weights download vip r3m liv [--out DIR] [--force]
+    vipflow weights export vip model.pt vip.safetensors [--encoder-arch resnet50] [--legacy-vip-crop]
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.options import add_flag
+from vipflow.durable import OutputError
 from vipflow.encoders import (
     WEIGHTS,
     EncoderError,
@@ -21,6 +23,7 @@ from vipflow.encoders import (
     save_encoder,
 )
 from vipflow.encoders.families import FAMILIES
+from vipflow.outputs import check_output_file
 
 
 def register(sub) -> None:
@@ -34,7 +37,8 @@ def register(sub) -> None:
 
     dl = wsub.add_parser("download", help="fetch official files, verify them, put them in the weights folder")
     dl.add_argument("names", nargs="+", metavar="NAME", help=f"{', '.join(WEIGHTS)} (r3m = r3m-resnet50)")
-    dl.add_argument("--dir", type=Path, default=None, help="destination folder (default: the weights folder)")
+    add_flag(dl, "--out", deprecated=("--dir",), dest="out", type=Path, default=None,
+             help="destination folder (default: the weights folder)")
     dl.add_argument("--force", action="store_true", help="download again even if the file is present")
     dl.set_defaults(func=_download)
 
@@ -42,7 +46,8 @@ def register(sub) -> None:
     ex.add_argument("encoder", choices=list(FAMILIES))
     ex.add_argument("source", type=Path, help="official checkpoint (e.g. ~/.vip/resnet50/model.pt)")
     ex.add_argument("dest", type=Path, help="output .safetensors")
-    ex.add_argument("--arch", default=None, help="backbone (default: read from the file)")
+    add_flag(ex, "--encoder-arch", deprecated=("--arch",), dest="encoder_arch", default=None,
+             help="backbone (default: read from the file)")
     ex.add_argument("--legacy-vip-crop", action="store_true",
                     help="record the released VIP forward's Resize(256)+CenterCrop(224) on 224x224 input")
     ex.set_defaults(func=_export)
@@ -68,7 +73,7 @@ def _download(args: argparse.Namespace) -> int:
     status = 0
     for w in files:
         try:
-            path = download(w, args.dir, force=args.force)
+            path = download(w, args.out, force=args.force)
         except EncoderError as exc:
             status = fail(exc, 1)
             continue
@@ -80,9 +85,11 @@ def _download(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        enc = load_encoder(args.encoder, args.source, arch=args.arch, legacy_vip_crop=args.legacy_vip_crop)
+        check_output_file(args.dest, option="DEST")
+        enc = load_encoder(args.encoder, args.source, arch=args.encoder_arch,
+                           legacy_vip_crop=args.legacy_vip_crop)
         path = save_encoder(enc, args.dest)
-    except EncoderError as exc:
+    except (EncoderError, OutputError) as exc:
         return fail(exc)
     print(f"{path}: {enc.name}/{enc.arch}, {enc.embed_dim}-d, fingerprint {enc.fingerprint[:16]}")
     return 0

@@ -36,14 +36,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from vipflow.encoder_inference import AUTO, PRECISIONS, RUNTIMES
 from vipflow.encoders.compiled_cache import CompiledCache, CorruptEntryError
 from vipflow.encoders.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("eager", "openvino", "onnxruntime")
-PRECISIONS = ("fp32", "bf16", "fp16")
-AUTO = "auto"
 # `auto` runtime, for a float32 module on the CPU (else eager): the first one installed of these.
 # bf16 (native, and asked for or possible under auto precision): OpenVINO, the only one with bf16
 # kernels on the CPU. fp32: ONNX Runtime, 10-15 % faster than OpenVINO at fp32 (bench/encoder).

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vipflow.actions import actions_from_states
+from vipflow.config_schema import REQUIRED, option
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.evaluation.backend import Backend
 from vipflow.evaluation.ledger import Ledger, RolloutOutcome
@@ -35,17 +36,30 @@ from vipflow.task_config import TaskConfig
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    output_dir: Path
-    policy_name: str  # the comparison table's column, e.g. "VIP-RWR"
-    task: str
-    rollouts: int = 10
-    horizon: int = 100
-    rate_hz: float = 25.0
-    seed: int = 0
-    goal_text: str = ""
-    image_format: str = "raw"
-    policy_path: str = ""
-    policy_task: str | None = None  # task name for a task-conditioned policy (None: its only task)
+    """One evaluation session. Declared once: `vipflow evaluate run` derives its options from it."""
+
+    output_dir: Path = option(
+        REQUIRED, "rollout episodes and the ledger go here", flag="--out", deprecated=("--output",),
+        default_text="results/<task>/<name>/seed<seed>",
+    )
+    policy_name: str = option(
+        REQUIRED, "the comparison table's column, e.g. VIP-RWR", flag="--name",
+        default_text="the policy dir name",
+    )
+    task: str = option(
+        REQUIRED, "task name (simulator task for --backend sim)", default_text="the task config's"
+    )
+    rollouts: int = option(10, "number of rollouts", bounds="[1, 10000]")
+    horizon: int = option(100, "steps per rollout", bounds="[2, 100000]")
+    rate_hz: float = option(25.0, "control rate in Hz", flag="--rate", bounds="[1, 1000]")
+    seed: int = option(0, "evaluation seed (simulator starts); one ledger per seed")
+    goal_text: str = option("", "goal sentence (LIV text goal) for rewards, stored with every rollout")
+    image_format: str = option("raw", "how rollout frames are stored", choices=("raw", "jpeg", "png"))
+    policy_path: str = option("", "the evaluated policy, as recorded in the ledger", cli=False)
+    policy_task: str | None = option(
+        None, "task name for a task-conditioned policy (None: its only task)", cli=False
+    )
+    progress: bool = option(True, "a progress bar over the rollouts", terminal=True)
 
 
 def results_dir(task: str, name: str, seed: int) -> Path:
@@ -197,17 +211,19 @@ class EvaluationSession:
                     "envelope": self.safety.limits.envelope.describe(config.rate_hz)},
         )
         self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
+        self.stop_signal: int | None = None  # SIGINT/SIGTERM that ended the session early
 
     def run(self) -> Ledger:
         cfg = self.config
         if self.ledger_path.exists():
             raise FileExistsError(
-                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --output"
+                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --out"
             )
         self.backend.start()
         self.perception = self._perception()
         try:
-            for i in tqdm(range(cfg.rollouts), desc=f"{cfg.policy_name} rollouts", unit="rollout"):
+            bar = {"desc": f"{cfg.policy_name} rollouts", "unit": "rollout", "disable": not cfg.progress}
+            for i in tqdm(range(cfg.rollouts), **bar):
                 try:
                     self.backend.reset(i, cfg.rollouts, self.operator)
                 except OperatorAbort:
@@ -254,9 +270,10 @@ class EvaluationSession:
             torch_threads=self.torch_threads, realtime_priority=self.realtime_priority,
         )
         with writer:
-            with stop_on_sigint(loop):
+            with stop_on_sigint(loop) as stop:
                 result = loop.run(cfg.horizon)
-            aborted = result.stop_reason.startswith("SIGINT")
+            aborted = stop.requested
+            self.stop_signal = stop.signum
             if aborted:
                 success, judged_by = None, "aborted"
             else:

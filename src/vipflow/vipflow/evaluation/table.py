@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.durable import save_png
 from vipflow.evaluation.ledger import Ledger, wilson_interval
 
 
@@ -95,6 +96,7 @@ class ComparisonTable:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+
         path = Path(path)
         rows = self.rows()
         width = 2.0 + 2.1 * len(self.policies)
@@ -113,8 +115,10 @@ class ComparisonTable:
         ax.set_title("Success % (mean ± std) [Wilson 95 % CI]", fontsize=10)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
+        try:
+            save_png(fig, path, dpi=150)
+        finally:
+            plt.close(fig)
         return path
 
 

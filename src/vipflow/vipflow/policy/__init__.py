@@ -21,7 +21,7 @@ from vipflow.policy.errors import (
 )
 from vipflow.policy.loaded import LoadedPolicy, load_policy
 from vipflow.policy.model import PolicyNet, build_policy_net
-from vipflow.policy.spec import EncoderRef, Normalization, PolicyConfig
+from vipflow.policy.policy_config import EncoderRef, Normalization, PolicyConfig
 
 __all__ = [
     "CheckpointError",

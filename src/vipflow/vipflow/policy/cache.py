@@ -129,3 +129,10 @@ class EmbeddingCache:
             save_file({"embeddings": torch.from_numpy(emb)}, str(tmp), metadata=meta)
             os.replace(tmp, path)
         return emb
+
+
+def open_cache(cache_dir: str | None) -> EmbeddingCache:
+    """The cache a run or a goal uses: ``cache_dir``, the default folder when None, none when 'off'."""
+    if cache_dir == "off":
+        return EmbeddingCache(None)
+    return EmbeddingCache(cache_dir or default_cache_dir())

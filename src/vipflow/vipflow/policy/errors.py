@@ -5,6 +5,8 @@ Each message names the problem and the fix, so a user sees it before any trainin
 
 from __future__ import annotations
 
+from vipflow import runs
+
 
 class PolicyError(Exception):
     """Base class of every policy-package error."""
@@ -38,8 +40,14 @@ class TaskConditioningError(PolicyError):
     """Several tasks without task conditioning, or a task the policy was not trained on."""
 
 
-class CheckpointError(PolicyError):
-    """A checkpoint is missing, incomplete, corrupt or of an unknown format."""
+class CheckpointError(PolicyError, runs.CheckpointError):
+    """A policy checkpoint is missing, incomplete, corrupt or of an unknown format (``runs.CheckpointError``
+    that policy error handlers catch as a ``PolicyError``)."""
+
+
+class NonFiniteLossError(PolicyError):
+    """The training loss (or the weights) became NaN/inf; training stopped, the last good checkpoint
+    is kept."""
 
 
 class ResumeMismatchError(PolicyError):

@@ -10,7 +10,7 @@ import torch
 from vipflow.policy.checkpoint import read_policy, resolve_checkpoint
 from vipflow.policy.errors import EncoderMismatchError, PolicyInputError, TaskConditioningError
 from vipflow.policy.model import PolicyNet
-from vipflow.policy.spec import PolicyConfig, unit_rows
+from vipflow.policy.policy_config import PolicyConfig, unit_rows
 
 
 class LoadedPolicy:

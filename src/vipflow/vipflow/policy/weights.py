@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from vipflow.config_schema import check_fields, option
 from vipflow.policy.errors import NonFiniteDataError
 from vipflow.policy.model import build_policy_net, make_optimizer
 
@@ -21,23 +22,35 @@ METHODS = ("rwr", "bc", "awr")
 AWR_DEFAULT_CLIP = 20.0
 
 
+WEIGHTING = "weighting"
+
+
 @dataclass(frozen=True)
 class WeightingConfig:
-    method: str = "rwr"
-    temperature: float = 0.1  # RWR: w = exp(temperature * R); the VIP paper uses 0.1 (CloseDrawer: 1)
-    normalize: bool = True  # divide by the training-set mean so weights average 1
-    clip: float | None = None  # upper bound after normalisation; None = RWR: none, AWR: 20
-    awr_beta: float = 1.0  # AWR: w = exp(A / beta)
-    discount: float = 0.99  # AWR: discount of the Monte-Carlo returns
-    value_steps: int = 2000  # AWR: regression steps of the value baseline
+    """How transitions are weighted in the regression loss (the ``weighting.*`` keys of a run)."""
+
+    method: str = option(
+        "rwr", "rwr: exp(tau*R); bc: uniform; awr: exp(A/beta)", flag="--method", choices=METHODS,
+        group=WEIGHTING,
+    )
+    temperature: float = option(
+        0.1, "RWR temperature tau, w = exp(tau*R) (VIP paper: 0.1; CloseDrawer: 1)", flag="--tau",
+        aliases=("--temperature",), bounds="[0, 1000]", group=WEIGHTING,
+    )
+    normalize: bool = option(
+        True, "normalise weights to mean 1 over the training set (off: raw exp weights)",
+        flag="--weight-norm", group=WEIGHTING,
+    )
+    clip: float | None = option(
+        None, "clip weights above MAX after normalisation", flag="--weight-clip", metavar="MAX",
+        bounds="(0, inf]", group=WEIGHTING, default_text="none for RWR, 20 for AWR",
+    )
+    awr_beta: float = option(1.0, "AWR temperature, w = exp(A/beta)", bounds="(0, 1000]", group=WEIGHTING)
+    discount: float = option(0.99, "AWR return discount", bounds="[0, 1]", group=WEIGHTING)
+    value_steps: int = option(2000, "AWR value-baseline steps", bounds="[1, 10000000]", group=WEIGHTING)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"weighting method must be one of {METHODS}, got {self.method!r}")
-        if self.clip is not None and self.clip <= 0:
-            raise ValueError(f"weight clip must be positive, got {self.clip}")
-        if self.awr_beta <= 0:
-            raise ValueError(f"awr_beta must be positive, got {self.awr_beta}")
+        check_fields(self)
 
     @property
     def effective_clip(self) -> float | None:

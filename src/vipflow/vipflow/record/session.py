@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from vipflow.config_schema import REQUIRED, option
 from vipflow.episodes.dataset import list_episodes, summarize, write_manifest
 from vipflow.episodes.edit import move_to_trash
 from vipflow.episodes.errors import DiskFullError, EpisodeError, IncompatibleSessionError
@@ -29,6 +30,7 @@ from vipflow.episodes.meta import EpisodeMeta, config_differences
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.writer import EpisodeWriter, os_error_to_episode_error
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.interrupt import signum_of
 from vipflow.live.publisher import LivePublisher
 from vipflow.record.keys import KeySource
 
@@ -42,24 +44,33 @@ UNLABELED_KEYS = ("u",)
 
 @dataclass
 class SessionConfig:
-    """What to record. ``num_episodes`` counts episodes recorded in *this* run (also on resume)."""
+    """What to record. ``num_episodes`` counts episodes recorded in *this* run (also on resume).
+    Declared once (``config_schema.option``): `vipflow record` derives its options from it."""
 
-    dataset: Path
-    task: str
-    num_episodes: int = 20
-    episode_time_s: float = 2.0  # VIP protocol: 50 steps at 25 Hz
-    reset_time_s: float = 10.0
-    auto_start: bool = False  # start the next episode when the reset timer runs out
-    goal_text: str = ""
-    operator: str = ""
-    tags: tuple[str, ...] = ()
-    source: str = ""
-    image_format: str = "raw"
-    nominal_rate_hz: float = 25.0
-    state_rate_hz: float = 100.0  # robot.state() polling rate
-    resume: bool = False
-    queue_s: float = 2.0  # seconds of samples the writer may fall behind before drops
-    camera_timeout_s: float = 1.0
+    dataset: Path = option(REQUIRED, "dataset directory (created if missing)")
+    task: str = option(REQUIRED, "task name stored with every episode")
+    num_episodes: int = option(20, "episodes to record in this run", flag="--episodes", bounds="[1, 10000]")
+    episode_time_s: float = option(
+        2.0, "seconds per demo (VIP protocol: 50 steps at 25 Hz)", flag="--episode-time", bounds="(0, 3600]"
+    )
+    reset_time_s: float = option(
+        10.0, "reset phase between demos, seconds", flag="--reset-time", bounds="[0, 3600]"
+    )
+    auto_start: bool = option(False, "start the next demo when the reset time ends")
+    goal_text: str = option("", "goal sentence stored with every episode")
+    operator: str = option("", "who records")
+    tags: tuple[str, ...] = option(
+        (), "tag stored with every episode (repeatable)", flag="--tag", repeat=True
+    )
+    source: str = option("", "what produced the frames (stored with every episode)", cli=False)
+    image_format: str = option("raw", "how frames are stored", choices=("raw", "jpeg", "png"))
+    nominal_rate_hz: float = option(25.0, "nominal control grid, Hz", flag="--rate", bounds="[1, 1000]")
+    state_rate_hz: float = option(
+        100.0, "robot state sampling rate, Hz", flag="--state-rate", bounds="[1, 10000]"
+    )
+    resume: bool = option(False, "continue numbering in a non-empty dataset")
+    queue_s: float = option(2.0, "seconds of samples the writer may fall behind before drops", cli=False)
+    camera_timeout_s: float = option(1.0, "seconds without a frame before the camera is lost", cli=False)
 
 
 @dataclass
@@ -75,6 +86,7 @@ class SessionResult:
     episodes: list[EpisodeRecord] = field(default_factory=list)
     quit_early: bool = False
     recovered: list[str] = field(default_factory=list)
+    stop_signal: int | None = None  # SIGINT/SIGTERM that ended the session (vipflow.interrupt)
 
     @property
     def kept(self) -> list[EpisodeRecord]:
@@ -217,6 +229,7 @@ class RecorderSession:
         self.robot_info: dict[str, Any] = {}
         self.bytes_per_s = 0.0
         self._status_shown = False
+        self.stop_signal: int | None = None
 
     # -- output ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -319,6 +332,7 @@ class RecorderSession:
             self._check_space()  # fail before the operator starts demonstrating, not after
             self._episodes(result, index)
         finally:
+            result.stop_signal = self.stop_signal
             for device in (self.camera, self.robot):
                 with contextlib.suppress(HardwareError):
                     device.stop()
@@ -440,9 +454,10 @@ class RecorderSession:
                         f"{wt.counts['camera']}  states {wt.counts['state']}  "
                         f"drops {sum(acq.drops.values()) - sum(drops0.values())}"
                     )
-        except KeyboardInterrupt as exc:
+        except KeyboardInterrupt as exc:  # SIGTERM too, as vipflow.interrupt.Interrupted
             interrupted = exc
             quit_now = True
+            self.stop_signal = signum_of(exc)
         acq.recording = False
         wt.control("cut")
         drops = {k: acq.drops[k] - drops0[k] for k in drops0}

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from vipflow.config_schema import parse_yaml
 from vipflow.hardware.envelope import Envelope
 from vipflow.hardware.franka import FRANKA_ENVELOPE, GRIPPER_MAX_WIDTH_M, Q_MAX, Q_MIN
 from vipflow.hardware.simulator import KITCHEN_ENVELOPE, KITCHEN_Q_MAX, KITCHEN_Q_MIN
@@ -305,7 +306,7 @@ def load_limits(path: str | Path | None = None) -> SafetyLimits:
     if not path.is_file():
         raise LimitsError(f"safety limits file {path} not found; pass an existing YAML (see config/)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}  # a duplicate key is an error, not an override
     except yaml.YAMLError as exc:
         raise LimitsError(f"{path} is not valid YAML: {exc}") from exc
     try:

@@ -2,7 +2,7 @@
 
 Official VIP weights cannot be shipped or downloaded here, so this stands in for pretraining
 on human video: a ``convnet-small`` VIP encoder trained with our own VIP objective
-(:mod:`vipflow.training`) on scripted-expert videos of every kitchen task except the one it will
+(:mod:`vipflow.encoder_training`) on scripted-expert videos of every kitchen task except the one it will
 be evaluated on. One encoder per held-out task ships in ``vipflow/assets`` (≈5 MB each); the
 exact command that reproduces them is::
 
@@ -18,34 +18,20 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vipflow.cli.options import add_options, from_args
+from vipflow.demo_config import KitchenEncoderConfig
+from vipflow.encoder_training import train_encoder
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.sim.demos import demo_styles, run_expert
 from vipflow.sim.kitchen import KitchenSim
 from vipflow.sim.tasks import TASKS, get_task
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-@dataclass(frozen=True)
-class KitchenEncoderConfig:
-    """Defaults reproduce the shipped weights (see the module docstring)."""
-
-    videos_per_task: int = 12
-    image_size: int = 64
-    steps: int = 1500
-    batch_size: int = 16
-    # 10x the official ResNet-50 rate: a small net from scratch. Held-out slide-cabinet VOC /
-    # bump rate after 600 steps: 0.36 / 0.46 at 1e-4, 0.72 / 0.50 at 1e-3; 1500 steps at 1e-3:
-    # 0.84 / 0.39 (3e-3 overfits the training tasks: 0.67 / 0.44). Random init: 0.64 / 0.37.
-    lr: float = 1e-3
-    hidden_dim: int = 128
-    seed: int = 0
 
 
 def asset_name(held_out: str) -> str:
@@ -94,8 +80,6 @@ def train_kitchen_encoder(
 
 
 def _train(videos, val_videos, cfg: KitchenEncoderConfig, run_dir: Path, progress: bool):
-    from vipflow.training import train_encoder
-
     return train_encoder(
         videos,
         val_videos=val_videos,
@@ -161,25 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="append", default=[], help="task to hold out (repeatable)")
     parser.add_argument("--all", action="store_true", help="one encoder per simulated task")
     parser.add_argument("--out", type=Path, default=ASSETS, help="output directory")
-    defaults = KitchenEncoderConfig()
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--videos-per-task", type=int, default=defaults.videos_per_task)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    add_options(parser, KitchenEncoderConfig)
     args = parser.parse_args(argv)
     tasks = sorted(TASKS) if args.all else [get_task(t).name for t in args.held_out]
     if not tasks:
         parser.error("give --held-out TASK or --all")
-    cfg = KitchenEncoderConfig(
-        videos_per_task=args.videos_per_task,
-        image_size=args.image_size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-    )
+    cfg = from_args(KitchenEncoderConfig, args)
     for task in tasks:
         path = args.out / asset_name(task)
         pretrain_for(task, path, cfg)

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 
 from vipflow.evaluation.table import comparison_table
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_success_bars
-from vipflow.policy.curves import read_metrics
+from vipflow.runs import read_series
 from vipflow.sim.workflow import RewardReport, WorkflowResult
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}
@@ -35,7 +35,7 @@ def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     for method, checkpoint in result.policies.items():
         csv_path = _run_dir(checkpoint) / "metrics.csv"
-        series = read_metrics(csv_path)
+        series = read_series(csv_path)
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             points = series.get(column) or []
             if points:

@@ -18,21 +18,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from vipflow.demo_config import WorkflowConfig
 from vipflow.encoders import Encoder, load_encoder
-from vipflow.episodes import read_episode, usable_episodes
+from vipflow.episodes import list_episodes, read_episode, usable_episodes
 from vipflow.evaluation.ledger import Ledger
 from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
 from vipflow.evaluation.sim_backend import SimBackend
+from vipflow.interrupt import Interrupted
 from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
-from vipflow.policy.config import TrainConfig
-from vipflow.policy.pipeline import train as train_policy
+from vipflow.policy.train import train as train_policy
+from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.weights import WeightingConfig
 from vipflow.rewards import step_rewards, values
 from vipflow.runtime.limits import SIM_PROFILE, profile_limits
 from vipflow.sim.demos import record_demos
-from vipflow.sim.encoder import KitchenEncoderConfig, kitchen_encoder
+from vipflow.sim.encoder import kitchen_encoder
 from vipflow.sim.tasks import get_task
 
 
@@ -44,49 +46,6 @@ class SimulatorJudges:
 
     def judge(self, index: int) -> bool:
         raise RuntimeError("the simulator judges its own rollouts; no operator is needed")
-
-
-@dataclass(frozen=True)
-class WorkflowConfig:
-    """One run of the simulated workflow. Defaults: ``vipflow demo``."""
-
-    task: str = "slide_cabinet"
-    out_dir: Path = Path("vipflow_demo")
-    n_expert: int = 10
-    n_failure: int = 10
-    image_size: int = 64
-    seed: int = 0
-    encoder_weights: Path | None = None  # None: the shipped kitchen encoder for the task
-    encoder_config: KitchenEncoderConfig = field(default_factory=KitchenEncoderConfig)
-    train_encoder: bool = False  # pretrain the kitchen encoder now even if one is shipped
-    encoder_runtime: str = "auto"  # how frames are embedded (vipflow.encoders: runtime, precision)
-    encoder_precision: str = "auto"
-    methods: tuple[str, ...] = ("rwr", "bc")
-    # RWR weights exp(tau * R), normalised to mean 1, clipped at ``weight_clip``. The kitchen
-    # encoder's per-step rewards have std ~0.7 (the paper's tau = 0.1/1 assume its ResNet-50
-    # VIP's scale). Chosen on slide_cabinet, seed 0, 10 rollouts: tau 1 -> 3/10, 2 -> 4/10,
-    # 3 -> 4/10, 5 -> 9/10 (ESS 1.3 of 900), 10 -> 6/10; tau 5 clipped at 20 -> 9/10 (ESS 9.9).
-    temperature: float = 5.0
-    weight_clip: float | None = 20.0
-    policy_steps: int = 20_000  # the paper's length; ~20-30 s per policy on a CPU
-    rollouts: int = 10
-    eval_horizon: int | None = None  # None: the task's demo horizon + 50 steps
-    progress: bool = True
-    policy_prefix: str = "VIP"  # policy names in the table: VIP-RWR, VIP-BC
-    # One intra-op thread: rendering and encoding share a small CPU, and oversubscribed torch
-    # threads make a 64 px convnet forward 6x slower (7 ms -> 43 ms per frame on 2 cores).
-    torch_threads: int = 1
-
-    def policy_name(self, method: str) -> str:
-        return f"{self.policy_prefix}-{method.upper()}"
-
-    @property
-    def horizon(self) -> int:
-        return get_task(self.task).horizon
-
-    @property
-    def resolved_eval_horizon(self) -> int:
-        return self.eval_horizon or self.horizon + 50
 
 
 @dataclass
@@ -168,7 +127,7 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
         encoder_runtime=cfg.encoder_runtime,
         encoder_precision=cfg.encoder_precision,
         cache_dir=str(cfg.out_dir / "embedding_cache"),
-        weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip),
+        weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip or None),
         steps=cfg.policy_steps,
         eval_every=max(cfg.policy_steps // 20, 1),
         save_every=cfg.policy_steps,
@@ -186,7 +145,11 @@ def evaluate_policy(
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
     if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
-        return Ledger.load(out / "ledger.json")
+        ledger = Ledger.load(out / "ledger.json")
+        if len(ledger.judged) == cfg.rollouts:
+            return ledger
+        # an interrupted evaluation: kept beside, never counted; the evaluation runs again
+        out.rename(out.with_name(f"{out.name}.interrupted-{time.strftime('%Y%m%d-%H%M%S')}"))
     task = get_task(cfg.task)
     policy = load_policy(policy_path)
     config, info = evaluation_from_task(
@@ -204,7 +167,26 @@ def evaluate_policy(
         encoder_info=info,
         live=live,
     )
-    return session.run()
+    ledger = session.run()
+    if session.stop_signal is not None:  # the table must never present a cut-short evaluation
+        raise Interrupted(session.stop_signal)
+    return ledger
+
+
+def kept_outputs(out: Path) -> str:
+    """What an interrupted workflow left in ``out``, for the message that replaces the table."""
+    out = Path(out)
+    kept = []
+    demos = out / "demos"
+    if demos.is_dir():
+        kept.append(f"{sum(s.usable for s in list_episodes(demos))} usable demo episode(s) in {demos}")
+    for run in sorted((out / "policies").glob("*")):
+        summary = run / "summary.json"
+        step = json.loads(summary.read_text())["step"] if summary.is_file() else "no"
+        kept.append(f"policy {run.name}: checkpoint at step {step} in {run} (vipflow train --resume RUN)")
+    for ledger in sorted((out / "evaluation").glob("*/seed*/ledger.json")):
+        kept.append(f"{len(Ledger.load(ledger).judged)} judged rollout(s) in {ledger}")
+    return "; ".join(kept) or f"nothing yet in {out}"
 
 
 def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
@@ -277,7 +259,10 @@ def train_policies(
         if done:
             checkpoint = latest_checkpoint(Path(tcfg.run_dir))
         else:
-            checkpoint = train_policy(tcfg, encoder=encoder, resume=True).checkpoint
+            trained = train_policy(tcfg, encoder=encoder, resume=True)
+            if trained.stop_signal is not None:  # never compare a half-trained policy
+                raise Interrupted(trained.stop_signal)
+            checkpoint = trained.checkpoint
         summary = json.loads(summary_path.read_text())
         result.policies[method] = checkpoint
         result.train_summaries[method] = summary
