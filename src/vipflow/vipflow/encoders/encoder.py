@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from vipflow.encoders.agreement import choose_precision
 from vipflow.encoders.checkpoints import (
     ExportInfo,
     infer_conv_arch,
@@ -124,8 +125,6 @@ class Encoder:
         one for fp32.
         """
         if self._precision is None:
-            from vipflow.encoders.agreement import choose_precision
-
             self._precision = choose_precision(self)
             self.runtime = resolve_runtime(self.requested_runtime, self.device, self.dtype, self._precision)
         return self._precision
