@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts")
     ap.add_argument("--out", type=Path, default=Path("bench/results/encoder.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
 
     with warnings.catch_warnings():  # random weights are intended here
         warnings.simplefilter("ignore", UserWarning)
@@ -181,7 +182,8 @@ def main() -> None:
         "all_cpu_flags_count": len(cpu_flags()),
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),
-        "load_avg_1m": os.getloadavg()[0],
+        "load_avg_before": list(load_before),  # other processes share the CPU: see how busy it was
+        "load_avg_after": list(os.getloadavg()),
         "settings": {"iters": args.iters, "batch_iters": args.batch_iters, "warmup": args.warmup,
                      "threads": args.threads},
     }
