@@ -47,6 +47,7 @@ from vipflow.sim.encoder import (  # noqa: E402
     kitchen_encoder,
     train_kitchen_encoder,
 )
+from vipflow.sim.reproduce import write_task_files  # noqa: E402
 from vipflow.sim.tasks import TASKS  # noqa: E402
 from vipflow.sim.workflow import (  # noqa: E402
     WorkflowResult,
@@ -156,13 +157,15 @@ def run_task(task: str, args: argparse.Namespace) -> None:
                 task=task, out_dir=root / task / f"seed{seed}" / name, n_expert=args.experts,
                 n_failure=args.failures, image_size=args.image_size, seed=seed, encoder_weights=path,
                 temperature=args.temperature, weight_clip=args.weight_clip or None,
-                policy_steps=args.policy_steps, rollouts=args.rollouts,
+                policy_steps=args.policy_steps, rollouts=args.rollouts, seeds=1,
                 progress=False, policy_prefix=name,
             )
             rewards = score_demos(encoder, dataset)
             result = WorkflowResult(cfg, path, False, [], rewards)
             train_policies(cfg, dataset, encoder, path, result, say)
-            evaluate_policies(cfg, encoder, rewards.goal, result, say)
+            cfg.out_dir.mkdir(parents=True, exist_ok=True)
+            write_task_files(cfg, dataset, path)  # what the evaluations read, as in the demo
+            evaluate_policies(cfg, result, say)
             say(f"  seed {seed} {name}: {result.success_rates()} ({time.perf_counter() - t:.0f} s)")
 
 

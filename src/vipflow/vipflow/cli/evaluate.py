@@ -15,86 +15,38 @@ so far saved. The simulator resets and judges itself.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import os
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args, given, terminal_defaults
-from vipflow.config_schema import REQUIRED, ConfigError, option
+from vipflow.config_schema import ConfigError
 from vipflow.durable import OutputError, atomic_write_text
-from vipflow.encoder_inference import precision_option, runtime_option
-from vipflow.encoders import EncoderError, load_encoder
+from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
-from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.ledger import Ledger, LedgerError
-from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.run import RunOptions, build_session
 from vipflow.evaluation.session import (
     EvaluationConfig,
-    EvaluationSession,
-    Goal,
-    evaluation_from_task,
-    results_dir,
 )
 from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
-from vipflow.hardware.factory import make_spec
 from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
-from vipflow.outputs import check_output_dir, check_output_file, check_output_stem
+from vipflow.outputs import add_output_mode, check_output_file, check_output_stem
 from vipflow.plots import plot_success_bars
-from vipflow.policy import PolicyError, load_policy
+from vipflow.policy import PolicyError
 from vipflow.policy.errors import GoalError
-from vipflow.policy.goals import goal_embedding
 from vipflow.runs import RunError
-from vipflow.runtime.limits import LimitsError, load_limits
-from vipflow.task_config import EncoderSpec, GoalSpec, TaskConfigError, load_task_config
+from vipflow.runtime.limits import LimitsError
+from vipflow.runtime.timing import describe_clock
+from vipflow.task_config import TaskConfigError
 
-# --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
-BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
-BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
     TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
-FRANKY = "franky backend"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What `evaluate run` evaluates and on what; the session's own settings are EvaluationConfig's."""
-
-    policy: str = option(REQUIRED, "policy run dir, checkpoint dir or file")
-    task_config: Path | None = option(None, "task YAML (config/tasks/*.yaml) giving defaults")
-    backend: str | None = option(
-        None, "sim, franky (libfranka, no ROS), or fake (a dry run on fake hardware)", choices=BACKENDS,
-        default_text="sim for a sim task config",
-    )
-    encoder_weights: str | None = option(
-        None, "weights of the policy's encoder (.pt or .safetensors)",
-        default_text="the task config's, else the weights folder",
-    )
-    encoder_runtime: str | None = runtime_option(None, default_text="the task config's, else auto")
-    encoder_precision: str | None = precision_option(None, default_text="the task config's, else auto")
-    goal_image: tuple[str, ...] = option((), "goal image for rewards (repeatable)", repeat=True)
-    goal_dataset: str | None = option(
-        None, "demo dataset whose successful demos' last frames are the goal for rewards"
-    )
-    rewards: bool = option(True, "record /reward against the goal (--no-rewards: without)")
-    limits: Path | None = option(
-        None, "safety limits YAML", default_text="the task config's, else conservative built-ins"
-    )
-    image_size: int = option(224, "sim camera size in pixels", bounds="[8, 4096]")
-    robot_ip: str | None = option(None, "FCI address of the robot (set in Desk)", group=FRANKY)
-    dynamics: float = option(0.1, "relative dynamics factor", bounds="(0, 1]", group=FRANKY)
-    camera_serial: str | None = option(None, "RealSense serial", group=FRANKY, default_text="the only one")
-    perception: str = option(
-        "process", "encoder in its own process or a thread", choices=("process", "thread"), group=FRANKY
-    )
-    rt_priority: int = option(80, "SCHED_FIFO priority of the loop (0: off)", bounds="[0, 99]", group=FRANKY)
 
 
 def register(sub) -> None:
@@ -106,6 +58,7 @@ def register(sub) -> None:
     run = cmds.add_parser("run", help="N rollouts of a policy, recorded as episodes, into a ledger")
     add_options(run, RunOptions)
     add_options(run, EvaluationConfig)
+    add_output_mode(run)
     add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -125,7 +78,9 @@ def register(sub) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         with open_live(args) as live:
-            session = build_session(args, live)
+            opts = from_args(RunOptions, args)
+            flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
+            session = build_session(opts, flags, resume=args.resume, overwrite=args.overwrite, live=live)
             ledger = session.run()
     except _ERRORS as exc:
         return fail(exc)
@@ -140,74 +95,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
-    opts = from_args(RunOptions, args)
-    flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
-    tc = load_task_config(opts.task_config) if opts.task_config else None
-    task = flags.get("task") or (tc.task if tc else None)
-    if not task:
-        raise ValueError("name the task (--task or --task-config)")
-    backend_name = opts.backend or ("sim" if tc and tc.kind == "sim" else None)
-    if backend_name is None:
-        raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
-    seed = flags.get("seed", 0)
-    name = flags.get("policy_name") or Path(opts.policy).expanduser().resolve().name
-    check_output_dir(flags.get("output_dir") or results_dir(task, name, seed), option="--out")  # first
-    policy = load_policy(opts.policy)
-    ref = policy.config.encoder
-    weights = opts.encoder_weights
-    if weights is None and tc is not None and tc.encoder.weights:
-        weights = os.path.expanduser(tc.encoder.weights)
-    spec = tc.encoder if tc is not None else EncoderSpec()
-    inference = {"runtime": opts.encoder_runtime or spec.runtime,
-                 "precision": opts.encoder_precision or spec.precision}
-    # The same recipe builds the encoder here and, picklable, in the encoder process.
-    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch, **inference)
-    encoder = factory()
-    policy.check_encoder(encoder)
-    limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
-    goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
-    cfg, info = evaluation_from_task(
-        task, policy, opts.policy, encoder, task_config=tc, name=flags.get("policy_name", ""),
-        output_dir=flags.get("output_dir"), encoder_weights=weights, seed=seed,
-        rollouts=flags.get("rollouts"), horizon=flags.get("horizon"), rate_hz=flags.get("rate_hz"),
-        goal_text=flags.get("goal_text"), image_format=flags.get("image_format", "raw"),
-    )
-    cfg = replace(cfg, progress=flags["progress"])
-    backend = _backend(backend_name, opts, task, seed)
-    return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
-                             encoder_info=info, realtime_priority=opts.rt_priority or None,
-                             encoder_factory=factory, live=live)
-
-
-def _goal(args: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
-    """The goal rewards are measured against: explicit options, else the task config's goal."""
-    if args.goal_image:
-        spec = GoalSpec(source="images", images=args.goal_image)
-    elif goal_text:
-        spec = GoalSpec(source="text", text=goal_text)
-    elif args.goal_dataset:
-        spec = GoalSpec(source="dataset", dataset=args.goal_dataset)
-    elif tc is not None:
-        spec = tc.resolved_goal()
-    else:
-        raise ValueError(
-            "rollouts record rewards against a goal: pass --goal-image, --goal-text or --goal-dataset "
-            "(or --task-config), or --no-rewards"
-        )
-    return Goal(goal_embedding(encoder, spec, task=task), encoder.similarity, spec.describe())
-
-
-def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
-    """The backend named by --backend (a robot driver of vipflow.hardware.factory) with its camera."""
-    if name == "franky" and not args.robot_ip:
-        raise ValueError("--backend franky needs --robot-ip (the FCI address set in Desk)")
-    options = {"task": task, "seed": seed, "image_size": args.image_size, "robot_ip": args.robot_ip,
-               "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
-    camera = make_spec(BACKEND_CAMERAS[name], **options)
-    return open_backend(make_spec(name, **options), camera, perception=args.perception)
-
-
 # -- show / table --------------------------------------------------------------------------------------
 def print_summary(ledger: Ledger) -> None:
     s = ledger.summary()
@@ -219,9 +106,10 @@ def print_summary(ledger: Ledger) -> None:
     t = ledger.timing
     if t:
         lp, fa, enc = t["loop_period_ms"], t["frame_age_ms"], t["encoder_latency_ms"]
-        print(f"loop period p50/p95/p99/max {lp['p50']}/{lp['p95']}/{lp['p99']}/{lp['max']} ms, "
-              f"deadline misses {t['deadline_misses']}/{t['ticks']}, encoder p50 {enc['p50']} ms, "
-              f"frame age p50/p99 {fa['p50']}/{fa['p99']} ms")
+        print(f"loop timing on the {describe_clock(t.get('clock'))}: period p50/p95/p99/max "
+              f"{lp['p50']}/{lp['p95']}/{lp['p99']}/{lp['max']} ms, deadline misses {t['deadline_misses']}/"
+              f"{t['ticks']}, frame age p50/p99 {fa['p50']}/{fa['p99']} ms; encoder compute p50 "
+              f"{enc['p50']} ms (monotonic clock)")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
