@@ -1,4 +1,4 @@
-"""Our safetensors export, fingerprints, the optimised inference path, dtypes, small archs."""
+"""Our safetensors export, fingerprints, the eager inference copy, dtypes, small archs."""
 
 from __future__ import annotations
 
@@ -52,13 +52,10 @@ def test_inference_copy_follows_training_updates(frames):
     np.testing.assert_allclose(enc.embed_images(frames), first + 1.0, rtol=1e-5, atol=1e-5)
 
 
-def test_optimised_equals_plain_eager_and_batches_are_independent(frames):
-    fast = load_encoder("vip", arch="resnet18", random_init=True)
-    plain = load_encoder("vip", arch="resnet18", random_init=True, optimize=False)
-    ref = plain.embed_images(frames)
-    np.testing.assert_allclose(fast.embed_images(frames), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+def test_batches_are_independent(frames):
+    enc = load_encoder("vip", arch="resnet18", random_init=True)
     np.testing.assert_allclose(
-        fast.embed_images(frames, batch_size=1), fast.embed_images(frames, batch_size=3), rtol=1e-5, atol=1e-6
+        enc.embed_images(frames, batch_size=1), enc.embed_images(frames, batch_size=3), rtol=1e-5, atol=1e-6
     )
 
 

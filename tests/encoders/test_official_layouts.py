@@ -69,7 +69,7 @@ def test_r3m_layout_drops_language_head(tmp_path, frames):
 def test_r3m_resnet34_arch_inferred(tmp_path):
     convnet = torchvision_convnet("resnet34", None)
     path = save_convnet(tmp_path / "r3m.pt", "r3m", convnet)
-    assert load_encoder("r3m", path, optimize=False).arch == "resnet34"
+    assert load_encoder("r3m", path).arch == "resnet34"
 
 
 @pytest.mark.slow

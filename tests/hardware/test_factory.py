@@ -106,13 +106,15 @@ def test_record_cli_opens_its_sources_through_the_factory(tmp_path):
 
 def test_evaluation_from_task_builds_the_results_layout_once(tmp_path):
     policy = dataclasses.make_dataclass("P", [("tasks", tuple)])(("push_bottle",))
-    encoder = dataclasses.make_dataclass("E", ["name", "arch", "fingerprint"])("vip", "resnet50", "ab" * 32)
+    encoder = dataclasses.make_dataclass("E", ["name", "arch", "fingerprint", "inference_tag"])(
+        "vip", "resnet50", "ab" * 32, "openvino-bf16")
     (tmp_path / "runs" / "drawer").mkdir(parents=True)
     config, info = evaluation_from_task("push_bottle", policy, tmp_path / "runs" / "drawer", encoder, seed=3)
     assert str(config.output_dir) == "results/push_bottle/drawer/seed3" and config.policy_name == "drawer"
     assert config.policy_task == "push_bottle" and config.policy_path == str(tmp_path / "runs" / "drawer")
     assert (config.rollouts, config.horizon, config.rate_hz) == (10, 100, 25.0)
-    assert info == {"name": "vip", "arch": "resnet50", "fingerprint": "ab" * 32, "weights": "default"}
+    assert info == {"name": "vip", "arch": "resnet50", "fingerprint": "ab" * 32, "weights": "default",
+                    "inference": "openvino-bf16"}
     task = TaskConfig(task="close_drawer", description="close it")
     config, info = evaluation_from_task("close_drawer", policy, "p", encoder, task_config=task,
                                         name="VIP-RWR", horizon=7, encoder_weights="w.pt", output_dir="~/out")

@@ -14,7 +14,7 @@ from vipflow.policy.cache import EmbeddingCache, hash_arrays
 def _encoder(seed: int = 0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_encoder("vip", arch="convnet-small", random_init=True, seed=seed, optimize=False)
+        return load_encoder("vip", arch="convnet-small", random_init=True, seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,19 @@ def test_hit_after_miss_and_invalidation(tmp_path, frames):
     cache.embed(enc, changed)
     assert (cache.stats.misses, cache.stats.hits) == (3, 1)
     assert len(list(tmp_path.rglob("*.safetensors"))) == 3
+
+
+def test_runtime_and_precision_are_part_of_the_key(tmp_path, frames):
+    """bf16 embeddings differ from fp32 ones: another inference path must miss, not reuse them."""
+    enc = _encoder()
+    cache = EmbeddingCache(tmp_path)
+    exact = cache.embed(enc, frames)
+    compiled = enc.with_inference("onnxruntime", "fp32")
+    assert compiled.fingerprint == enc.fingerprint and compiled.inference_tag != enc.inference_tag
+    np.testing.assert_allclose(cache.embed(compiled, frames), exact, rtol=1e-5, atol=1e-5)
+    cache.embed(enc, frames)
+    assert (cache.stats.misses, cache.stats.hits) == (2, 1)
+    assert {p.parent.name for p in tmp_path.rglob("*.safetensors")} == {"eager-fp32", "onnxruntime-fp32"}
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])

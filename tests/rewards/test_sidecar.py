@@ -69,7 +69,8 @@ def test_sidecar_has_one_reward_per_frame_at_its_stamp(tmp_path, capsys):
     assert [b["timestamp"]["sec"] * 10**9 + b["timestamp"]["nsec"] for b in body] == stamps
 
     meta = metadata["vipflow.rewards"]
-    assert json.loads(meta["encoder"])["fingerprint"] and meta["precision"] == "float32"
+    encoder = json.loads(meta["encoder"])
+    assert encoder["fingerprint"] and encoder["inference"].endswith("-" + meta["precision"])
     assert json.loads(meta["goals"])["image"]["paths"] == [str(goal)]
     assert meta["label"] == "success" and meta["similarity"] == "l2"
 

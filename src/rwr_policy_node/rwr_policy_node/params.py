@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, option_from, require, to_flat
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.evaluation.session import EvaluationConfig
 from vipflow.ros.names import ACTION_TOPIC, POLICY_STATUS_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
@@ -26,6 +27,8 @@ class PolicyNodeParams:
         "weights of the encoder the policy was trained on ('' = the weights directory); fingerprint-checked",
     )
     device: str = option("cpu", "torch device of encoder and policy: cpu, cuda or cuda:N")
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     torch_threads: int = option(1, "torch threads of the encoder thread (keeps the 25 Hz thread responsive)")
     rate_hz: float = option(25.0, "control rate (VIP paper: 25 Hz)")
     horizon: int = option(0, "ticks per ~/start (0 = until ~/stop)")
@@ -118,6 +121,8 @@ def policy_params_from_task(task: TaskConfig) -> dict:
     return {
         "task": task.task,
         "rate_hz": task.rate_hz,
+        "encoder_runtime": task.encoder.runtime,
+        "encoder_precision": task.encoder.precision,
         "command_topic": task.topics.command,
         "controller": task.robot.controller,
         **TopicHardwareConfig.task_params(task),

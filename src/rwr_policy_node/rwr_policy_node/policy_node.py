@@ -70,7 +70,9 @@ class PolicyNode(Node):
             raise ConfigError(
                 f"node {name}: parameter 'policy' is empty; pass policy:=<run dir or checkpoint>"
             )
-        self.policy, self.encoder = load_policy_with_encoder(p.policy, p.encoder_weights, p.device)
+        self.policy, self.encoder = load_policy_with_encoder(
+            p.policy, p.encoder_weights, p.device, runtime=p.encoder_runtime, precision=p.encoder_precision
+        )
         self.space = self.policy.config.action_space
         self.group = ReentrantCallbackGroup()  # services and actions may wait on each other
         self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)

@@ -22,14 +22,18 @@ from vipflow.runtime.safety import SafetyLayer
 FOREVER_TICKS = 10**12  # "run until stopped": about 1,000 years at 25 Hz
 
 
-def load_policy_with_encoder(path: str, encoder_weights: str = "", device: str = "cpu"):
-    """The policy and the encoder it was trained on (name/arch from the checkpoint, fingerprint checked)."""
+def load_policy_with_encoder(
+    path: str, encoder_weights: str = "", device: str = "cpu", runtime: str = "auto", precision: str = "auto"
+):
+    """The policy and the encoder it was trained on (name/arch from the checkpoint, fingerprint checked);
+    ``runtime``/``precision``: how frames are embedded (vipflow.encoders; auto = fastest passing the gate)."""
     from vipflow.encoders import load_encoder
     from vipflow.policy import load_policy
 
     policy = load_policy(path)
     ref = policy.config.encoder
-    encoder = load_encoder(ref.name, encoder_weights or None, arch=ref.arch, device=device)
+    encoder = load_encoder(ref.name, encoder_weights or None, arch=ref.arch, device=device, runtime=runtime,
+                           precision=precision)
     policy.check_encoder(encoder)
     return policy, encoder
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import default_of, option, option_from, require, to_flat
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.ros.names import STAMPED_SUFFIX
 from vipflow.task_config import GoalSpec, TaskConfig, TopicSpec
 
@@ -24,6 +25,8 @@ class RewardNodeParams:
     encoder_arch: str = option("", "architecture ('' = the family default)")
     encoder_weights: str = option("", "weights file: official .pt or our .safetensors")
     device: str = option("cpu", "torch device: cpu, cuda or cuda:N")
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     gamma: float = option(0.98, "discount γ (LIV's cosine similarity is divided by 1-γ)")
     task: str = option("", "dataset goals: whose demos to use in a multi-task dataset ('' = the only task)")
     goal: GoalSpec = field(default_factory=lambda: GoalSpec(source="images"))
@@ -51,6 +54,8 @@ def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", devi
         "encoder": task.encoder.name,
         "encoder_arch": task.encoder.arch,
         "encoder_weights": encoder_weights or task.encoder.weights,
+        "encoder_runtime": task.encoder.runtime,
+        "encoder_precision": task.encoder.precision,
         "device": device,
         "gamma": task.reward.gamma,
         "task": task.task,

@@ -49,7 +49,8 @@ class RewardNode(Node):
         from vipflow.encoders import load_encoder  # torch: imported once the parameters are valid
 
         self.encoder = load_encoder(
-            p.encoder, p.encoder_weights or None, arch=p.encoder_arch or None, device=p.device
+            p.encoder, p.encoder_weights or None, arch=p.encoder_arch or None, device=p.device,
+            runtime=p.encoder_runtime, precision=p.encoder_precision,
         )
         self.label = f"{self.encoder.name}/{self.encoder.arch} {self.encoder.fingerprint[:12]}"
         self.stream = RewardStream(self.encoder, p.gamma)

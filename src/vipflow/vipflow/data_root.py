@@ -26,6 +26,7 @@ LAYOUT = {
     "rewards/": "reward curves and metrics (`vipflow rewards`)",
     "demo/": "the simulated workflow (`vipflow demo`)",
     "cache/embeddings/": "the embedding cache ($VIPFLOW_CACHE/embeddings when set)",
+    "cache/compiled/": "compiled encoders, OpenVINO / ONNX Runtime ($VIPFLOW_CACHE/compiled when set)",
     "cache/weights/": "downloaded encoder weights ($VIPFLOW_WEIGHTS_DIR when set)",
 }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vipflow.config_schema import check_fields, option
 from vipflow.data_root import data_path, under_root
+from vipflow.encoder_inference import precision_option, runtime_option
 
 KITCHEN_TASKS = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # == vipflow.sim.TASKS
 
@@ -63,6 +64,8 @@ class WorkflowConfig:
         default_factory=KitchenEncoderConfig, metadata={"help": "kitchen encoder pretraining", "cli": False}
     )
     train_encoder: bool = option(False, "pretrain the kitchen encoder now (ignores the shipped weights)")
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     methods: tuple[str, ...] = option(("rwr", "bc"), "policies trained and compared", cli=False)
     # RWR weights exp(tau * R), normalised to mean 1, clipped at ``weight_clip``. The kitchen
     # encoder's per-step rewards have std ~0.7 (the paper's tau = 0.1/1 assume its ResNet-50

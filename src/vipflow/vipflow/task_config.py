@@ -23,6 +23,7 @@ from vipflow.actions import PROPRIO_FEATURES, action_space
 from vipflow.config_schema import ConfigError, deep_merge, from_mapping, load_yaml
 from vipflow.config_schema import option as _f
 from vipflow.data_root import data_path
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
 
 SCHEMA_VERSION = 1
@@ -68,6 +69,8 @@ class EncoderSpec:
     name: str = _f("vip", "encoder family: vip, r3m, liv or resnet50")
     arch: str = _f("", "architecture ('' = the family's default, e.g. resnet50)")
     weights: str = _f("", "weights file (official .pt or our .safetensors); '' = pass it at launch")
+    runtime: str = runtime_option()
+    precision: str = precision_option()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "demo",
     "rewards",
     "weights",
+    "encoders",
     "record",
     "episodes",
     "train_encoder",

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vipflow.cli import fail
@@ -21,6 +20,7 @@ from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import REQUIRED, option
 from vipflow.data_root import data_path, under_root
 from vipflow.durable import OutputError
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import Frame
@@ -34,7 +34,6 @@ from vipflow.recordings import open_recording
 from vipflow.rewards import step_rewards, values
 from vipflow.video import Recording, VideoError, read_image
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 LAST_FRAME = "last_frame"  # goal used when none is given (optimistic: distance 0 at the end)
 GOAL = "goal (default: each input's last frame)"
 
@@ -79,7 +78,8 @@ class RewardsOptions:
     gamma: float = option(0.98, "LIV's cos/(1-gamma) scale", bounds="[0, 1)")
     out: Path = option(None, "output folder", default_text=under_root("rewards"))
     device: str = option("cpu", "cpu or cuda[:N]")
-    dtype: str = option("float32", "encoder dtype", choices=tuple(DTYPES))
+    encoder_runtime: str = runtime_option()
+    encoder_precision: str = precision_option()
     encode_batch_size: int = option(
         32, "frames per encoder batch", deprecated=("--batch-size",), bounds="[1, 65536]"
     )
@@ -195,7 +195,8 @@ def _goal_frames(s: Scored, args: RewardsOptions, goal: str) -> tuple[int, ...]:
 
 
 def _encoder_info(encoder: Encoder) -> dict[str, str]:
-    return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint}
+    return {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
+            "inference": encoder.inference_tag}
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
@@ -273,7 +274,8 @@ def _score_all(args: RewardsOptions, live: LivePublisher | None, overwrite: bool
         args.encoder_weights,
         arch=args.encoder_arch,
         device=args.device,
-        dtype=DTYPES[args.dtype],
+        runtime=args.encoder_runtime,
+        precision=args.encoder_precision,
         random_init=args.random_init,
         legacy_vip_crop=args.legacy_vip_crop,
         pil_resize=args.pil_resize,
@@ -306,7 +308,7 @@ def _score_all(args: RewardsOptions, live: LivePublisher | None, overwrite: bool
         s = Scored(name, rec, label, vals, {g: _metrics(v) for g, v in vals.items()})
         _write_outputs(args.out, s, encoder, args, goals_desc)
         if args.sidecar:
-            meta = {"encoder": _encoder_info(encoder), "precision": args.dtype, "device": args.device,
+            meta = {"encoder": _encoder_info(encoder), "precision": encoder.precision, "device": args.device,
                     "similarity": encoder.similarity, "gamma": args.gamma,
                     "goals": {g: goals_desc[g] for g in vals}, "episode": str(rec.path), "label": label or "",
                     "frames": len(emb)}

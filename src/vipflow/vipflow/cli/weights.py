@@ -94,7 +94,7 @@ def _export(args: argparse.Namespace) -> int:
         else:
             check_output_dir(args.out or default_weights_dir())
         enc = load_encoder(args.encoder, args.source, arch=args.encoder_arch,
-                           legacy_vip_crop=args.legacy_vip_crop, optimize=False)
+                           legacy_vip_crop=args.legacy_vip_crop)
         dest = args.dest or (args.out or default_weights_dir()) / f"{enc.name}_{enc.arch}.safetensors"
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
         path = save_encoder(enc, check_output_file(dest, option="--out"))

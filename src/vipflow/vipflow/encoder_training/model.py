@@ -38,7 +38,7 @@ def build_encoder(config: TrainConfig, device: torch.device) -> Encoder:
         "device": str(device),
         "preprocess": training_preprocess(config),
         "hidden_dim": config.hidden_dim,
-        "optimize": False,  # validation embeds with a plain eval copy; no tracing every eval
+        "runtime": "eager",  # the weights change every step: nothing to compile; validation embeds eagerly
     }
     if config.init_weights:
         return load_encoder(config.encoder, config.init_weights, **kwargs)

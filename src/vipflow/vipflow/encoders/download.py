@@ -163,7 +163,7 @@ def download(
             "Retry; if it persists the file on the server changed - do not use it."
         )
     try:
-        load_encoder(w.family, part, arch=w.arch, optimize=False)
+        load_encoder(w.family, part, arch=w.arch)
     except EncoderError as exc:
         part.unlink(missing_ok=True)
         raise WeightsDownloadError(

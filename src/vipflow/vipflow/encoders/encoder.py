@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import warnings
@@ -13,6 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vipflow.data_root import data_path
+from vipflow.encoders.agreement import choose_precision
 from vipflow.encoders.checkpoints import (
     ExportInfo,
     infer_conv_arch,
@@ -22,18 +24,30 @@ from vipflow.encoders.checkpoints import (
     read_official,
     write_export,
 )
+from vipflow.encoders.compiled_cache import CompiledCache
 from vipflow.encoders.errors import CheckpointLayoutError, TextNotSupportedError, WeightsNotFoundError
 from vipflow.encoders.families import Family, get_family, resolve_arch
-from vipflow.encoders.inference import Forward, build_inference_forward, weights_version
+from vipflow.encoders.inference import (
+    AUTO,
+    Runner,
+    build_runner,
+    check_precision,
+    resolve_runtime,
+    weights_version,
+)
 from vipflow.encoders.nets import LIVNet, tokenize
 from vipflow.encoders.preprocess import ImageTransform, PreprocessConfig
+
+_DTYPE_PRECISION = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 class Encoder:
     """A loaded image (and for LIV text) encoder with the preprocessing of its official release.
 
     ``module`` is the plain network (trainable, takes normalised NCHW input); ``transform`` turns
-    uint8 frames into that input. ``embed_images`` uses a frozen, optimised copy (inference.py).
+    uint8 frames into that input. ``embed_images`` / ``embed_text`` run through the inference
+    ``runtime`` at ``precision`` (inference.py), from a frozen copy or a compiled model that is
+    rebuilt (or fetched from the compiled cache) whenever the module's weights change.
     """
 
     def __init__(
@@ -46,7 +60,9 @@ class Encoder:
         head_dim: int | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
-        optimize: bool = True,
+        runtime: str = "eager",
+        precision: str | None = None,
+        compiled_cache: str | Path | CompiledCache | None = None,
     ) -> None:
         self.family = family
         self.name = family.name
@@ -56,15 +72,37 @@ class Encoder:
         self.embed_dim = int(module.embed_dim)
         self.device = torch.device(device)
         self.dtype = dtype
-        self.optimize = optimize
         self.preprocess = preprocess
         self.transform = ImageTransform(preprocess, channels_last=True)
         self.module = module.to(self.device, dtype).to(memory_format=torch.channels_last)
         self._fingerprint: tuple[tuple, str] | None = None
-        self._inference: tuple[tuple, Forward] | None = None
+        self._configure_inference(runtime, precision, compiled_cache)
+
+    def _configure_inference(
+        self, runtime: str, precision: str | None, compiled_cache: str | Path | CompiledCache | None
+    ) -> None:
+        self.requested_runtime = runtime
+        self.requested_precision = precision or _DTYPE_PRECISION[self.dtype]
+        self.runtime = resolve_runtime(runtime, self.device, self.dtype, self.requested_precision)
+        if precision not in (None, AUTO):
+            check_precision(self.runtime, precision, self.device)
+        self._precision = None if self.requested_precision == AUTO else self.requested_precision
+        self.compiled_cache = (
+            compiled_cache if isinstance(compiled_cache, CompiledCache) else CompiledCache(compiled_cache)
+        )
+        self._runners: dict[tuple, tuple[tuple, Runner]] = {}
+
+    def with_inference(self, runtime: str | None = None, precision: str | None = None) -> Encoder:
+        """The same encoder (shared module and weights) through another runtime and/or precision."""
+        other = copy.copy(self)
+        other._configure_inference(
+            runtime or self.requested_runtime, precision or self.requested_precision, self.compiled_cache
+        )
+        return other
 
     def __repr__(self) -> str:
-        return f"Encoder({self.name}/{self.arch}, dim={self.embed_dim}, {self.device}, {self.dtype})"
+        return (f"Encoder({self.name}/{self.arch}, dim={self.embed_dim}, {self.device}, {self.dtype}, "
+                f"{self.runtime} {self.requested_precision})")
 
     @property
     def fingerprint(self) -> str:
@@ -80,12 +118,43 @@ class Encoder:
             self._fingerprint = (version, h.hexdigest())
         return self._fingerprint[1]
 
-    def _image_forward(self, example: torch.Tensor) -> Forward:
+    @property
+    def precision(self) -> str:
+        """The image tower's precision; ``auto`` is decided on first use (agreement.py), then fixed.
+
+        When ``auto`` ends at fp32 under an ``auto`` runtime, the runtime becomes the fastest
+        one for fp32.
+        """
+        if self._precision is None:
+            self._precision = choose_precision(self)
+            self.runtime = resolve_runtime(self.requested_runtime, self.device, self.dtype, self._precision)
+        return self._precision
+
+    @property
+    def inference_tag(self) -> str:
+        """``runtime-precision`` of the image embeddings: part of every embedding-cache key."""
+        precision = self.precision  # first: resolving auto may settle the runtime
+        return f"{self.runtime}-{precision}"
+
+    def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
         version = weights_version(self.module)
-        if self._inference is None or self._inference[0] != version:
-            tower = self.module.image_tower if isinstance(self.module, LIVNet) else self.module
-            self._inference = (version, build_inference_forward(tower, example, optimize=self.optimize))
-        return self._inference[1]
+        compiled = runtime != "eager"
+        batch = 1 if compiled and len(x) == 1 else None  # compiled: a batch-1 model for single frames
+        threads = torch.get_num_threads() if compiled else 0
+        slot = (tower, runtime, precision, batch, tuple(x.shape[1:]), threads)
+        found = self._runners.get(slot)
+        if found is None or found[0] != version:
+            if tower == "text":
+                module = self.module.text_tower
+            else:
+                module = self.module.image_tower if isinstance(self.module, LIVNet) else self.module
+            key = {}
+            if compiled:
+                key = {"fingerprint": self.fingerprint, "tower": f"{self.name}-{self.arch}-{tower}"}
+            runner = build_runner(runtime, precision, module, x, device=self.device,
+                                  cache=self.compiled_cache, key=key, frozen_copy=tower != "text")
+            self._runners[slot] = found = (version, runner)
+        return found[1]
 
     def embed_images(self, frames: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """(N,H,W,3) uint8 RGB of any size -> (N, embed_dim) float32, in eval (inference) mode."""
@@ -94,27 +163,34 @@ class Encoder:
             raise ValueError(
                 f"embed_images needs uint8 RGB frames shaped (N,H,W,3); got {frames.dtype} {frames.shape}"
             )
+        precision = self.precision
         out = np.empty((len(frames), self.embed_dim), dtype=np.float32)
         bar = tqdm(total=len(frames), desc=f"embed {self.name}", unit="frame", disable=not progress)
         with torch.inference_mode():
             for start in range(0, len(frames), batch_size):
                 chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size]))
-                x = self.transform(chunk.to(self.device, non_blocking=True), dtype=self.dtype)
-                out[start : start + len(chunk)] = self._image_forward(x)(x).float().cpu().numpy()
+                x = self.transform(chunk.to(self.device, non_blocking=True))
+                out[start : start + len(chunk)] = self._runner("image", x, self.runtime, precision)(x)
                 bar.update(len(chunk))
         bar.close()
         return out
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
-        """Sentences -> (len(texts), embed_dim) float32; LIV only."""
+        """Sentences -> (len(texts), embed_dim) float32; LIV only.
+
+        ``auto`` runtime and precision run the text tower eagerly in fp32: it embeds a goal
+        sentence once, so compiling it or a faster precision would only cost time. A named
+        runtime/precision applies to it as to the image tower.
+        """
         if not isinstance(self.module, LIVNet):
             raise TextNotSupportedError(f"encoder {self.name!r} has no text tower; use 'liv' for text goals")
         if isinstance(texts, str):
             texts = [texts]
-        # The CLIP text tower has no BatchNorm or dropout, so train/eval mode does not matter here.
+        runtime = "eager" if self.requested_runtime == AUTO else self.runtime
+        precision = "fp32" if self.requested_precision == AUTO else self.requested_precision
+        tokens = tokenize(list(texts)).to(self.device)
         with torch.inference_mode():
-            tokens = tokenize(list(texts)).to(self.device)
-            return self.module.encode_text(tokens).float().cpu().numpy()
+            return self._runner("text", tokens, runtime, precision)(tokens)
 
 
 def default_weights_dir() -> Path:
@@ -152,8 +228,10 @@ def load_encoder(
     random_init: bool = False,
     seed: int = 0,
     legacy_vip_crop: bool = False,
-    optimize: bool = True,
     pil_resize: bool = False,
+    runtime: str = "eager",
+    precision: str | None = None,
+    compiled_cache: str | Path | None = None,
 ) -> Encoder:
     """Build an encoder from an official release file, our safetensors export, or (explicitly) random.
 
@@ -162,6 +240,9 @@ def load_encoder(
     from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
     released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input. ``pil_resize``
     resizes and crops through PIL as the official READMEs' callers do (`PreprocessConfig.with_pil_resize`).
+    ``runtime`` (eager | openvino | onnxruntime | auto) and ``precision`` (fp32 | bf16 | fp16 |
+    auto; None: the module's dtype) choose how frames are embedded (docs/encoders.md, Inference);
+    ``compiled_cache``: folder of compiled models (None: $VIPFLOW_CACHE/compiled; "off").
     """
     family = get_family(name)
     if legacy_vip_crop and family.name != "vip":
@@ -215,7 +296,7 @@ def load_encoder(
     if pil_resize:
         preprocess = preprocess.with_pil_resize()
     return Encoder(family, arch, module.eval(), preprocess, head_dim=head_dim, device=device, dtype=dtype,
-                   optimize=optimize)
+                   runtime=runtime, precision=precision, compiled_cache=compiled_cache)
 
 
 def save_encoder(encoder: Encoder, path: str | Path) -> Path:

@@ -85,10 +85,26 @@ class LIVNet(nn.Module):
     def image_tower(self) -> nn.Module:
         return self.model.visual
 
+    @property
+    def text_tower(self) -> nn.Module:
+        return TextTower(self.model)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(x)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_text(tokens)
+
+
+class TextTower(nn.Module):
+    """LIV's text encoder as a module of its own (token ids -> embedding), so that the inference
+    runtimes can export it like an image tower. Shares its weights with the CLIP model."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.model.encode_text(tokens)
 
 

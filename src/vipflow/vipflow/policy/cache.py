@@ -1,9 +1,10 @@
-"""Embedding cache: each frame is encoded once per (encoder fingerprint, frame content).
+"""Embedding cache: each frame is encoded once per (encoder fingerprint, inference path, frames).
 
-The key joins the encoder's fingerprint (weights hash + preprocessing, see ``vipflow.encoders``)
-with a hash of the exact frames on the control grid, so a new checkpoint, a preprocessing
-change, an edited episode or another grid rate all miss the cache instead of returning stale
-embeddings. Each entry carries a checksum of its embeddings; an unreadable, truncated or
+The key joins the encoder's fingerprint (weights hash + preprocessing, see ``vipflow.encoders``),
+its inference runtime and precision (``inference_tag``: bf16 embeddings are not fp32 ones) and a
+hash of the exact frames on the control grid, so a new checkpoint, a preprocessing change,
+another precision, an edited episode or another grid rate all miss the cache instead of
+returning stale embeddings. Each entry carries a checksum of its embeddings; an unreadable, truncated or
 altered entry is reported, deleted and re-encoded.
 """
 
@@ -22,17 +23,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from vipflow.data_root import data_path
+from vipflow.cache_dirs import cache_root
 
 log = logging.getLogger(__name__)
-
-CACHE_ENV = "VIPFLOW_CACHE"
 
 
 class FrameEncoder(Protocol):
     """What the cache needs from ``vipflow.encoders.Encoder``."""
 
     fingerprint: str
+    inference_tag: str  # e.g. "openvino-bf16"
     embed_dim: int
 
     def embed_images(
@@ -42,8 +42,7 @@ class FrameEncoder(Protocol):
 
 def default_cache_dir() -> Path:
     """``$VIPFLOW_CACHE/embeddings``, else ``cache/embeddings`` under the data root."""
-    root = os.environ.get(CACHE_ENV)
-    return (Path(root) if root else data_path("cache")) / "embeddings"
+    return cache_root() / "embeddings"
 
 
 def hash_arrays(*arrays: np.ndarray) -> str:
@@ -70,17 +69,18 @@ class CacheStats:
 
 
 class EmbeddingCache:
-    """Directory of ``<fingerprint[:16]>/<frames_hash>.safetensors`` entries (``root=None``: no cache)."""
+    """Directory of ``<fingerprint[:16]>/<inference_tag>/<frames_hash>.safetensors`` entries
+    (``root=None``: no cache)."""
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = None if root is None else Path(root)
         self.stats = CacheStats()
 
-    def _path(self, fingerprint: str, frames_hash: str) -> Path:
+    def _path(self, fingerprint: str, tag: str, frames_hash: str) -> Path:
         assert self.root is not None
-        return self.root / fingerprint[:16] / f"{frames_hash}.safetensors"
+        return self.root / fingerprint[:16] / tag / f"{frames_hash}.safetensors"
 
-    def _read(self, path: Path, fingerprint: str, frames_hash: str, n: int, dim: int) -> np.ndarray:
+    def _read(self, path: Path, key: dict[str, str], n: int, dim: int) -> np.ndarray:
         """The entry's embeddings; raises ValueError describing why an entry is unusable."""
         try:
             with safe_open(str(path), framework="pt") as f:
@@ -88,7 +88,7 @@ class EmbeddingCache:
                 emb = f.get_tensor("embeddings").numpy()
         except (SafetensorError, OSError, KeyError) as e:
             raise ValueError(f"unreadable ({e})") from None
-        if meta.get("fingerprint") != fingerprint or meta.get("frames_hash") != frames_hash:
+        if any(meta.get(k) != v for k, v in key.items()):
             raise ValueError("its key does not match its contents")
         if emb.shape != (n, dim) or emb.dtype != np.float32:
             raise ValueError(f"shape {emb.shape} {emb.dtype}, expected ({n}, {dim}) float32")
@@ -101,12 +101,15 @@ class EmbeddingCache:
     ) -> np.ndarray:
         """Embeddings of ``frames``, from the cache when a valid entry exists."""
         frames_hash = frames_hash or hash_arrays(frames)
+        key = {
+            "fingerprint": encoder.fingerprint, "inference": encoder.inference_tag, "frames_hash": frames_hash
+        }
         path = None
         if self.root is not None:
-            path = self._path(encoder.fingerprint, frames_hash)
+            path = self._path(encoder.fingerprint, encoder.inference_tag, frames_hash)
             if path.exists():
                 try:
-                    emb = self._read(path, encoder.fingerprint, frames_hash, len(frames), encoder.embed_dim)
+                    emb = self._read(path, key, len(frames), encoder.embed_dim)
                     self.stats.hits += 1
                     return emb
                 except ValueError as why:
@@ -123,11 +126,7 @@ class EmbeddingCache:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            meta = {
-                "fingerprint": encoder.fingerprint,
-                "frames_hash": frames_hash,
-                "checksum": _checksum(emb),
-            }
+            meta = {**key, "checksum": _checksum(emb)}
             save_file({"embeddings": torch.from_numpy(emb)}, str(tmp), metadata=meta)
             os.replace(tmp, path)
         return emb

@@ -26,7 +26,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
     """
     check_output_dir(cfg.run_dir, datasets=cfg.datasets)
     if encoder is None:
-        encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device)
+        encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device,
+                               runtime=cfg.encoder_runtime, precision=cfg.encoder_precision)
     cache = open_cache(cfg.cache_dir)
     episodes = load_episodes(cfg, encoder, cache)
     s = cache.stats

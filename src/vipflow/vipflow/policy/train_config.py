@@ -14,6 +14,7 @@ from typing import Any
 from vipflow.actions import ACTION_SPACES, PROPRIO_FEATURES
 from vipflow.config_schema import check_fields, option
 from vipflow.data_root import under_root
+from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders.families import FAMILIES
 from vipflow.episodes.meta import LABELS
 from vipflow.policy.policy_config import HEADS, TASK_CONDITIONING
@@ -63,6 +64,9 @@ class TrainConfig:
     encoder_arch: str | None = option(
         None, "backbone", group=OBSERVE, default_text="the family's, or read from the file"
     )
+    # How frames are embedded; both are part of the embedding cache's key (vipflow.policy.cache).
+    encoder_runtime: str = runtime_option(group=OBSERVE)
+    encoder_precision: str = precision_option(group=OBSERVE)
     device: str = option("cpu", "device of the encoder; training runs on CPU", group=OBSERVE)
     encode_batch_size: int = option(
         32, "frames per encoder batch", bounds="[1, 65536]", group=OBSERVE, resume=FREE
@@ -136,6 +140,8 @@ def task_values(tc) -> dict[str, Any]:
     values: dict[str, Any] = {
         "datasets": (str(tc.dataset_dir),),
         "encoder": tc.encoder.name,
+        "encoder_runtime": tc.encoder.runtime,
+        "encoder_precision": tc.encoder.precision,
         "rate_hz": tc.rate_hz,
         "gamma": tc.reward.gamma,
         "action_space": tc.policy.action_space,

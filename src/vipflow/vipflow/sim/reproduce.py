@@ -64,7 +64,8 @@ def write_task_files(cfg: WorkflowConfig, dataset: Path, encoder_path: Path) -> 
     tc = TaskConfig(
         task=task.name, kind="sim", description=task.goal_text, rate_hz=25.0,
         goal=GoalSpec(source="dataset", text=task.goal_text, dataset=demos, last_frames=1),
-        encoder=EncoderSpec(name="vip", weights=str(Path(encoder_path).absolute())),
+        encoder=EncoderSpec(name="vip", weights=str(Path(encoder_path).absolute()),
+                            runtime=cfg.encoder_runtime, precision=cfg.encoder_precision),
         policy=PolicySpec(algorithm="rwr", tau=cfg.temperature),
         record=RecordSpec(
             dataset=demos, episodes=cfg.n_expert + cfg.n_failure, horizon=cfg.horizon, reset_s=0.0

@@ -149,6 +149,8 @@ def train_config(
         run_dir=str(cfg.out_dir / "policies" / method / f"seed{seed}"),
         encoder="vip",
         encoder_weights=str(encoder_path),
+        encoder_runtime=cfg.encoder_runtime,
+        encoder_precision=cfg.encoder_precision,
         cache_dir=str(cfg.out_dir / "embedding_cache"),
         weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip or None),
         steps=cfg.policy_steps,
@@ -251,7 +253,8 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
             task.name, cache_dir=out / "encoder", config=cfg.encoder_config, progress=cfg.progress,
             force_train=cfg.train_encoder,
         )
-    say(f"      {'trained' if trained_now else 'loaded'} {encoder_path}")
+    encoder = encoder.with_inference(cfg.encoder_runtime, cfg.encoder_precision)
+    say(f"      {'trained' if trained_now else 'loaded'} {encoder_path} ({encoder.inference_tag})")
     clock["encoder"] = time.perf_counter() - t
 
     t = stage(2, f"recording {cfg.n_expert} expert + {cfg.n_failure} failed demos of {task.name} "
