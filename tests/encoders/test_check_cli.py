@@ -27,7 +27,7 @@ def test_check_reports_agreement_per_path(tmp_path, capsys):
     out = tmp_path / "check.json"
     code = main(["encoders", "check", str(tmp_path / "a"), str(tmp_path / "b"), "--encoder", "vip",
                  "--encoder-arch", "convnet-small", "--random-init", "--runtime", "onnxruntime", "eager",
-                 "--precision", "fp32", "--labels", "success", "failure", "--out", str(out)])
+                 "--precision", "fp32", "--set-labels", "success", "failure", "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     (row,) = report["results"]  # eager fp32 is the reference itself, not a candidate

@@ -57,8 +57,8 @@ class CheckOptions:
         (), "precisions to check", choices=PRECISIONS, default_text="every one this CPU runs natively"
     )
     labels: tuple[str, ...] | None = option(
-        None, "one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
-        default_text="episode metadata",
+        None, "set one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
+        default_text="episode metadata", flag="--set-labels",
     )
     gamma: float = option(0.98, "LIV's cos/(1-gamma) scale", bounds="[0, 1)")
     out: Path | None = option(None, "also write the report as JSON here", default_text="no JSON")
@@ -94,7 +94,7 @@ def _candidates(args: CheckOptions, device) -> list[tuple[str, str]]:
 
 def _check(args: CheckOptions) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
-        raise ValueError(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+        raise ValueError(f"--set-labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     if args.out:
         check_output_file(args.out, option="--out")  # before the slow part
     recordings = [open_recording(p) for p in args.inputs]  # a bad path fails before loading a model
