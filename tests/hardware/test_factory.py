@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from tests.episodes.episode_synth import write_synthetic
 from vipflow.cli import record as record_cli
 from vipflow.cli.main import build_parser, main
 from vipflow.config_schema import from_mapping, param_specs
+from vipflow.data_root import data_path
 from vipflow.encoders import load_encoder, save_encoder
 from vipflow.evaluation import run as evaluate_run
 from vipflow.evaluation.ledger import Ledger
@@ -110,7 +112,8 @@ def test_evaluation_from_task_builds_the_results_layout_once(tmp_path):
         "vip", "resnet50", "ab" * 32, "openvino-bf16")
     (tmp_path / "runs" / "drawer").mkdir(parents=True)
     config, info = evaluation_from_task("push_bottle", policy, tmp_path / "runs" / "drawer", encoder, seed=3)
-    assert str(config.output_dir) == "results/push_bottle/drawer/seed3" and config.policy_name == "drawer"
+    assert Path(config.output_dir) == data_path("results", "push_bottle", "drawer", "seed3")
+    assert config.policy_name == "drawer"
     assert config.policy_task == "push_bottle" and config.policy_path == str(tmp_path / "runs" / "drawer")
     assert (config.rollouts, config.horizon, config.rate_hz) == (10, 100, 25.0)
     assert info == {"name": "vip", "arch": "resnet50", "fingerprint": "ab" * 32, "weights": "default",

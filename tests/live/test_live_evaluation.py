@@ -37,7 +37,7 @@ def test_live_evaluation_streams_image_reward_and_status(tmp_path, monkeypatch):
         "--encoder-weights", str(weights), "--goal-image", str(goal), "--output", str(tmp_path / "out"),
         "--rt-priority", "0", "--live", "--live-port", str(port),
     ])))
-    subscribed = gate_after_server_start(monkeypatch, "vipflow.cli.evaluate.load_policy")
+    subscribed = gate_after_server_start(monkeypatch, "vipflow.evaluation.run.load_policy")
     run.start()
     wanted = [T.IMAGE, T.REWARD, T.LOG, T.SAFETY, T.ACTION, T.ROBOT_STATE, T.EVENT]
     client = connect_when_up(f"ws://127.0.0.1:{port}")
