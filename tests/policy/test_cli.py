@@ -96,6 +96,7 @@ def test_parser_builder_is_reusable_and_defaults_match_the_paper():
     add_train_arguments(parser)
     cfg, _ = config_from_args(parser.parse_args(["data", "--out", "r"]))
     assert (cfg.lr, cfg.batch_size, cfg.steps, cfg.hidden_sizes) == (1e-3, 32, 20_000, (256, 256))
-    assert (cfg.weighting.method, cfg.weighting.temperature) == ("rwr", 0.1)
+    w = cfg.weighting
+    assert (w.method, w.temperature, w.reward_scale) == ("rwr", 1.0, "std")
     with pytest.raises(SystemExit):
         parser.parse_args(["--proprio", "elbow"])
