@@ -4,12 +4,17 @@
         --encoder-weights kitchen.safetensors --goal-image goal.png
     vipflow evaluate run --task-config config/tasks/close_drawer.yaml --policy runs/drawer \\
         --name VIP-RWR --backend franky --robot-ip 172.16.0.2 --encoder-weights vip.pt
+    vipflow evaluate paired --policy runs/rwr --name VIP-RWR --policy runs/bc --name VIP-BC \
+        --backend sim --task slide_cabinet --encoder-weights kitchen.safetensors --goal-image goal.png
     vipflow evaluate show results/slide_cabinet/VIP-RWR/seed0
     vipflow evaluate table results/*/*/seed*/ledger.json --out results/table
+    vipflow evaluate table results/slide_cabinet/paired/seed0 --baseline VIP-BC
 
 On hardware the operator is prompted before each rollout (reset the scene) and after it
 (s = success, f = failure); Ctrl-C stops the arm safely and ends the session with everything
-so far saved. The simulator resets and judges itself.
+so far saved. The simulator resets and judges itself. `paired` runs several policies trial by
+trial from the same start (the simulator's reset seed; on a robot one scene per trial, photographed,
+restored by the operator before each further policy, in a random order the operator is not told).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from vipflow.episodes import EpisodeError
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.paired import SESSION_JSON, PairedConfig, PairedSession, paired_dir, session_ledgers
 from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal, evaluation_from_task
 from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
@@ -96,13 +102,26 @@ def register(sub) -> None:
     add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
+    paired = cmds.add_parser(
+        "paired", help="several policies trial by trial from the same starts (one ledger each + session.json)"
+    )
+    add_options(paired, PairedSources)
+    add_options(paired, PairedConfig)
+    add_options(paired, RunOptions, skip=("policy",))
+    add_options(paired, EvaluationConfig, skip=("policy_name", "output_dir"))
+    add_live_arguments(paired)
+    paired.set_defaults(func=cmd_paired)
+
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
     show.add_argument("ledger", type=Path, help="ledger.json or its directory")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.set_defaults(func=cmd_show)
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
-    table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
+    table.add_argument("ledgers", nargs="+", type=Path,
+                       help="ledger.json files or their folders, or paired session folders (session.json)")
+    table.add_argument("--baseline", metavar="NAME",
+                       help="paired differences of every policy against NAME (default: every pair)")
     table.add_argument("--out", type=Path, default=Path("results/table"),
                        help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
     table.set_defaults(func=cmd_table)
@@ -125,35 +144,95 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     opts = from_args(RunOptions, args)
     flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
-    tc = load_task_config(opts.task_config) if opts.task_config else None
-    task = flags.get("task") or (tc.task if tc else None)
-    if not task:
-        raise ValueError("name the task (--task or --task-config)")
-    backend_name = opts.backend or ("sim" if tc and tc.kind == "sim" else None)
-    if backend_name is None:
-        raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
-    policy = load_policy(opts.policy)
-    ref = policy.config.encoder
-    weights = opts.encoder_weights
-    if weights is None and tc is not None and tc.encoder.weights:
-        weights = os.path.expanduser(tc.encoder.weights)
-    encoder = load_encoder(ref.name, weights, arch=ref.arch)
-    policy.check_encoder(encoder)
-    limits = tc.safety_limits() if tc and not opts.limits else load_limits(opts.limits)
-    goal = _goal(opts, flags.get("goal_text", ""), tc, encoder, task) if opts.rewards else None
-    seed = flags.get("seed", 0)
-    cfg, info = evaluation_from_task(
-        task, policy, opts.policy, encoder, task_config=tc, name=flags.get("policy_name", ""),
-        output_dir=flags.get("output_dir"), encoder_weights=weights, seed=seed,
-        rollouts=flags.get("rollouts"), horizon=flags.get("horizon"), rate_hz=flags.get("rate_hz"),
-        goal_text=flags.get("goal_text"), image_format=flags.get("image_format", "raw"),
+    setup = _Setup(opts, flags)
+    backend = setup.backend()
+    return setup.session(backend, opts.policy, flags.get("policy_name", ""), flags.get("output_dir"), live)
+
+
+class _Setup:
+    """What `evaluate run` and `evaluate paired` share: the task config, the task, limits, the
+    backend, and per policy its encoder (loaded once per encoder), goal and session."""
+
+    def __init__(self, opts: RunOptions, flags: dict) -> None:
+        self.opts, self.flags = opts, flags
+        self.tc = load_task_config(opts.task_config) if opts.task_config else None
+        self.task = flags.get("task") or (self.tc.task if self.tc else None)
+        if not self.task:
+            raise ValueError("name the task (--task or --task-config)")
+        self.backend_name = opts.backend or ("sim" if self.tc and self.tc.kind == "sim" else None)
+        if self.backend_name is None:
+            raise ValueError("choose --backend sim or franky (franka_ros2 runs through the ROS policy node)")
+        self.weights = opts.encoder_weights
+        if self.weights is None and self.tc is not None and self.tc.encoder.weights:
+            self.weights = os.path.expanduser(self.tc.encoder.weights)
+        self.limits = self.tc.safety_limits() if self.tc and not opts.limits else load_limits(opts.limits)
+        self.seed = flags.get("seed", 0)
+        self._encoders: dict[tuple, tuple] = {}  # (name, arch) -> (encoder, goal, factory)
+
+    def backend(self) -> Backend:
+        return _backend(self.backend_name, self.opts, self.task, self.seed)
+
+    def _encoder(self, ref) -> tuple:
+        key = (ref.name, ref.arch)
+        if key not in self._encoders:
+            encoder = load_encoder(ref.name, self.weights, arch=ref.arch)
+            goal = _goal(self.opts, self.flags.get("goal_text", ""), self.tc, encoder, self.task) \
+                if self.opts.rewards else None
+            # the recipe of the encoder process (process perception)
+            factory = functools.partial(load_encoder, ref.name, self.weights, arch=ref.arch)
+            self._encoders[key] = (encoder, goal, factory)
+        return self._encoders[key]
+
+    def session(
+        self, backend: Backend, policy_path: str, name: str, output_dir, live=None
+    ) -> EvaluationSession:
+        policy = load_policy(policy_path)
+        encoder, goal, factory = self._encoder(policy.config.encoder)
+        policy.check_encoder(encoder)
+        f = self.flags
+        cfg, info = evaluation_from_task(
+            self.task, policy, policy_path, encoder, task_config=self.tc, name=name, output_dir=output_dir,
+            encoder_weights=self.weights, seed=self.seed, rollouts=f.get("rollouts"),
+            horizon=f.get("horizon"), rate_hz=f.get("rate_hz"), goal_text=f.get("goal_text"),
+            image_format=f.get("image_format", "raw"),
+        )
+        cfg = replace(cfg, progress=f["progress"])
+        return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=self.limits,
+                                 goal=goal, encoder_info=info,
+                                 realtime_priority=self.opts.rt_priority or None, encoder_factory=factory,
+                                 live=live)
+
+
+@dataclass(frozen=True)
+class PairedSources:
+    """The policies of `evaluate paired`, each with its table name."""
+
+    policies: tuple[str, ...] = option(
+        REQUIRED, "policy run dir, checkpoint dir or file (repeat: one per policy)", flag="--policy",
+        repeat=True,
     )
-    cfg = replace(cfg, progress=flags["progress"])
-    backend = _backend(backend_name, opts, task, seed)
-    factory = functools.partial(load_encoder, ref.name, weights, arch=ref.arch)  # for the encoder process
-    return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
-                             encoder_info=info, realtime_priority=opts.rt_priority or None,
-                             encoder_factory=factory, live=live)
+    names: tuple[str, ...] = option(
+        (), "the table column of each --policy, in the same order (repeat)", flag="--name", repeat=True,
+        default_text="the policy dirs' names",
+    )
+
+
+def build_paired(args: argparse.Namespace, live=None) -> PairedSession:
+    sources = from_args(PairedSources, args)
+    paired = from_args(PairedConfig, args)
+    opts = from_args(RunOptions, args, {"policy": ""})
+    flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
+    names = sources.names or tuple(Path(p).expanduser().resolve().name for p in sources.policies)
+    if len(names) != len(sources.policies):
+        raise ValueError(
+            f"give one --name per --policy ({len(sources.policies)} policies, {len(names)} names)"
+        )
+    setup = _Setup(opts, flags)
+    out = paired.output_dir or paired_dir(setup.task, setup.seed)
+    backend = setup.backend()
+    arms = [setup.session(backend, p, n, out / n, live) for p, n in zip(sources.policies, names, strict=True)]
+    return PairedSession(arms, ConsoleOperator(), out, order=paired.order, resume=paired.resume,
+                         progress=flags["progress"])
 
 
 def _goal(args: RunOptions, goal_text: str, tc, encoder, task: str) -> Goal:
@@ -182,6 +261,22 @@ def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
                "relative_dynamics_factor": args.dynamics, "serial": args.camera_serial}
     camera = make_spec(BACKEND_CAMERAS[name], **options)
     return open_backend(make_spec(name, **options), camera, perception=args.perception)
+
+
+def cmd_paired(args: argparse.Namespace) -> int:
+    try:
+        with open_live(args) as live:
+            session = build_paired(args, live)
+            ledgers = session.run()
+    except _ERRORS as exc:
+        return fail(exc)
+    for ledger in ledgers.values():
+        print_summary(ledger)
+    table = comparison_table(ledgers.values())
+    if table.paired:
+        print("\n".join(table.paired_markdown()))
+    print(f"session: {session.session_path}")
+    return 0
 
 
 # -- show / table --------------------------------------------------------------------------------------
@@ -214,9 +309,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledgers(paths: list[Path]) -> list[Ledger]:
+    """Ledgers from ledger files, their folders and paired session folders."""
+    out: list[Ledger] = []
+    for p in paths:
+        is_session = p.name == SESSION_JSON or (p / SESSION_JSON).is_file()
+        out += session_ledgers(p) if is_session else [Ledger.load(p)]
+    return out
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     try:
-        table = comparison_table(Ledger.load(p) for p in args.ledgers)
+        table = comparison_table(_ledgers(args.ledgers), baseline=args.baseline)
     except (LedgerError, ValueError) as exc:
         return fail(exc)
     md = table.to_markdown()

@@ -219,25 +219,49 @@ class EvaluationSession:
                 f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --out"
             )
         self.backend.start()
-        self.perception = self._perception()
+        self.start_perception()
         try:
             bar = {"desc": f"{cfg.policy_name} rollouts", "unit": "rollout", "disable": not cfg.progress}
             for i in tqdm(range(cfg.rollouts), **bar):
                 try:
-                    self.backend.reset(i, cfg.rollouts, self.operator)
+                    start = self.backend.reset(i, cfg.rollouts, self.operator)
                 except OperatorAbort:
                     break
-                outcome = self._rollout(i)
-                self.ledger.rollouts.append(outcome)
-                self._save()
-                if outcome.judged_by == "aborted":
+                if self.rollout(i, start=start).judged_by == "aborted":
                     break
         finally:
-            if isinstance(self.perception, ProcessPerception):
-                self.perception.close()
+            self.stop_perception()
             self.backend.stop()
             self._save()
         return self.ledger
+
+    def start_perception(self, shared: str | ProcessPerception | None = None) -> str | ProcessPerception:
+        """Set up perception for the session's rollouts (``shared``: one already set up for another
+        policy of a paired session that uses the same encoder)."""
+        self.perception = shared if shared is not None else self._perception()
+        return self.perception
+
+    def stop_perception(self) -> None:
+        if isinstance(self.perception, ProcessPerception):
+            self.perception.close()
+
+    def rollout(self, index: int, *, start: dict[str, Any] | None = None, trial: int | None = None,
+                order: int | None = None) -> RolloutOutcome:
+        """Run, judge and record rollout ``index`` from the scene the backend was just reset to
+        (``start``: what identifies it; ``trial``/``order``: its place in a paired session)."""
+        outcome = self._rollout(index)
+        outcome.start, outcome.trial, outcome.order = start, trial, order
+        self.ledger.rollouts.append(outcome)
+        self._save()
+        return outcome
+
+    def resume_from(self, ledger: Ledger) -> None:
+        """Continue an interrupted session: keep the rollouts (and the timing and safety reports)
+        the saved ledger holds; new rollouts are appended to it."""
+        earlier = {"timing": ledger.timing, "safety": ledger.safety}
+        parts = [*ledger.config.get("earlier_parts", []), earlier]
+        ledger.config = self.ledger.config | {"earlier_parts": parts}
+        self.ledger = ledger
 
     def _perception(self) -> str | ProcessPerception:
         """The backend's mode; "process" gets one encoder process for the whole session."""
@@ -251,6 +275,9 @@ class EvaluationSession:
     def _rollout(self, i: int) -> RolloutOutcome:
         cfg = self.config
         name = f"rollout_{i:03d}"
+        retries = sum(1 for r in self.ledger.rollouts if r.index == i)  # resumed: aborted ones are redone
+        if retries:
+            name += f"_retry{retries}"
         meta = EpisodeMeta(
             task=cfg.task, goal_text=cfg.goal_text, source="rollout", action_space=self.space,
             nominal_rate_hz=cfg.rate_hz, index=i, session=cfg.output_dir.name,
