@@ -137,12 +137,13 @@ def detour_data(copies: int = 20) -> tuple[ValueData, np.ndarray, np.ndarray, np
     return values, np.array([r[2] for r in rows]), first & (a[:, 0] > 0), first & (a[:, 0] < 0)
 
 
-def test_iql_credits_the_action_that_leads_to_progress_later():
+@pytest.mark.parametrize("advantage", ["td", "q"])
+def test_iql_credits_the_action_that_leads_to_progress_later(advantage):
     values, rewards, detour, greedy = detour_data()
     train = np.ones(len(rewards), bool)
     w_rwr, _ = compute_weights(WeightingConfig(method="rwr"), rewards, train)
     assert w_rwr[greedy].mean() > 2 * w_rwr[detour].mean()  # the immediate reward misleads RWR
-    cfg = WeightingConfig(method="iql", value_steps=600, iql_beta=3.0)
+    cfg = WeightingConfig(method="iql", value_steps=600, iql_beta=3.0, iql_advantage=advantage)
     with torch_threads(1):
         w, stats = compute_weights(cfg, rewards, train, values, seed=0)
     assert w[detour].mean() > 5 * w[greedy].mean()  # Q(s0, detour) - V(s0) > Q(s0, greedy) - V(s0)

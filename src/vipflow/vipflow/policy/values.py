@@ -23,9 +23,13 @@ import torch
 from vipflow.policy.model import PolicyNet, build_policy_net, make_optimizer
 
 VALUE_HIDDEN = (256, 256)
-VALUE_BATCH = 256  # IQL paper and robomimic's critic batch
-IQL_LR = 3e-4  # IQL paper (robomimic: 1e-4, with 2000 epochs)
-IQL_TARGET_RATE = 0.005  # soft target update (IQL paper; robomimic 0.01)
+VALUE_BATCH = 256  # AWR's baseline regression
+# IQL critics: a quarter of the IQL paper's batch of 256 (three networks per step; a demo set
+# holds ~1000 transitions). Lr and Polyak rate as the IQL paper (robomimic: lr 1e-4, rate 0.01).
+IQL_BATCH = 64
+IQL_LR = 3e-4
+IQL_TARGET_RATE = 0.005
+IQL_ADVANTAGES = ("td", "q")
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,22 @@ def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
 
 def fit_iql(
     data: ValueData, rewards: np.ndarray, train_mask: np.ndarray, *, discount: float, expectile: float,
-    steps: int, seed: int,
+    steps: int, seed: int, advantage: str = "td",
 ) -> np.ndarray:
-    """IQL advantages A(s, a) = min(Q1', Q2')(s, a) - V(s) for every transition.
+    """IQL advantages for every transition after ``steps`` of implicit Q-learning.
 
     Per step, on a batch of training transitions: Q1, Q2 regress on r + discount * V(s') (no
     terminals: a demo ends by the clock, not in an absorbing state); V regresses on the smaller
     target-Q with the expectile loss; the target Qs follow by Polyak averaging (rate 0.005).
+
+    ``advantage="q"``: min(Q1', Q2')(s, a) - V(s), robomimic's policy extraction. ``"td"``:
+    r + discount * V(s') - V(s), the Q networks' own regression target in place of their fit --
+    exact for deterministic dynamics, and on ~1000-transition demo sets far less noisy (the
+    critics nearly interpolate each transition, so Q - V is mostly their fitting error; see
+    docs/training-policies.md for the measurements).
     """
+    if advantage not in IQL_ADVANTAGES:
+        raise ValueError(f"IQL advantage must be one of {IQL_ADVANTAGES}, got {advantage!r}")
     x = torch.from_numpy(np.asarray(data.inputs, np.float32))
     xn = torch.from_numpy(np.asarray(data.next_inputs, np.float32))
     xa = torch.cat([x, torch.from_numpy(np.asarray(data.actions, np.float32))], dim=1)
@@ -113,7 +125,7 @@ def fit_iql(
     opt_q = make_optimizer(torch.nn.ModuleList([q1, q2]), IQL_LR)
     opt_v = make_optimizer(v, IQL_LR)
     gen = torch.Generator().manual_seed(seed)
-    batch = min(VALUE_BATCH, len(train_idx))
+    batch = min(IQL_BATCH, len(train_idx))
     for _ in range(steps):
         b = train_idx[torch.randint(len(train_idx), (batch,), generator=gen)]
         with torch.no_grad():
@@ -132,5 +144,8 @@ def fit_iql(
                 for pt, p in zip(target.parameters(), online.parameters(), strict=True):
                     pt.lerp_(p, IQL_TARGET_RATE)
     with torch.no_grad():
-        q = torch.minimum(_predict(targets[0], xa), _predict(targets[1], xa))
+        if advantage == "q":
+            q = torch.minimum(_predict(targets[0], xa), _predict(targets[1], xa))
+        else:
+            q = r + discount * _predict(v, xn)
         return (q - _predict(v, x)).double().numpy()

@@ -22,14 +22,14 @@ import numpy as np
 
 from vipflow.config_schema import check_fields, option, require
 from vipflow.policy.errors import NonFiniteDataError
-from vipflow.policy.values import ValueData, discounted_returns, fit_iql, fit_value_baseline
+from vipflow.policy.values import IQL_ADVANTAGES, ValueData, discounted_returns, fit_iql, fit_value_baseline
 
 METHODS = ("rwr", "bc", "awr", "iql")
 REWARD_SCALES = ("std", "raw")
 # Weight caps (multiples of the mean weight) when --weight-clip is not given: AWR's code clips at
 # 20, robomimic's IQL at 100; RWR at 20 (see docs/training-policies.md: defaults).
 DEFAULT_CLIP = {"rwr": 20.0, "awr": 20.0, "iql": 100.0}
-DEFAULT_VALUE_STEPS = {"awr": 2_000, "iql": 10_000}
+DEFAULT_VALUE_STEPS = {"awr": 2_000, "iql": 3_000}
 ESS_WARNING_FRACTION = 0.05
 VALUE_METHODS = ("awr", "iql")  # methods that learn values from returns (and can use a success bonus)
 
@@ -42,7 +42,7 @@ class WeightingConfig:
 
     method: str = option(
         "rwr", "rwr: exp(tau*R); bc: uniform; awr: exp(A/awr_beta), A = return - V(s); iql: "
-        "exp(iql_beta*(Q(s,a) - V(s)))", flag="--method", choices=METHODS, group=WEIGHTING,
+        "exp(iql_beta*A), A from implicit Q-learning", flag="--method", choices=METHODS, group=WEIGHTING,
     )
     temperature: float = option(
         1.0, "RWR temperature tau, w = exp(tau*R) on standardised rewards (VIP paper: 0.1; CloseDrawer: 1)",
@@ -65,15 +65,19 @@ class WeightingConfig:
     discount: float = option(0.99, "AWR / IQL return discount", bounds="[0, 1]", group=WEIGHTING)
     value_steps: int | None = option(
         None, "value-function steps (AWR baseline; IQL critics)", bounds="[1, 10000000]", group=WEIGHTING,
-        default_text="2000 for AWR, 10000 for IQL",
+        default_text="2000 for AWR, 3000 for IQL",
     )
     expectile: float = option(
         0.7, "IQL expectile of V over the dataset's actions (0.5: mean; near 1: max)", bounds="[0.5, 1)",
         group=WEIGHTING,
     )
     iql_beta: float = option(
-        3.0, "IQL inverse temperature, w = exp(beta*(Q-V)) on standardised rewards", bounds="[0, 1000]",
+        3.0, "IQL inverse temperature, w = exp(beta*A) on standardised rewards", bounds="[0, 1000]",
         group=WEIGHTING,
+    )
+    iql_advantage: str = option(
+        "td", "IQL advantage A: td = r + discount*V(s') - V(s) (the critics' TD target); q = Q(s,a) - V(s) "
+        "(robomimic)", choices=IQL_ADVANTAGES, group=WEIGHTING,
     )
     success_bonus: float = option(
         0.0, "AWR / IQL: reward (in standardised units) added to the last transition of each demo "
@@ -192,7 +196,7 @@ def compute_weights(
         else:
             advantage = fit_iql(
                 values, r, train_mask, discount=config.discount, expectile=config.expectile, steps=steps,
-                seed=seed,
+                seed=seed, advantage=config.iql_advantage,
             )
             logw = config.iql_beta * advantage
     if config.normalize:
