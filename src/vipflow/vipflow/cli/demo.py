@@ -13,7 +13,6 @@ lands in --out.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
@@ -40,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = from_args(WorkflowConfig, args)
     except ConfigError as exc:
         return fail(exc)
-    cfg = replace(cfg, weight_clip=cfg.weight_clip or None)  # 0: no clip
     if cfg.out_dir.exists() and not cfg.out_dir.is_dir():
         return fail(f"--out {cfg.out_dir} is a file; give a directory for the demo results")
     if cfg.out_dir.exists() and any(cfg.out_dir.iterdir()):

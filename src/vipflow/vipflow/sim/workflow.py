@@ -9,6 +9,7 @@ module only wires them together for the simulator and measures.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,6 +118,11 @@ def score_demos(encoder: Encoder, dataset: Path) -> RewardReport:
     )
 
 
+def resolved_clip(weight_clip: float | None) -> float | None:
+    """The workflow's --weight-clip as a WeightingConfig clip: None keeps the method's default, 0: no cap."""
+    return math.inf if weight_clip == 0 else weight_clip
+
+
 def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: Path) -> TrainConfig:
     return TrainConfig(
         datasets=(str(dataset),),
@@ -124,7 +130,9 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
         encoder="vip",
         encoder_weights=str(encoder_path),
         cache_dir=str(cfg.out_dir / "embedding_cache"),
-        weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip or None),
+        weighting=WeightingConfig(
+            method=method, temperature=cfg.temperature, clip=resolved_clip(cfg.weight_clip)
+        ),
         steps=cfg.policy_steps,
         eval_every=max(cfg.policy_steps // 20, 1),
         save_every=cfg.policy_steps,
@@ -141,16 +149,25 @@ def evaluate_policy(
 ) -> Ledger:
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
-    if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
+    if (out / "ledger.json").is_file():  # finished before
         return Ledger.load(out / "ledger.json")
+    backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
+    return evaluation_arm(cfg, name, policy_path, encoder, goal, backend, out, encoder_weights, live).run()
+
+
+def evaluation_arm(
+    cfg: WorkflowConfig, name: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
+    backend: SimBackend, out: Path, encoder_weights: Path | None = None, live: LivePublisher | None = None,
+) -> EvaluationSession:
+    """The evaluation session of one policy on ``backend`` (alone, or one arm of a paired session)."""
     task = get_task(cfg.task)
     policy = load_policy(policy_path)
     config, info = evaluation_from_task(
         task.name, policy, policy_path, encoder, name=name, output_dir=out, encoder_weights=encoder_weights,
         seed=cfg.seed, rollouts=cfg.rollouts, horizon=cfg.resolved_eval_horizon, goal_text=task.goal_text,
     )
-    session = EvaluationSession(
-        SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size),
+    return EvaluationSession(
+        backend,
         encoder,
         policy,
         config,
@@ -160,7 +177,6 @@ def evaluate_policy(
         encoder_info=info,
         live=live,
     )
-    return session.run()
 
 
 def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
