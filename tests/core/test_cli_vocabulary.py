@@ -12,7 +12,7 @@ import pytest
 from vipflow.cli.main import build_parser
 
 OUTPUT = {"-o", "--output", "--out-dir", "--dir", "--out"}
-LONG_COMMANDS = {"train", "train-encoder", "demo", "rewards", "evaluate run"}
+LONG_COMMANDS = {"train", "train-encoder", "demo", "rewards", "evaluate run", "evaluate paired"}
 # Not outputs: `weights list --dir` names where to look; `evaluate table --out` is a file prefix
 # (kept: its test pins OUT.md / OUT.png); episode sheets/mp4s and weight exports are single files.
 NOT_AN_OUTPUT_FOLDER = {("weights list", "--dir")}
