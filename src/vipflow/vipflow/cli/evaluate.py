@@ -128,13 +128,21 @@ def register(sub) -> None:
 
 
 # -- run ---------------------------------------------------------------------------------------------
-def cmd_run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, build):
+    """``build(args, live)`` a session with the live viewer open and run it: (session, its result), or
+    (None, exit code) after a named error."""
     try:
         with open_live(args) as live:
-            session = build_session(args, live)
-            ledger = session.run()
+            session = build(args, live)
+            return session, session.run()
     except _ERRORS as exc:
-        return fail(exc)
+        return None, fail(exc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    session, ledger = _run(args, build_session)
+    if session is None:
+        return ledger
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
@@ -264,12 +272,9 @@ def _backend(name: str, args: RunOptions, task: str, seed: int) -> Backend:
 
 
 def cmd_paired(args: argparse.Namespace) -> int:
-    try:
-        with open_live(args) as live:
-            session = build_paired(args, live)
-            ledgers = session.run()
-    except _ERRORS as exc:
-        return fail(exc)
+    session, ledgers = _run(args, build_paired)
+    if session is None:
+        return ledgers
     for ledger in ledgers.values():
         print_summary(ledger)
     table = comparison_table(ledgers.values())
