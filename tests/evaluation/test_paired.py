@@ -170,3 +170,29 @@ def test_sim_paired_session_via_the_cli(tmp_path, capsys):
     md = (tmp_path / "t.md").read_text()
     assert "| slide_cabinet | A − B | 2 |" in md and "McNemar" in md
     assert main(["evaluate", "table", str(out), "--baseline", "C"]) == 2
+
+
+def test_paired_dry_run_on_the_fake_backend_via_the_cli(tmp_path, monkeypatch, capsys):
+    import io
+
+    from vipflow.cli.main import main
+    from vipflow.encoders import load_encoder, save_encoder
+    from vipflow.policy.untrained import untrained_policy
+
+    with pytest.warns(UserWarning, match="random weights"):
+        encoder = load_encoder("vip", arch="convnet-small", random_init=True)
+    weights = save_encoder(encoder, tmp_path / "enc.safetensors")
+    for name, seed in (("a", 0), ("b", 1)):
+        untrained_policy(encoder, tmp_path / name, seed=seed)
+    # the operator: Enter (trial set up), s, Enter (scene restored), f
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ns\n\nf\n"))
+    out = tmp_path / "paired"
+    code = main(["evaluate", "paired", "--policy", str(tmp_path / "a"), "--policy", str(tmp_path / "b"),
+                 "--backend", "fake", "--task", "t", "--rollouts", "1", "--horizon", "5", "--no-rewards",
+                 "--perception", "thread", "--encoder-weights", str(weights), "--out", str(out),
+                 "--rt-priority", "0", "--order", "fixed"])
+    assert code == 0, capsys.readouterr().err
+    (trial,) = load_session(out)["trials"]
+    assert trial["order"] == ["a", "b"] and trial["outcomes"] == {"a": True, "b": False}
+    assert (out / trial["photo"]).is_file()
+    assert "| t | a − b | 1 | 1 / 0 | +100 | 1 |" in capsys.readouterr().out
