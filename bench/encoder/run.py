@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from vipflow.encoders import Encoder, load_encoder
+from vipflow.interrupt import run_script
 
 SPEED_TARGET = 1.4
 EQUALITY_TARGET = 1e-4
@@ -142,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every measurement finished)")

@@ -42,6 +42,7 @@ from vipflow.encoders import load_encoder
 from vipflow.hardware import MonotonicClock
 from vipflow.hardware.envelope import WATCHDOG_MAX_STALE_TICKS
 from vipflow.hardware.fake import FakeCamera, FakeRobot
+from vipflow.interrupt import run_script
 from vipflow.policy.untrained import untrained_policy
 from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
 from vipflow.runtime.loop import ControlLoop
@@ -246,4 +247,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "no report written (the JSON is written only when the run finished)")

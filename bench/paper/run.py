@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -62,6 +61,7 @@ from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
 from vipflow.evaluation.paired import PairedSession, load_session  # noqa: E402
 from vipflow.evaluation.sim_backend import SimBackend  # noqa: E402
 from vipflow.evaluation.table import paired_difference  # noqa: E402
+from vipflow.interrupt import Interrupted, run_script  # noqa: E402
 from vipflow.metrics import bump_rate, voc  # noqa: E402
 from vipflow.policy import latest_checkpoint  # noqa: E402
 from vipflow.policy.train import train  # noqa: E402
@@ -397,7 +397,10 @@ def run_session(
         evaluation_arm(cfg, lab, checkpoints[lab], encoder, goal, backend, session_dir / lab, enc_path)
         for lab in labels
     ]
-    PairedSession(arms, SimulatorJudges(), session_dir, order="random", resume=resume).run()
+    session = PairedSession(arms, SimulatorJudges(), session_dir, order="random", resume=resume)
+    session.run()
+    if session.stop_signal is not None:  # resumed by the next run, never aggregated unfinished
+        raise Interrupted(session.stop_signal)
     return len(labels)
 
 
@@ -684,4 +687,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "finished stages are kept in --work (demos, encoders, policy checkpoints, judged "
+                     "ledgers); run the same command to continue")

@@ -42,6 +42,7 @@ from vipflow.episodes import EpisodeMeta, EpisodeWriter, read_episode
 from vipflow.hardware.fake import FakeCamera
 from vipflow.hardware.franka import HOME_Q, forward_kinematics
 from vipflow.hardware.replay import ReplayRobot, ReplayTimeline
+from vipflow.interrupt import Interrupted, run_script
 from vipflow.record.keys import ScriptedKeys
 from vipflow.record.session import RecorderSession, SessionConfig
 
@@ -127,6 +128,8 @@ def run_session(dataset: Path, seconds: float, record: bool) -> tuple[dict, Path
     session = RecorderSession(cfg, cam, robot, ScriptedKeys(script), out=io.StringIO())
     c0, t0 = cpu_seconds(), time.monotonic()
     result = session.run()
+    if result.stop_signal is not None:  # the session keeps its episode; the benchmark ends here
+        raise Interrupted(result.stop_signal)
     wall, cpu = time.monotonic() - t0, cpu_seconds() - c0
     out = {
         "wall_s": round(wall, 2),
@@ -238,4 +241,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every phase finished)")

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
+from vipflow.interrupt import Interrupted, run_script
 from vipflow.policy.cache import EmbeddingCache
 from vipflow.policy.embedded_episodes import load_episodes
 from vipflow.policy.goals import demo_goals
@@ -121,6 +122,8 @@ def main() -> None:
         )
         data = prepare(episodes, demo_goals(episodes), ref, cfg)
         result = fit(data, cfg)
+        if result.stop_signal is not None:  # fit stops gracefully; the benchmark must not go on
+            raise Interrupted(result.stop_signal)
         base_s = baseline_loop(data, cfg, args.baseline_steps)
         with torch_threads(cfg.num_threads):  # the same loop without the thread-count difference
             base_1t_s = baseline_loop(data, cfg, args.baseline_steps)
@@ -180,4 +183,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every timing finished)")

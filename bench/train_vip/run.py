@@ -42,6 +42,7 @@ from vipflow.encoder_training.sampling import vip_indices
 from vipflow.encoder_training.sources import discover_sources
 from vipflow.encoder_training.synthetic import drifting_square_video
 from vipflow.encoder_training.trainer import StepRunner
+from vipflow.interrupt import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "no report written (the JSON is written only when every size finished)")

@@ -29,7 +29,6 @@ KNOWN_AREA_CYCLES = [{"vipflow.actions", "vipflow.episodes", "vipflow.hardware"}
 # Function-level vipflow imports without a reason yet, in modules the configuration / training /
 # ROS changes are rewriting (issue 15, deliverables 1, 3 and 5). Empty this list, don't grow it.
 KNOWN_UNEXPLAINED = {
-    "vipflow.node_support": 5,  # the error types of every area (moves to vipflow.ros)
     "vipflow.encoders.download": 2,  # the hidden cycle above
     "vipflow.encoders.encoder": 1,  # the hidden cycle above
 }

@@ -19,6 +19,7 @@ from vipflow.encoder_training.checkpoint import (
     split_tensors,
 )
 from vipflow.encoder_training.synthetic import drifting_square_videos
+from vipflow.encoders import CheckpointValueError
 from vipflow.encoders.encoder import load_encoder, save_encoder
 
 VIDEOS = drifting_square_videos(6, seed=3, size=24, frames=8, min_travel=8)
@@ -108,8 +109,17 @@ def test_nan_weights_stop_training_with_a_named_error(tmp_path) -> None:
     with torch.no_grad():
         encoder.module.convnet.fc.weight.fill_(float("nan"))
     path = save_encoder(encoder, tmp_path / "nan.safetensors")
-    with pytest.raises(NonFiniteLossError, match="loss is nan at step 0"):
+    with pytest.raises(CheckpointValueError, match=r"nan\.safetensors"):  # refused before training starts
         train_encoder(VIDEOS, **tiny(tmp_path / "run", init_weights=str(path)))
+    # finite but enormous initial weights overflow the loss at once: a named error, no checkpoint
+    with torch.no_grad():
+        encoder.module.convnet.fc.weight.fill_(1e30)
+    huge = save_encoder(encoder, tmp_path / "huge.safetensors")
+    with pytest.raises(NonFiniteLossError, match=r"loss is (nan|inf) at step 0.*last good checkpoint"):
+        train_encoder(VIDEOS, **tiny(tmp_path / "diverge", init_weights=str(huge), checkpoint_every=1))
+    assert not (tmp_path / "diverge" / "checkpoints").exists() or not list(
+        (tmp_path / "diverge" / "checkpoints").glob("step_*")
+    )
 
 
 def test_config_validation() -> None:

@@ -80,7 +80,7 @@ def write_foreign(path: Path, encoding: str = "rgb8", with_camera: bool = True, 
             t = T0 + i * 40_000_000
             if with_camera:
                 img = m.TYPESTORE.types[m.MSG_IMAGE](
-                    header=m._header(t, "cam"),
+                    header=m.header(t, "cam"),
                     height=8,
                     width=8,
                     encoding=encoding,
@@ -100,3 +100,33 @@ def write_foreign(path: Path, encoding: str = "rgb8", with_camera: bool = True, 
             )
             w.write(conns[m.TOPIC_GRIPPER], t + 1, m.serialize(m.float64_msg(s.gripper_width), m.MSG_FLOAT64))
     return path
+
+
+def rewrite_messages(episode: Path, transform) -> Path:
+    """Replace an episode's MCAP by one holding ``transform(messages)`` (a list of (topic, log time,
+    raw CDR)), written by rosbags and sealed with correct checksums, keeping the recorded metadata:
+    what a damaged copy whose bytes still check out, or a buggy third-party tool, would produce."""
+    import os
+    import shutil
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from vipflow.episodes import messages as m
+    from vipflow.episodes.integrity import seal
+    from vipflow.episodes.recovery import scan_mcap
+
+    (mcap,) = episode.glob("*.mcap")
+    msgs, why = scan_mcap(mcap)
+    assert why == "complete"
+    msgs = transform(list(msgs))
+    work = episode.parent / f".{episode.name}.rewrite"
+    with Writer(work, version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {t: w.add_connection(t, m.TOPIC_TYPES[t], typestore=m.TYPESTORE) for t in dict.fromkeys(
+            x[0] for x in msgs)}
+        for topic, t, raw in msgs:
+            w.write(conns[topic], t, raw)
+    (new,) = work.glob("*.mcap")
+    seal(new)
+    os.replace(new, mcap)
+    shutil.rmtree(work)
+    return episode

@@ -188,7 +188,7 @@ def test_wrong_encoding_named(dataset):
     with Writer(bag, version=8, storage_plugin=StoragePlugin.MCAP) as w:
         c = w.add_connection(m.TOPIC_IMAGE, m.MSG_IMAGE, typestore=m.TYPESTORE)
         img = m.TYPESTORE.types[m.MSG_IMAGE](
-            header=m._header(T0, "cam"),
+            header=m.header(T0, "cam"),
             height=4,
             width=4,
             encoding="16UC1",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import os
 import shutil
 import subprocess
 import threading
@@ -169,19 +168,8 @@ def test_disk_full_mid_episode_is_a_clear_error_and_keeps_data(dataset, monkeypa
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        pytest.skip("mounting a tmpfs needs root")
-    yield d
-    subprocess.run(["umount", str(d)], check=False)
+def tiny_disk(mount_tmpfs):
+    return mount_tmpfs("1m")
 
 
 def test_real_full_disk(tiny_disk):

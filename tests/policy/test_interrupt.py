@@ -1,4 +1,6 @@
-"""A real Ctrl-C (SIGINT) on a `vipflow train` process: it finishes the step, checkpoints, exits 130."""
+"""A real Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a cluster's time limit) on a `vipflow train`
+process: it finishes the step, checkpoints, says how to resume and exits 130 / 143. Before issue 12
+SIGTERM killed the process without a checkpoint."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from vipflow.cli.main import main
 
 
-def test_sigint_checkpoints_and_the_run_resumes(progress_dataset, small_encoder_file, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_checkpoints_and_the_run_resumes(progress_dataset, small_encoder_file, tmp_path, signum):
     run = tmp_path / "run"
     argv = [
         "train",
@@ -50,12 +55,13 @@ def test_sigint_checkpoints_and_the_run_resumes(progress_dataset, small_encoder_
                 break
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, (out, err)
+    assert proc.returncode == 128 + signum, (out, err)
+    assert "Traceback" not in err
     assert "resume with: vipflow train --resume" in out
     step = json.loads((run / "summary.json").read_text())["step"]
     assert step >= 20

@@ -51,9 +51,9 @@ def test_frame_folder_with_goal_image(tmp_path):
 
 
 def test_episodes_with_labels_give_auroc(tmp_path):
-    success = write_episode(tmp_path / "ep_success", approaching(10, seed=0), "success")
+    success = write_episode(tmp_path / "data" / "ep_success", approaching(10, seed=0), "success")
     # the failure stops half-way: its final frame is still far from the goal
-    failure = write_episode(tmp_path / "ep_failure", approaching(20, seed=0)[:10], "failure")
+    failure = write_episode(tmp_path / "data" / "ep_failure", approaching(20, seed=0)[:10], "failure")
     out = tmp_path / "out"
     args = ["rewards", str(success), str(failure), *SMALL, "--goal-episode", str(success), "--out", str(out)]
     assert main(args) == 0
@@ -110,8 +110,8 @@ def test_text_goal_with_image_encoder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_goal_frames_and_labels_in_the_summary_plot(tmp_path):
-    success = write_episode(tmp_path / "ep_success", approaching(10, seed=0), "success")
-    failure = write_episode(tmp_path / "ep_failure", approaching(20, seed=0)[:10], "failure")
+    success = write_episode(tmp_path / "data" / "ep_success", approaching(10, seed=0), "success")
+    failure = write_episode(tmp_path / "data" / "ep_failure", approaching(20, seed=0)[:10], "failure")
     out = tmp_path / "out"
     args = ["rewards", str(success), str(failure), *SMALL, "--goal-episode", str(success),
             "--goal-last-k", "2", "--out", str(out)]

@@ -29,7 +29,7 @@ for _pkg in PACKAGES:
 from vipflow.episodes import messages as m  # noqa: E402
 from vipflow.hardware import RobotTarget  # noqa: E402
 from vipflow.hardware.fake import FakeCamera, FakeRobot  # noqa: E402
-from vipflow.topic_hardware import (  # noqa: E402
+from vipflow.ros.topic_hardware import (  # noqa: E402
     FRANKA_FINGER_JOINTS,
     TopicCamera,
     TopicRobot,

@@ -12,7 +12,7 @@ from demo_recorder.camera_source import CameraPump, open_camera
 from demo_recorder.params import CameraNodeParams
 from vipflow.episodes import messages as m
 from vipflow.hardware import HardwareError
-from vipflow.topic_hardware import decode_rgb
+from vipflow.ros.topic_hardware import decode_rgb
 
 
 def write_video(path, frames: int = 12, fps: float = 25.0):

@@ -7,10 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from vip_bringup.kitchen_bridge import WORLD_FRAME, KitchenBridge
+from vip_bringup.kitchen_bridge import KitchenBridge
+from vip_bringup.kitchen_params import SIM_WORLD_FRAME as WORLD_FRAME
 from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     MSG_BOOL,
     decode_rgb,

@@ -34,7 +34,7 @@ from vip_bringup.plan import (
 from vip_reward_node.params import RewardNodeParams
 from vipflow.config_schema import ConfigError, from_flat, param_specs
 from vipflow.policy import CheckpointError
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import TaskConfigError, load_task_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -500,3 +500,37 @@ def test_node_schemas_document_every_parameter_and_declare_ros_types():
                 assert type(spec.default) is int, where
             if getattr(spec.type, "__origin__", None) is tuple and spec.default:
                 assert len({type(v) for v in spec.default}) == 1, f"{where}: mixed types {spec.default}"
+
+
+@pytest.mark.parametrize(
+    "task", [t for t in TASKS if load_task_config(ROOT / "config" / "tasks" / f"{t}.yaml").kind == "sim"]
+)
+def test_sim_plans_fit_the_simulator(task):
+    """The recorder samples the state at the kitchen's rate (a faster poll records a rate the
+    episode never had: CadenceOutOfTolerance), and the policy's targets are in the kitchen's frame."""
+    _v, specs = _plan("record", task)
+    kitchen_hz = _node(specs, "kitchen_sim").parameters["rate_hz"]
+    assert _node(specs, "demo_recorder").parameters["state_rate_hz"] == kitchen_hz
+    for kind in ("task", "evaluate"):
+        _v, specs = _plan(kind, task)
+        policy = next(s for s in specs if isinstance(s, NodeSpec) and s.package == "rwr_policy_node")
+        assert policy.parameters["hardware.base_frame"] == "world"
+
+
+@pytest.mark.parametrize(("package", "executable"), [(p, e) for p in PACKAGES for e in console_scripts(p)])
+def test_start_up_errors_carry_the_node_name(package, executable):
+    """spin(..., name=...) labels errors raised before the node exists: it must be the node's name."""
+    spec = NodeSpec(package, executable, executable)
+    path = _node_module(spec)
+    tree = ast.parse(path.read_text())
+    spins = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "spin"]
+    if not spins:
+        return  # keys and train run without spin
+    _module, func = console_scripts(package)[executable]
+    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == func)
+    spin_call = next(
+        c for c in ast.walk(main) if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "spin"
+    )
+    label = next(k.value.value for k in spin_call.keywords if k.arg == "name")
+    node_name, _names = _node_class_facts(spec)
+    assert label == node_name

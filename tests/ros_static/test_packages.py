@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from package_info import PACKAGES, console_scripts, setup_kwargs
 
-from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
+from vipflow.ros.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
 
 ROOT = Path(__file__).resolve().parents[2]
 # Python modules that are ROS packages (their import name is the package name).
@@ -112,10 +113,13 @@ def test_dependencies_match_the_imports(pkg):
     root = _package_xml(pkg)
     run_imports = _imports(code)
     need_run = _required(pkg, run_imports) - {"setuptools"}
-    if "rosidl_runtime_py" in run_imports:
-        # get_message() resolves the hardware topics' types at run time: their packages must be there.
+    text = "\n".join(f.read_text() for f in code)
+    if "message_type(" in text:
+        # message_type() resolves the hardware topics' types at run time: their packages must be there.
         subs = hardware_subscriptions(TopicHardwareConfig(), TopicCamera(), TopicRobot())
         need_run |= {msgtype.split("/")[0] for msgtype, _topic, _callback in subs}
+    # interfaces imported only when the real robot's path is chosen (franka_msgs, controller_manager_msgs)
+    need_run |= set(re.findall(r'import_interfaces\(\s*"(\w+)\.', text))
     need_run |= RUNTIME_ONLY.get(pkg, set())
     declared_run = _deps(root, "exec_depend", "depend")
     assert declared_run == need_run, (
@@ -196,7 +200,7 @@ def test_only_node_modules_import_rclpy():
 
 
 def test_nodes_that_spin_import_the_executors_module():
-    """``vipflow.node_support.spin`` reaches ``rclpy.executors`` through the rclpy module it is
+    """``vipflow.ros.node_support.spin`` reaches ``rclpy.executors`` through the rclpy module it is
     handed: the node module must import that submodule."""
     for pkg in PACKAGES:
         for f in sorted((ROOT / "src" / pkg / pkg).glob("*_node.py")):

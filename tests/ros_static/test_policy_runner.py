@@ -87,6 +87,8 @@ def test_start_stop_and_status_over_topics(ros_bus, pixel_encoder):
         assert ok and runner.wait(5.0)
         assert done[-1][0].ticks == 10 and done[-1][0].completed
         status = runner.status()
+        timing = status.pop("last_timing")  # the loop's own period and deadline misses (bench/ros reads it)
+        assert timing["loop_period_ms"]["n"] == 9 and isinstance(timing["deadline_misses"], int)
         assert status == {
             "state": "idle",
             "runs": 2,
@@ -98,7 +100,7 @@ def test_start_stop_and_status_over_topics(ros_bus, pixel_encoder):
 
 
 def test_a_robot_that_never_reports_is_an_error_not_a_hang(pixel_encoder):
-    from vipflow.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot
+    from vipflow.ros.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot
 
     robot = TopicRobot(lambda raw: None, config=TopicHardwareConfig(start_timeout_s=0.2))
     done = []

@@ -16,8 +16,8 @@ from vipflow.hardware import MonotonicClock
 from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.record.keys import QueueKeys
 from vipflow.record.session import RecorderSession
-from vipflow.remote_keys import OperatorLink, PromptWriter, operator_answer
-from vipflow.topic_hardware import string_cdr, string_of
+from vipflow.ros.remote_keys import OperatorLink, PromptWriter, operator_answer
+from vipflow.ros.topic_hardware import string_cdr, string_of
 
 
 def test_prompt_writer_emits_whole_lines():

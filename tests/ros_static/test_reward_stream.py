@@ -15,8 +15,8 @@ from vipflow.hardware import Frame, RobotState
 from vipflow.policy.errors import EmptySelectionError, GoalError
 from vipflow.policy.goals import goal_embedding
 from vipflow.rewards import values as reward_values
+from vipflow.ros.topic_hardware import TopicCamera, image_cdr
 from vipflow.task_config import GoalSpec
-from vipflow.topic_hardware import TopicCamera, image_cdr
 
 
 def square(x: int, size: int = 64) -> np.ndarray:

@@ -17,10 +17,7 @@ from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.hardware import CameraTimeout, MonotonicClock, RobotError, RobotTarget
 from vipflow.hardware.fake import FakeCamera, FakeRobot
-from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
-from vipflow.runtime.loop import ControlLoop
-from vipflow.runtime.safety import SafetyLayer
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     MSG_TRAJECTORY,
     TopicCamera,
     TopicDataError,
@@ -32,6 +29,9 @@ from vipflow.topic_hardware import (
     message_age_ns,
     pose_vector,
 )
+from vipflow.runtime.limits import SafetyLimits, WatchdogLimits
+from vipflow.runtime.loop import ControlLoop
+from vipflow.runtime.safety import SafetyLayer
 
 T = m.TYPESTORE.types
 ARM = m.DEFAULT_JOINT_NAMES

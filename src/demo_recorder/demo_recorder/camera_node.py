@@ -17,7 +17,7 @@ from sensor_msgs.msg import Image
 
 from demo_recorder.camera_source import CameraPump
 from demo_recorder.params import CameraNodeParams
-from vipflow.node_support import declare_parameters, spin
+from vipflow.ros.node_support import declare_parameters, spin
 
 
 class CameraNode(Node):
@@ -41,7 +41,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, CameraNode, args=args)
+    return spin(rclpy, CameraNode, name="camera", args=args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The camera node's work without rclpy: open a vipflow camera and pump its frames as Image CDR.
 
-Backends: a RealSense through pyrealsense2 (``vipflow.hardware.realsense.RealSenseCamera``: use it instead
+Backends: a RealSense through pyrealsense2 (the factory's ``realsense`` driver: use it instead
 of realsense2_camera when the ROS driver is not installed or misbehaves; never both on one
 device), or a replay of an mp4 / recorded episode with its original timing (dry runs, tests).
 """
@@ -13,20 +13,21 @@ from pathlib import Path
 
 from demo_recorder.params import CameraNodeParams
 from vipflow.hardware import Camera, CameraTimeout, HardwareError
-from vipflow.hardware.realsense import RealSenseCamera
-from vipflow.hardware.replay import ReplayFinished, replay_episode, replay_video
-from vipflow.topic_hardware import Clocks, image_cdr
+from vipflow.hardware.factory import RealSenseSpec, ReplaySpec, make_camera
+from vipflow.hardware.replay import ReplayFinished
+from vipflow.ros.topic_hardware import Clocks, image_cdr
 
 
 def open_camera(p: CameraNodeParams) -> Camera:
+    """The node's camera through vipflow's hardware factory (its ``realsense`` and ``replay`` drivers)."""
     if p.backend == "pyrealsense2":
-        return RealSenseCamera(p.width, p.height, p.fps, p.serial or None)
+        return make_camera(RealSenseSpec(width=p.width, height=p.height, fps=p.fps, serial=p.serial))
     path = Path(p.replay_path).expanduser()
-    if not p.replay_path or not path.exists():
+    if not p.replay_path or not path.exists():  # named with the node's parameter
         raise HardwareError(
             f"replay_path {p.replay_path!r} does not exist; give an mp4 file or an episode directory"
         )
-    return replay_episode(path)[0] if path.is_dir() else replay_video(path)
+    return make_camera(ReplaySpec(path=str(path)))
 
 
 class CameraPump(Clocks):

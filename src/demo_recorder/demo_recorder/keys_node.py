@@ -16,9 +16,9 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from demo_recorder.params import KeysNodeParams
-from vipflow.node_support import declare_parameters
 from vipflow.record.keys import TerminalKeys
-from vipflow.topic_hardware import string_cdr, string_of
+from vipflow.ros.node_support import declare_parameters
+from vipflow.ros.topic_hardware import string_cdr, string_of
 
 
 class KeysNode(Node):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from vipflow.config_schema import option, require
 from vipflow.record.session import SessionConfig
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.task_config import IMAGE_FORMATS, TaskConfig
-from vipflow.topic_hardware import TopicHardwareConfig
 
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
 

@@ -16,16 +16,15 @@ import rclpy.executors
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rosidl_runtime_py.utilities import get_message
 from std_msgs.msg import String
 
 from demo_recorder.params import RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
-from vipflow.node_support import declare_parameters, spin
 from vipflow.record.session import RecorderSession
-from vipflow.remote_keys import OperatorLink, PromptWriter
-from vipflow.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
+from vipflow.ros.node_support import declare_parameters, message_type, spin
+from vipflow.ros.remote_keys import OperatorLink, PromptWriter
+from vipflow.ros.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
 
 
 class RecorderNode(Node):
@@ -38,7 +37,9 @@ class RecorderNode(Node):
         # Best effort (sensor data QoS) receives franka_ros2's best-effort pose topics and reliable
         # publishers alike.
         for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
-            self.create_subscription(get_message(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+            self.create_subscription(
+                message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
+            )
         self.link = OperatorLink(
             self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
         )
@@ -74,7 +75,7 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, RecorderNode, args=args)
+    return spin(rclpy, RecorderNode, name="demo_recorder", args=args)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy", reason="needs ROS 2 (rclpy): run with `colcon test` in the docker image")
-pytest.importorskip("launch_testing", reason="needs ROS 2 launch_testing")
+from vipflow.ros.testing import ProbeCase, require_launch_testing
+
+rclpy = require_launch_testing()
 
 import launch  # noqa: E402
 import launch_ros.actions  # noqa: E402
@@ -32,7 +33,7 @@ from std_msgs.msg import String  # noqa: E402
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
 from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
-from vipflow.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr, string_cdr  # noqa: E402
+from vipflow.ros.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr, string_cdr  # noqa: E402
 
 DATASET = Path(tempfile.mkdtemp(prefix="demo_recorder_test_")) / "dataset"
 
@@ -62,17 +63,7 @@ def generate_test_description():
     return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"recorder": node}
 
 
-class TestRecorderNode(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rclpy.init()
-        cls.node = rclpy.create_node("recorder_node_test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
+class TestRecorderNode(ProbeCase):
     def test_keys_record_one_labelled_episode(self, proc_info, recorder):
         pubs = {
             "image": self.node.create_publisher(Image, "/test/image", 10),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, require, to_flat
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.task_config import IMAGE_FORMATS, GoalSpec, TaskConfig
-from vipflow.topic_hardware import TopicHardwareConfig
 
 JUDGES = ("operator", "topic")
 

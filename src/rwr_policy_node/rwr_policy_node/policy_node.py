@@ -9,7 +9,7 @@ Two executables share this adapter:
                      simulator's success topic, summarised in a results ledger; then exits.
 
 rclpy only carries bytes and calls services/actions. Image, joint states, end-effector pose and
-gripper joints arrive raw into ``vipflow.topic_hardware``'s camera and robot; every command
+gripper joints arrive raw into ``vipflow.ros.topic_hardware``'s camera and robot; every command
 leaves the core's safety layer as PoseStamped CDR for the Cartesian impedance controller's
 ``equilibrium_pose`` (or a JointTrajectory). The gripper is commanded through franka_msgs'
 Move/Grasp actions, and an FCI error is cleared with the ErrorRecovery action followed by
@@ -23,8 +23,6 @@ import threading
 
 import rclpy
 import rclpy.executors
-from controller_manager_msgs.srv import SetHardwareComponentState, SwitchController
-from franka_msgs.action import ErrorRecovery, Grasp, Move
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.msg import State
 from rcl_interfaces.msg import ParameterDescriptor
@@ -32,7 +30,6 @@ from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rosidl_runtime_py.utilities import get_message
 from std_msgs.msg import Bool, Float32MultiArray, Float64, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
@@ -46,11 +43,10 @@ from rwr_policy_node.policy_runner import (
 )
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
-from vipflow.node_support import declare_parameters, spin, wait_future
 from vipflow.policy.errors import PolicyError
-from vipflow.remote_keys import OperatorLink
-from vipflow.runtime.loop import TickRecord
-from vipflow.topic_hardware import (
+from vipflow.ros.node_support import declare_parameters, import_interfaces, message_type, spin, wait_future
+from vipflow.ros.remote_keys import OperatorLink
+from vipflow.ros.topic_hardware import (
     TopicCamera,
     TopicRobot,
     float32_array_cdr,
@@ -58,6 +54,7 @@ from vipflow.topic_hardware import (
     hardware_subscriptions,
     string_cdr,
 )
+from vipflow.runtime.loop import TickRecord
 
 STATUS_EVERY_TICKS = 5  # 5 Hz status at 25 Hz
 
@@ -89,8 +86,13 @@ class PolicyNode(Node):
             self.gripper_out = self.create_publisher(Float64, p.gripper_command_topic, 10)
         elif hw.use_gripper and p.gripper_move_action:
             send_gripper = self._send_gripper
-            self.move_client = ActionClient(self, Move, p.gripper_move_action, callback_group=self.group)
-            self.grasp_client = ActionClient(self, Grasp, p.gripper_grasp_action, callback_group=self.group)
+            self.Move, self.Grasp = import_interfaces(
+                "franka_msgs.action", f"gripper_move_action:={p.gripper_move_action}", "Move", "Grasp"
+            )
+            self.move_client = ActionClient(self, self.Move, p.gripper_move_action, callback_group=self.group)
+            self.grasp_client = ActionClient(
+                self, self.Grasp, p.gripper_grasp_action, callback_group=self.group
+            )
         self.robot = TopicRobot(
             pose_out.publish,
             publish_joints=joints_out.publish if joints_out else None,
@@ -101,19 +103,28 @@ class PolicyNode(Node):
             ros_now_ns=self._ros_now,
         )
         for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
-            self.create_subscription(get_message(msgtype), topic, callback, qos_profile_sensor_data, raw=True)
+            self.create_subscription(
+                message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
+            )
         self.action_out = self.create_publisher(Float32MultiArray, p.action_topic, 10)
         self.status_out = self.create_publisher(String, p.status_topic, 10)
         if p.error_recovery_action:
+            what = f"error_recovery_action:={p.error_recovery_action}"
+            (self.ErrorRecovery,) = import_interfaces("franka_msgs.action", what, "ErrorRecovery")
+            self.SetHardwareComponentState, self.SwitchController = import_interfaces(
+                "controller_manager_msgs.srv", what, "SetHardwareComponentState", "SwitchController"
+            )
             self.recovery_client = ActionClient(
-                self, ErrorRecovery, p.error_recovery_action, callback_group=self.group
+                self, self.ErrorRecovery, p.error_recovery_action, callback_group=self.group
             )
             cm = p.controller_manager.rstrip("/")
             self.hw_state_client = self.create_client(
-                SetHardwareComponentState, f"{cm}/set_hardware_component_state", callback_group=self.group
+                self.SetHardwareComponentState,
+                f"{cm}/set_hardware_component_state",
+                callback_group=self.group,
             )
             self.switch_client = self.create_client(
-                SwitchController, f"{cm}/switch_controller", callback_group=self.group
+                self.SwitchController, f"{cm}/switch_controller", callback_group=self.group
             )
         self.finished = False
         self.exit_code = 0
@@ -131,11 +142,11 @@ class PolicyNode(Node):
         if gripper_goal(width, measured, p.hardware.gripper_deadband_m) == "grasp":
             client, goal = (
                 self.grasp_client,
-                Grasp.Goal(width=width, speed=p.gripper_speed, force=p.gripper_force),
+                self.Grasp.Goal(width=width, speed=p.gripper_speed, force=p.gripper_force),
             )
             goal.epsilon.inner = goal.epsilon.outer = 0.08  # succeed at whatever width the object stops us
         else:
-            client, goal = self.move_client, Move.Goal(width=width, speed=p.gripper_speed)
+            client, goal = self.move_client, self.Move.Goal(width=width, speed=p.gripper_speed)
         if not client.server_is_ready():
             self.get_logger().warning(
                 f"gripper action server not available; gripper command {width:.3f} m dropped",
@@ -151,22 +162,22 @@ class PolicyNode(Node):
         if not self.recovery_client.wait_for_server(timeout_sec=t):
             raise RobotError(f"ErrorRecovery action {p.error_recovery_action} is not available")
         handle = wait_future(
-            self.recovery_client.send_goal_async(ErrorRecovery.Goal()), t, "ErrorRecovery goal"
+            self.recovery_client.send_goal_async(self.ErrorRecovery.Goal()), t, "ErrorRecovery goal"
         )
         if not handle.accepted:
             raise RobotError("the robot rejected ErrorRecovery; check Desk (is the user stop released?)")
         wait_future(handle.get_result_async(), t, "ErrorRecovery")
         if p.hardware_component:
-            req = SetHardwareComponentState.Request(
+            req = self.SetHardwareComponentState.Request(
                 name=p.hardware_component, target_state=State(id=State.PRIMARY_STATE_ACTIVE, label="active")
             )
             res = self._call(self.hw_state_client, req, "set_hardware_component_state")
             if not res.ok:
                 raise RobotError(f"controller manager refused to activate {p.hardware_component}")
         if p.controller:
-            req = SwitchController.Request(
+            req = self.SwitchController.Request(
                 activate_controllers=[p.controller],
-                strictness=SwitchController.Request.BEST_EFFORT,
+                strictness=self.SwitchController.Request.BEST_EFFORT,
                 activate_asap=True,
             )
             req.timeout.sec = int(t)
@@ -246,8 +257,10 @@ class ServeNode(PolicyNode):
             self.get_logger().info(f"policy run ended after {result.ticks} ticks: {result.stop_reason}")
 
     def close(self) -> None:
+        """Stop a run (the arm holds, its final status goes out), then say the node is going."""
         self.runner.stop("node shutting down")
         self.runner.wait(5.0)
+        self.publish_status({**self.runner.status(), "state": "shutdown"})
 
 
 class EvaluateNode(PolicyNode):
@@ -281,10 +294,10 @@ class EvaluateNode(PolicyNode):
             backend = HardwareBackend(
                 self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic}
             )
-        tasks = self.policy.tasks
-        task = p.task or (tasks[0] if len(tasks) == 1 else "")
-        if not task:
-            raise ConfigError(f"set the task parameter: the policy names tasks {tasks}, not exactly one")
+        try:
+            task = p.task or self.policy.config.only_task()
+        except ValueError as exc:
+            raise ConfigError(f"node evaluate: policy {p.policy} {exc}; set the task parameter") from None
         try:
             goal = Goal(
                 goal_embedding(self.encoder, p.goal, task=task), self.encoder.similarity, p.goal.describe()
@@ -343,11 +356,11 @@ class EvaluateNode(PolicyNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, ServeNode, threads=4, args=args)
+    return spin(rclpy, ServeNode, name="rwr_policy_node", threads=4, args=args)
 
 
 def evaluate_main(args: list[str] | None = None) -> int:
-    return spin(rclpy, EvaluateNode, threads=4, args=args)
+    return spin(rclpy, EvaluateNode, name="evaluate", threads=4, args=args)
 
 
 if __name__ == "__main__":

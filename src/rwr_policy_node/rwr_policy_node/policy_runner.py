@@ -64,19 +64,22 @@ class PolicyRunner:
         self._thread: threading.Thread | None = None
         self._loop: ControlLoop | None = None
         self._hardware_started = False
+        self._active = False  # a run is in progress; cleared before on_done, so its status is final
+        self._stop_reason: str | None = None
         self.last_result: LoopResult | None = None
         self.last_error: BaseException | None = None
         self.runs = 0
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._active
 
     def start(self, ticks: int = 0) -> tuple[bool, str]:
         """Begin a run of ``ticks`` ticks (0 = until ``stop``); returns (accepted, message)."""
         with self._lock:
             if self.running:
                 return False, "already running; call stop first"
+            self._active, self._stop_reason = True, None
             self._thread = threading.Thread(
                 target=self._run, args=(ticks or FOREVER_TICKS,), name="policy-loop", daemon=True
             )
@@ -84,18 +87,30 @@ class PolicyRunner:
         return True, f"started ({ticks} ticks)" if ticks else "started (until stop)"
 
     def stop(self, reason: str = "stop requested") -> tuple[bool, str]:
+        """Stop the run at its next tick, also one still starting (waiting for the robot)."""
         with self._lock:
-            loop = self._loop
-            if not self.running or loop is None:
+            if not self.running:
                 return False, "not running"
-            loop.request_stop(reason)
+            self._stop_reason = reason
+            if self._loop is not None:
+                self._loop.request_stop(reason)
         return True, "stopping: the arm holds its pose at the next tick"
 
+    def _tick(self, rec: TickRecord) -> None:
+        """Every tick: re-assert a stop that raced with the loop's start, then report the tick."""
+        reason = self._stop_reason
+        loop = self._loop
+        if reason is not None and loop is not None:
+            loop.request_stop(reason)
+        if self.on_tick is not None:
+            self.on_tick(rec)
+
     def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the run and its ``on_done`` to finish; False on timeout."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
-        return not self.running
+        return thread is None or not thread.is_alive()
 
     def _run(self, ticks: int) -> None:
         result, error = None, None
@@ -104,8 +119,10 @@ class PolicyRunner:
                 self.robot.start()
                 self.camera.start()
                 self._hardware_started = True
-            elif self.last_result is not None and self.last_result.stop_reason.startswith("robot error"):
-                self.robot.recover()  # the previous run ended in a reflex: clear it before moving again
+            else:
+                # After a reflex franka_ros2 stops publishing the arm state (the run then ended on a
+                # robot error or the watchdog): clear it first. A no-op while the arm reports.
+                self.robot.recover()
             loop = ControlLoop(
                 self.camera,
                 self.robot,
@@ -116,12 +133,14 @@ class PolicyRunner:
                 self.rate_hz,
                 perception="thread",
                 task=self.task,
-                on_tick=self.on_tick,
+                on_tick=self._tick,
                 torch_threads=self.torch_threads,
             )
             with self._lock:
                 self._loop = loop
-            result = loop.run(ticks)
+                stopped = self._stop_reason
+            if stopped is None:
+                result = loop.run(ticks)
         except HardwareError as exc:  # the robot never came up; nothing was commanded
             error = exc
         except Exception as exc:  # a bug: the loop has already held the arm; report, don't die silently
@@ -131,6 +150,7 @@ class PolicyRunner:
                 self._loop = None
                 self.last_result, self.last_error = result, error
                 self.runs += 1
+                self._active = False
         if self.on_done is not None:
             self.on_done(result, error)
 
@@ -139,10 +159,13 @@ class PolicyRunner:
         return {
             "state": "running" if self.running else "idle",
             "runs": self.runs,
-            "last_stop_reason": None if r is None else r.stop_reason,
+            "last_stop_reason": self._stop_reason if r is None else r.stop_reason,
             "last_ticks": None if r is None else r.ticks,
             "last_holds": None if r is None else r.holds,
             "last_error": None if self.last_error is None else str(self.last_error),
+            "last_timing": None
+            if r is None
+            else {k: v for k, v in r.timing.report().items() if k in ("deadline_misses", "loop_period_ms")},
         }
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import unittest
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy", reason="needs ROS 2 (rclpy): run with `colcon test` in the docker image")
-pytest.importorskip("launch_testing", reason="needs ROS 2 launch_testing")
+from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+
+rclpy = require_launch_testing()
 
 import launch  # noqa: E402
 import launch_ros.actions  # noqa: E402
@@ -37,8 +37,8 @@ from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.policy import EncoderRef, Normalization, PolicyConfig, build_policy_net, save_policy  # noqa: E402
+from vipflow.ros.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr  # noqa: E402
 from vipflow.runtime.limits import SafetyLimits  # noqa: E402
-from vipflow.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr  # noqa: E402
 
 POSE = np.array([0.45, 0.0, 0.35, 1.0, 0.0, 0.0, 0.0])  # inside the default workspace box
 Q = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.8])
@@ -89,17 +89,7 @@ def generate_test_description():
     return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"policy_node": node}
 
 
-class TestPolicyNode(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rclpy.init()
-        cls.node = rclpy.create_node("policy_node_test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
+class TestPolicyNode(ProbeCase):
     def _publish_robot_and_camera(self, pubs, i):
         now = self.node.get_clock().now().nanoseconds
         img = np.full((48, 64, 3), 30 + (i % 50), np.uint8)
@@ -152,7 +142,4 @@ class TestPolicyNode(unittest.TestCase):
         self.assertTrue(result.result().success)
 
 
-@launch_testing.post_shutdown_test()
-class TestPolicyNodeShutdown(unittest.TestCase):
-    def test_exits_cleanly(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
+TestPolicyNodeShutdown = exits_cleanly_test()

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("launch.actions", reason="needs ROS 2 (launch): run `colcon test` in the docker image")
-ament = pytest.importorskip("ament_index_python.packages", reason="needs ROS 2 (ament_index_python)")
+from vipflow.ros.testing import require_launch_testing
 
+require_launch_testing()
+
+import ament_index_python.packages as ament  # noqa: E402
 from launch.actions import DeclareLaunchArgument  # noqa: E402
 
 from vip_bringup.plan import known_tasks, launch_arguments  # noqa: E402

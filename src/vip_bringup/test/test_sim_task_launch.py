@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import tempfile
 import time
-import unittest
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy", reason="needs ROS 2 (rclpy): run with `colcon test` in the docker image")
-pytest.importorskip("launch_testing", reason="needs ROS 2 launch_testing")
+from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+
+rclpy = require_launch_testing()
 
 import launch  # noqa: E402
 import launch_testing.actions  # noqa: E402
@@ -47,17 +47,7 @@ def generate_test_description():
     return launch.LaunchDescription([include, launch_testing.actions.ReadyToTest()]), {}
 
 
-class TestSimTaskLaunch(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rclpy.init()
-        cls.node = rclpy.create_node("sim_launch_test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
+class TestSimTaskLaunch(ProbeCase):
     def test_kitchen_topics_and_embeddings_flow(self):
         got = {"image": [], "pose": [], "success": [], "embedding": []}
         self.node.create_subscription(
@@ -79,7 +69,4 @@ class TestSimTaskLaunch(unittest.TestCase):
         self.assertFalse(got["success"][-1].data)  # nobody opened the cabinet
 
 
-@launch_testing.post_shutdown_test()
-class TestSimTaskShutdown(unittest.TestCase):
-    def test_exits_cleanly(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
+TestSimTaskShutdown = exits_cleanly_test()

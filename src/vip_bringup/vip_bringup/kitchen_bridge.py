@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vip_bringup.kitchen_params import KitchenSimParams
+from vip_bringup.kitchen_params import SIM_WORLD_FRAME, KitchenSimParams
 from vipflow.episodes import messages as m
 from vipflow.hardware import Frame, RobotTarget
 from vipflow.record.session import START_KEYS
-from vipflow.topic_hardware import (
+from vipflow.ros.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     bool_cdr,
     image_cdr,
@@ -30,8 +30,6 @@ from vipflow.topic_hardware import (
     pose_vector,
     string_of,
 )
-
-WORLD_FRAME = "world"
 
 
 class KitchenBridge:
@@ -48,6 +46,7 @@ class KitchenBridge:
         self._holding = True
         self._success = False
         self.resets = 0
+        self.publish_camera = params.publish_camera  # False: a camera dropout (fault injection)
         if params.expert:
             self._new_expert()
 
@@ -102,14 +101,15 @@ class KitchenBridge:
         stamp = self.ros_now_ns()
         half = state.gripper_width / 2.0
         out = {
-            self.p.image_topic: image_cdr(Frame(stamp, np.ascontiguousarray(rgb)), stamp),
             self.p.joint_states_topic: joint_state_cdr(
                 m.DEFAULT_JOINT_NAMES, state.joint_pos, stamp, state.joint_vel
             ),
-            self.p.ee_pose_topic: pose_cdr(state.ee_pose, stamp, WORLD_FRAME),
+            self.p.ee_pose_topic: pose_cdr(state.ee_pose, stamp, SIM_WORLD_FRAME),
             self.p.gripper_topic: joint_state_cdr(FRANKA_FINGER_JOINTS, [half, half], stamp),
             self.p.success_topic: bool_cdr(success),
         }
+        if self.publish_camera:
+            out[self.p.image_topic] = image_cdr(Frame(stamp, np.ascontiguousarray(rgb)), stamp)
         note = (
             f"kitchen {self.p.task}: {'task done (success)' if success else 'task undone'}"
             if changed

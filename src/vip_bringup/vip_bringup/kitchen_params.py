@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vipflow.config_schema import option, require
-from vipflow.remote_keys import KEY_TOPIC, PROMPT_TOPIC
+from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import TaskConfig
 
 SIM_SUCCESS_TOPIC = "/kitchen/success"
 SIM_GRIPPER_COMMAND_TOPIC = "/kitchen/gripper_command"
 SIM_RESET_SERVICE = "/kitchen/reset"
+SIM_WORLD_FRAME = "world"  # the kitchen's poses (and so the policy's targets) are in its world frame
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class KitchenSimParams:
     expert: bool = option(False, "a scripted expert moves the arm (the hand of kinesthetic teaching)")
     expert_horizon: int = option(50, "expert mode: steps the expert plans for")
     command_timeout_s: float = option(0.5, "hold still when no pose target arrived for this long")
+    publish_camera: bool = option(
+        True, "publish camera images; false at run time simulates a camera dropout (ros2 param set)"
+    )
 
     def __post_init__(self) -> None:
         require(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import rclpy
 import rclpy.executors
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64, String
@@ -20,14 +20,16 @@ from std_srvs.srv import Trigger
 
 from vip_bringup.kitchen_bridge import KitchenBridge
 from vip_bringup.kitchen_params import KitchenSimParams
-from vipflow.node_support import declare_parameters, spin
-from vipflow.topic_hardware import string_cdr
+from vipflow.ros.node_support import declare_parameters, spin
+from vipflow.ros.topic_hardware import string_cdr
 
 
 class KitchenSimNode(Node):
     def __init__(self) -> None:
         super().__init__("kitchen_sim")
-        p: KitchenSimParams = declare_parameters(self, KitchenSimParams, ParameterDescriptor)
+        p: KitchenSimParams = declare_parameters(
+            self, KitchenSimParams, ParameterDescriptor, read_only=lambda name: name != "publish_camera"
+        )
         self.params = p
         self.bridge = KitchenBridge(p, ros_now_ns=lambda: self.get_clock().now().nanoseconds)
         types = {
@@ -46,6 +48,7 @@ class KitchenSimNode(Node):
         self.create_subscription(String, p.key_topic, self.bridge.on_key, 10, raw=True)
         self.create_service(Trigger, p.reset_service, self._reset)
         self.create_timer(1.0 / p.rate_hz, self._tick)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f"kitchen {p.task} at {p.rate_hz:g} Hz: {p.image_topic}, {p.ee_pose_topic} out; "
             f"{p.command_topic} in"
@@ -60,6 +63,17 @@ class KitchenSimNode(Node):
             self.get_logger().info(note)
             self.prompts.publish(string_cdr(note))
 
+    def _on_set_parameters(self, changed) -> SetParametersResult:
+        for param in changed:
+            if param.name == "publish_camera":
+                if not isinstance(param.value, bool):
+                    return SetParametersResult(
+                        successful=False, reason="publish_camera must be true or false"
+                    )
+                self.bridge.publish_camera = param.value
+                self.get_logger().info(f"camera {'on' if param.value else 'off (simulated dropout)'}")
+        return SetParametersResult(successful=True)
+
     def _reset(self, request, response):
         response.message = self.bridge.reset()
         response.success = True
@@ -70,7 +84,7 @@ class KitchenSimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, KitchenSimNode, args=args)
+    return spin(rclpy, KitchenSimNode, name="kitchen_sim", args=args)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from vip_bringup.kitchen_params import (
     SIM_GRIPPER_COMMAND_TOPIC,
     SIM_RESET_SERVICE,
     SIM_SUCCESS_TOPIC,
+    SIM_WORLD_FRAME,
     KitchenSimParams,
     kitchen_params_from_task,
 )
@@ -49,6 +50,9 @@ REALSENSE_NAME = "camera"
 REALSENSE_IMAGE_TOPIC = f"/{REALSENSE_NAMESPACE}/{REALSENSE_NAME}/color/image_raw"  # realsense-ros >= 4.55
 FRANKA_CONTROLLER_MANAGER = "/controller_manager"
 LAUNCH_KINDS = ("task", "record", "evaluate")
+# kitchen_sim loads MuJoCo and the kitchen scene while the other nodes start: on a small shared
+# CPU its first state can take longer than a robot's (10 s), so the nodes wait a minute for it.
+SIM_HARDWARE = {"hardware.start_timeout_s": 60.0}
 
 
 @dataclass(frozen=True)
@@ -297,10 +301,13 @@ def _hardware_overrides(task: TaskConfig, values: dict[str, str]) -> dict[str, A
 
 
 def _sim_policy_overrides(task: TaskConfig) -> dict[str, Any]:
-    """The simulator bridge has no franka_msgs actions or FCI: gripper widths go on a topic."""
+    """The simulator bridge has no franka_msgs actions or FCI: gripper widths go on a topic; pose
+    targets are in the kitchen's world frame, where it reports the hand."""
     if task.kind != "sim":
         return {}
     return {
+        **SIM_HARDWARE,
+        "hardware.base_frame": SIM_WORLD_FRAME,
         "gripper_command_topic": SIM_GRIPPER_COMMAND_TOPIC,
         "gripper_move_action": "",
         "gripper_grasp_action": "",
@@ -364,6 +371,11 @@ def plan_record(values: dict[str, str], share: Path) -> list[Spec]:
     params.update(operator=values.get("operator", ""), resume=_flag(values, "resume"))
     if task.kind == "sim":
         params["tags"] = ["sim", "scripted-expert"]
+        # kitchen_sim publishes each state once per tick: sampling faster records duplicates, and
+        # the episode's nominal state rate would not match what arrived (CadenceOutOfTolerance)
+        params["state_rate_hz"] = kitchen_params_from_task(task)["rate_hz"]
+        params.update(SIM_HARDWARE)
+        params["camera_timeout_s"] = 5.0  # a scene reset (the start key) pauses the kitchen's frames
     recorder = _our_node(
         "demo_recorder",
         "demo_recorder",
@@ -391,12 +403,10 @@ def policy_task(values: dict[str, str]) -> str:
     from vipflow.policy.policy_config import PolicyConfig
 
     checkpoint = resolve_checkpoint(Path(values["policy"]).expanduser())  # CheckpointError names the fix
-    tasks = PolicyConfig.from_json(json.loads((checkpoint / POLICY_JSON).read_text())).tasks
-    if len(tasks) != 1:
-        raise ConfigError(
-            f"policy {values['policy']} knows tasks {list(tasks)}; choose one with task:=<name>"
-        )
-    return tasks[0]
+    try:
+        return PolicyConfig.from_json(json.loads((checkpoint / POLICY_JSON).read_text())).only_task()
+    except ValueError as exc:
+        raise ConfigError(f"policy {values['policy']} {exc}; choose one with task:=<name>") from None
 
 
 def plan_evaluate(values: dict[str, str], share: Path) -> list[Spec]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import tempfile
 import time
-import unittest
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip("rclpy", reason="needs ROS 2 (rclpy): run with `colcon test` in the docker image")
-pytest.importorskip("launch_testing", reason="needs ROS 2 launch_testing")
+from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+
+rclpy = require_launch_testing()
 
 import cv2  # noqa: E402
 import launch  # noqa: E402
@@ -31,7 +31,7 @@ from std_msgs.msg import Float32MultiArray  # noqa: E402
 
 from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
-from vipflow.topic_hardware import image_cdr  # noqa: E402
+from vipflow.ros.topic_hardware import image_cdr  # noqa: E402
 
 SIZE = 64
 
@@ -75,17 +75,7 @@ def generate_test_description():
     return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), context
 
 
-class TestRewardNode(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rclpy.init()
-        cls.node = rclpy.create_node("reward_node_test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
+class TestRewardNode(ProbeCase):
     def test_images_in_embedding_value_and_reward_out(self, embed_dim):
         got = {"embedding": [], "reward": [], "stamped": []}
         self.node.create_subscription(Float32MultiArray, "/test/embedding", got["embedding"].append, 10)
@@ -120,7 +110,4 @@ class TestRewardNode(unittest.TestCase):
         self.assertIn(st.header.stamp.sec * 1_000_000_000 + st.header.stamp.nanosec, sent_stamps)
 
 
-@launch_testing.post_shutdown_test()
-class TestRewardNodeShutdown(unittest.TestCase):
-    def test_exits_cleanly(self, proc_info):
-        launch_testing.asserts.assertExitCodes(proc_info)
+TestRewardNodeShutdown = exits_cleanly_test()

@@ -2,7 +2,7 @@
 
 A thin rclpy adapter. rclpy only carries CDR bytes (raw subscriptions, byte publishing); the
 decoding (rgb8/bgr8/mono8, row step), the encoder, the goal and the reward live in the ROS-free
-core (``vipflow.topic_hardware``, ``vipflow.policy.goals``, ``vip_reward_node.reward_stream``).
+core (``vipflow.ros.topic_hardware``, ``vipflow.policy.goals``, ``vip_reward_node.reward_stream``).
 
 Topics (names are parameters):
   in   image_topic            sensor_msgs/Image, best-effort depth 1 by default (newest frame only)
@@ -29,9 +29,9 @@ from std_msgs.msg import Float32MultiArray
 from vip_reward_node.params import RewardNodeParams
 from vip_reward_node.reward_stream import RewardSample, RewardStream, RewardWorker
 from vipflow.config_schema import ConfigError
-from vipflow.node_support import declare_parameters, read_parameters, spin
 from vipflow.policy.goals import goal_embedding
-from vipflow.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
+from vipflow.ros.node_support import declare_parameters, read_parameters, spin
+from vipflow.ros.topic_hardware import TopicCamera, float32_array_cdr, point_stamped_cdr
 
 
 def _runtime(name: str) -> bool:
@@ -118,7 +118,7 @@ class RewardNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, RewardNode, args=args)
+    return spin(rclpy, RewardNode, name="vip_reward_node", args=args)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,9 @@ class RewardWorker:
                     self.on_error(str(exc))
                 silent = True
                 continue
+            except HardwareError as exc:  # an unusable message (encoding, damaged rows): skip it
+                self.on_error(f"frame skipped: {exc}")
+                continue
             silent = False
             try:
                 sample = self.stream.step(frame.rgb, header_ns)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vipflow.config_schema import DuplicateKeyError, parse_json
-from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
+from vipflow.durable import DISK_FULL_ERRNOS, atomic_write_text, disk_full_error, fsync_dir, fsync_file
 
 CHECKPOINTS = "checkpoints"
 LAST = "last"
@@ -131,19 +131,28 @@ class RunLayout:
         """Write checkpoint ``step`` with ``write(folder)``, durably, point ``last`` at it, keep the
         newest ``keep`` checkpoints (None: all)."""
         root = Path(run_dir) / CHECKPOINTS
-        root.mkdir(parents=True, exist_ok=True)
         name = checkpoint_name(step)
         tmp = root / f".{name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        write(tmp)
-        for f in tmp.iterdir():
-            fsync_file(f)
-        final = root / name
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        fsync_dir(root)
-        atomic_write_text(root / LAST, name + "\n")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            write(tmp)
+            for f in tmp.iterdir():
+                fsync_file(f)
+            final = root / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            fsync_dir(root)
+            atomic_write_text(root / LAST, name + "\n")
+        except OSError as exc:  # a full disk above all: never leave a half-written .tmp behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            raise disk_full_error(
+                tmp, f"writing {self.what} checkpoint", "the previous checkpoint is intact; free space and "
+                f"resume the run ({run_dir})",
+            ) from exc
         if keep:
             old = sorted(p for p in root.glob("step_*") if p.is_dir() and p.name != name)
             for p in old[: max(0, len(old) + 1 - keep)]:

@@ -13,13 +13,17 @@ lands in --out.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import ConfigError
 from vipflow.demo_config import WorkflowConfig
+from vipflow.durable import OutputError
 from vipflow.evaluation.table import comparison_table
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.outputs import check_output_dir
 
 
 def register(sub) -> None:
@@ -39,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = from_args(WorkflowConfig, args)
     except ConfigError as exc:
         return fail(exc)
-    if cfg.out_dir.exists() and not cfg.out_dir.is_dir():
-        return fail(f"--out {cfg.out_dir} is a file; give a directory for the demo results")
-    if cfg.out_dir.exists() and any(cfg.out_dir.iterdir()):
-        return fail(f"{cfg.out_dir} is not empty; demo results are never overwritten; choose --out")
+    try:
+        check_output_dir(cfg.out_dir, must_be_empty=True)
+    except OutputError as exc:
+        return fail(exc)
     if cfg.train_encoder and cfg.encoder_weights:
         return fail("give either --encoder-weights or --train-encoder")
     # deferred: the simulator needs mujoco (the optional `sim` extra), and its GL backend must be
@@ -51,14 +55,18 @@ def run(args: argparse.Namespace) -> int:
 
     configure_gl()
     from vipflow.sim.report import write_report  # deferred: mujoco, after configure_gl (above)
-    from vipflow.sim.workflow import run_workflow  # deferred: mujoco, after configure_gl
+    from vipflow.sim.workflow import kept_outputs, run_workflow  # deferred: mujoco, after configure_gl
 
     try:
         with open_live(args) as live:
             result = run_workflow(cfg, live=live)
+        report = write_report(result)
     except LiveError as exc:
         return fail(exc)
-    report = write_report(result)
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"\n{signal_name(signum_of(exc))}: demo interrupted, so there is no success table (comparing "
+              f"unfinished stages would mislead). Kept: {kept_outputs(cfg.out_dir)}", file=sys.stderr)
+        return exit_code(signum_of(exc))
     print()
     print(comparison_table(result.ledgers.values()).to_markdown())
     print(f"\nreport: {report} (reward_curves.png, training_curves.png, success_table.png beside it)")

@@ -26,6 +26,7 @@ from vipflow.episodes.edit import delete_episode, relabel, restore_episode, tras
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.review import contact_sheet, describe, export_mp4
 from vipflow.episodes.validate import validate_dataset
+from vipflow.outputs import check_output_file
 
 
 def register(sub) -> None:
@@ -134,6 +135,9 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     try:
+        for out, option in ((args.sheet, "--sheet"), (args.mp4, "--mp4")):
+            if out is not None:
+                check_output_file(out, option=option)
         ep = read_episode(args.episode, allow_incomplete=True)
         print(describe(ep, args.rate))
         if args.sheet:
@@ -218,8 +222,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _sheet(args: argparse.Namespace) -> int:
     try:
+        out = check_output_file(args.out, option="OUT")
         ep = read_episode(args.episode, allow_incomplete=True)
-        print(contact_sheet(ep, args.out, n=args.frames, rate_hz=ep.meta.nominal_rate_hz))
+        print(contact_sheet(ep, out, n=args.frames, rate_hz=ep.meta.nominal_rate_hz))
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)
     return 0
@@ -227,7 +232,8 @@ def _sheet(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        print(export_mp4(read_episode(args.episode, allow_incomplete=True), args.out, grid_rate_hz=args.grid))
+        out = check_output_file(args.out, option="OUT")
+        print(export_mp4(read_episode(args.episode, allow_incomplete=True), out, grid_rate_hz=args.grid))
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)
     return 0

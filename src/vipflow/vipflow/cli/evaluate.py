@@ -23,25 +23,35 @@ import argparse
 import functools
 import json
 import os
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args, given, terminal_defaults
 from vipflow.config_schema import REQUIRED, ConfigError, option
+from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError, load_encoder
 from vipflow.episodes import EpisodeError
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import ConsoleOperator
 from vipflow.evaluation.paired import SESSION_JSON, PairedConfig, PairedSession, paired_dir, session_ledgers
-from vipflow.evaluation.session import EvaluationConfig, EvaluationSession, Goal, evaluation_from_task
+from vipflow.evaluation.session import (
+    EvaluationConfig,
+    EvaluationSession,
+    Goal,
+    evaluation_from_task,
+    results_dir,
+)
 from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
 from vipflow.hardware.factory import make_spec
+from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
+from vipflow.outputs import check_output_dir, check_output_file, check_output_stem
 from vipflow.plots import plot_success_bars
-from vipflow.policy import PolicyError, load_policy
+from vipflow.policy import LoadedPolicy, PolicyError, load_policy
 from vipflow.policy.errors import GoalError
 from vipflow.policy.goals import goal_embedding
 from vipflow.runs import RunError
@@ -53,7 +63,7 @@ BACKEND_CAMERAS = {"sim": "sim", "franky": "realsense", "fake": "fake"}
 BACKENDS = tuple(BACKEND_CAMERAS)
 _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
-    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError,
+    TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
 FRANKY = "franky backend"
 
@@ -146,6 +156,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
+              f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
+              "one is marked aborted and not counted)", file=sys.stderr)
+        return exit_code(session.stop_signal)
     return 0
 
 
@@ -153,8 +168,11 @@ def build_session(args: argparse.Namespace, live=None) -> EvaluationSession:
     opts = from_args(RunOptions, args)
     flags = terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig)
     setup = _Setup(opts, flags)
-    backend = setup.backend()
-    return setup.session(backend, opts.policy, flags.get("policy_name", ""), flags.get("output_dir"), live)
+    name = flags.get("policy_name") or Path(opts.policy).expanduser().resolve().name
+    check_output_dir(flags.get("output_dir") or results_dir(setup.task, name, setup.seed), option="--out")
+    policy = load_policy(opts.policy)  # before the backend: a bad policy never touches the robot
+    return setup.session(setup.backend(), policy, opts.policy, flags.get("policy_name", ""),
+                         flags.get("output_dir"), live)
 
 
 class _Setup:
@@ -192,9 +210,8 @@ class _Setup:
         return self._encoders[key]
 
     def session(
-        self, backend: Backend, policy_path: str, name: str, output_dir, live=None
+        self, backend: Backend, policy: LoadedPolicy, policy_path: str, name: str, output_dir, live=None
     ) -> EvaluationSession:
-        policy = load_policy(policy_path)
         encoder, goal, factory = self._encoder(policy.config.encoder)
         policy.check_encoder(encoder)
         f = self.flags
@@ -236,9 +253,11 @@ def build_paired(args: argparse.Namespace, live=None) -> PairedSession:
             f"give one --name per --policy ({len(sources.policies)} policies, {len(names)} names)"
         )
     setup = _Setup(opts, flags)
-    out = paired.output_dir or paired_dir(setup.task, setup.seed)
+    out = check_output_dir(paired.output_dir or paired_dir(setup.task, setup.seed), option="--out")
+    policies = [load_policy(p) for p in sources.policies]  # all before the backend opens
     backend = setup.backend()
-    arms = [setup.session(backend, p, n, out / n, live) for p, n in zip(sources.policies, names, strict=True)]
+    arms = [setup.session(backend, policy, p, n, out / n, live)
+            for policy, p, n in zip(policies, sources.policies, names, strict=True)]
     return PairedSession(arms, ConsoleOperator(), out, order=paired.order, resume=paired.resume,
                          progress=flags["progress"])
 
@@ -281,6 +300,11 @@ def cmd_paired(args: argparse.Namespace) -> int:
     if table.paired:
         print("\n".join(table.paired_markdown()))
     print(f"session: {session.session_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: paired session stopped early; the arm was held and the "
+              f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted "
+              "and not counted); continue it with the same command and --resume", file=sys.stderr)
+        return exit_code(session.stop_signal)
     return 0
 
 
@@ -325,15 +349,16 @@ def _ledgers(paths: list[Path]) -> list[Ledger]:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
+        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
+        bars = check_output_file(args.out.with_name(args.out.name + "_bars.png"), option="--out")
         table = comparison_table(_ledgers(args.ledgers), baseline=args.baseline)
-    except (LedgerError, ValueError) as exc:
+        md = table.to_markdown()
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(md_path, md + "\n")
+        table.to_png(png_path)
+        bars_path = plot_success_bars(table, bars)
+    except (LedgerError, ValueError, OSError) as exc:
         return fail(exc)
-    md = table.to_markdown()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    md_path = args.out.with_suffix(".md")
-    md_path.write_text(md + "\n")
-    png_path = table.to_png(args.out.with_suffix(".png"))
-    bars_path = plot_success_bars(table, args.out.with_name(args.out.name + "_bars.png"))
     print(md)
     print(f"wrote {md_path}, {png_path} and {bars_path}")
     return 0

@@ -12,6 +12,7 @@ import sys
 
 from vipflow import __version__
 from vipflow.cli.options import show_defaults
+from vipflow.interrupt import exit_code, interruptible, signal_name, signum_of
 
 # Subcommand modules, in the order `vipflow --help` lists them.
 COMMAND_MODULES = (
@@ -46,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    with interruptible():  # SIGTERM behaves like Ctrl-C in every command
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt as exc:  # commands that stop at a consistent point handle it earlier
+            print(f"\n{signal_name(signum_of(exc))}: interrupted; files already written are complete "
+                  "(every output is written atomically)", file=sys.stderr)
+            return exit_code(signum_of(exc))
 
 
 if __name__ == "__main__":

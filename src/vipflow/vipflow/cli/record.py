@@ -21,6 +21,7 @@ from vipflow.config_schema import ConfigError
 from vipflow.episodes import EpisodeError
 from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.hardware.factory import make_spec, open_hardware
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.record.keys import TerminalKeys
 from vipflow.record.session import RecorderSession, SessionConfig
@@ -85,11 +86,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         camera, robot = open_sources(args)
         with open_live(args) as live, TerminalKeys() as keys:
-            RecorderSession(cfg, camera, robot, keys, live=live).run()
+            result = RecorderSession(cfg, camera, robot, keys, live=live).run()
     except (EpisodeError, HardwareError, OSError, LiveError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # between episodes: nothing was being written
+        print(f"\n{signal_name(signum_of(exc))}: interrupted between episodes; every finished episode is "
+              f"kept in {args.dataset}", file=sys.stderr)
+        return exit_code(signum_of(exc))
+    if result.stop_signal is not None:
+        print(f"{signal_name(result.stop_signal)}: recording stopped; {len(result.kept)} episode(s) kept in "
+              f"{args.dataset} (the interrupted one flagged incomplete)", file=sys.stderr)
+        return exit_code(result.stop_signal)
     return 0

@@ -19,12 +19,14 @@ from tqdm import tqdm
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import REQUIRED, option
+from vipflow.durable import OutputError
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import Frame
 from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
 from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
+from vipflow.outputs import check_output_dir
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
 from vipflow.policy.goals import goal_from_episodes, goal_from_images, goal_from_text
 from vipflow.recordings import open_recording
@@ -258,6 +260,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
 def _score_all(args: RewardsOptions, live: LivePublisher | None) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+    check_output_dir(args.out, datasets=args.inputs)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
@@ -329,5 +332,5 @@ def run(args: argparse.Namespace) -> int:
         options = from_args(RewardsOptions, args)
         with open_live(args) as live:
             return _score_all(options, live)
-    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError) as exc:
+    except (VideoError, EncoderError, EpisodeError, ValueError, LiveError, OutputError) as exc:
         return fail(exc)

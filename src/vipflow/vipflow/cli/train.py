@@ -24,8 +24,10 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, given, terminal_defaults
 from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields, to_flat
+from vipflow.durable import OutputError
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.policy.errors import PolicyError
 from vipflow.policy.train import train
 from vipflow.policy.train_config import TrainConfig, task_values
@@ -120,11 +122,13 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         cfg, resume = config_from_args(args)
         result = train(cfg, resume=resume)
-    except (PolicyError, RunError, EpisodeError, EncoderError, VideoError, ConfigError, ValueError) as exc:
+    except (PolicyError, RunError, EpisodeError, EncoderError, VideoError, ConfigError, ValueError,
+            OutputError) as exc:
         return fail(exc)
-    except KeyboardInterrupt:
-        print("interrupted before training started (embeddings encoded so far are cached)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"{signal_name(signum_of(exc))}: interrupted before training started (embeddings encoded so "
+              "far are cached; no checkpoint written)", file=sys.stderr)
+        return exit_code(signum_of(exc))
     state = f"stopped at step {result.step} of {cfg.steps}" if result.interrupted else f"{result.step} steps"
     print(
         f"{result.run_dir}: {state} in {result.wall_s:.1f} s ({result.steps_per_s:.0f} steps/s); "
@@ -136,5 +140,5 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if result.interrupted:
         print(f"resume with: vipflow train --resume {result.run_dir}")
-        return EXIT_INTERRUPTED
+        return exit_code(result.stop_signal) if result.stop_signal else EXIT_INTERRUPTED
     return 0

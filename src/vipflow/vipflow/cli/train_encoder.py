@@ -19,10 +19,12 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, given, terminal_defaults
 from vipflow.config_schema import ConfigError, resolve
+from vipflow.durable import OutputError
 from vipflow.encoder_training import TrainConfig, TrainingError, train_encoder
 from vipflow.encoder_training.checkpoint import load_checkpoint, resolve_checkpoint
 from vipflow.encoder_training.distributed import shutdown_distributed
 from vipflow.encoders import EncoderError
+from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.runs import RunError, read_json
 from vipflow.video import VideoError
 
@@ -80,13 +82,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg, data, val = _config_from_args(args)
         result = train_encoder(data, cfg, val_videos=val, resume=args.resume)
-    except (TrainingError, RunError, ConfigError, EncoderError, VideoError, FileNotFoundError) as e:
+    except (TrainingError, RunError, ConfigError, EncoderError, VideoError, FileNotFoundError,
+            OutputError) as e:
         return fail(e)
-    except KeyboardInterrupt:
-        print("interrupted; continue with: vipflow train-encoder --resume <run folder>", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # SIGTERM too (vipflow.interrupt)
+        print(f"{signal_name(signum_of(exc))}: interrupted before training started (no checkpoint written)",
+              file=sys.stderr)
+        return exit_code(signum_of(exc))
     finally:
         shutdown_distributed()
+    if result.stop_signal is not None:
+        if result.is_main:
+            print(f"{signal_name(result.stop_signal)}: stopped at step {result.steps}; checkpoint kept at "
+                  f"{result.checkpoint} (no encoder export yet). Continue with: vipflow train-encoder "
+                  f"--resume {result.run_dir}", file=sys.stderr)
+        return exit_code(result.stop_signal)
     if not result.is_main:
         return 0
     final = result.final_metrics

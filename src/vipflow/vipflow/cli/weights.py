@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vipflow.cli import fail
 from vipflow.cli.options import add_flag
+from vipflow.durable import OutputError
 from vipflow.encoders import (
     WEIGHTS,
     EncoderError,
@@ -22,6 +23,7 @@ from vipflow.encoders import (
     save_encoder,
 )
 from vipflow.encoders.families import FAMILIES
+from vipflow.outputs import check_output_file
 
 
 def register(sub) -> None:
@@ -83,10 +85,11 @@ def _download(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
+        check_output_file(args.dest, option="DEST")
         enc = load_encoder(args.encoder, args.source, arch=args.encoder_arch,
                            legacy_vip_crop=args.legacy_vip_crop, optimize=False)
         path = save_encoder(enc, args.dest)
-    except EncoderError as exc:
+    except (EncoderError, OutputError) as exc:
         return fail(exc)
     print(f"{path}: {enc.name}/{enc.arch}, {enc.embed_dim}-d, fingerprint {enc.fingerprint[:16]}")
     return 0

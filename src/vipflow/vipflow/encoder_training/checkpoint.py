@@ -14,6 +14,7 @@ stream needs no state: samples are a function of (seed, sample number).
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from vipflow.config_schema import DuplicateKeyError, parse_json
 from vipflow.durable import atomic_write_text
 from vipflow.encoder_training.errors import CheckpointError
+from vipflow.errors import one_line
 from vipflow.runs import RunLayout
+from vipflow.tensorfile import TensorFileError, read_tensors, save_tensors, value_problems
 
 FORMAT = "vipflow-train-checkpoint/1"
 TENSOR_REF = "__tensor__"
@@ -113,8 +114,7 @@ def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
     """Write ``state`` as checkpoint ``state.step`` of the run and point ``last`` at it."""
 
     def write(folder: Path) -> None:
-        model = {k: v.detach().cpu().contiguous() for k, v in state.model.items()}
-        save_file(model, folder / "model.safetensors")
+        save_tensors(folder / "model.safetensors", state.model)
         opt_tensors: dict[str, torch.Tensor] = {}
         aux_tensors: dict[str, torch.Tensor] = {}
         meta = {
@@ -126,32 +126,61 @@ def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 3) -> Path:
             "scaler": split_tensors(state.scaler, "scaler", aux_tensors),
             "rng": split_tensors(state.rng, "rng", aux_tensors),
         }
-        save_file(opt_tensors, folder / "optimizer.safetensors")
-        save_file(aux_tensors, folder / "aux.safetensors")
+        save_tensors(folder / "optimizer.safetensors", opt_tensors)
+        save_tensors(folder / "aux.safetensors", aux_tensors)
         atomic_write_text(folder / STATE_JSON, json.dumps(meta, indent=1))
 
     return TRAINING_RUN.save(run_dir, state.step, write, keep=keep)
 
 
 def load_checkpoint(path: str | Path) -> TrainingState:
+    """A checkpoint, checked before use (finite weights and moments, a sane step and learning rate)."""
     ckpt = resolve_checkpoint(path)
     try:
         meta = parse_json((ckpt / STATE_JSON).read_text())
-        model = load_file(ckpt / "model.safetensors")
-        opt_tensors = load_file(ckpt / "optimizer.safetensors")
-        aux_tensors = load_file(ckpt / "aux.safetensors")
-    except (OSError, ValueError, DuplicateKeyError, SafetensorError) as e:
+        model = read_tensors(ckpt / "model.safetensors")[0]
+        opt_tensors = read_tensors(ckpt / "optimizer.safetensors")[0]
+        aux_tensors = read_tensors(ckpt / "aux.safetensors")[0]
+    except (OSError, ValueError, DuplicateKeyError, TensorFileError) as e:
         raise CheckpointError(
-            f"checkpoint {ckpt} is incomplete or corrupt ({e}); resume from an earlier one"
+            f"checkpoint {ckpt} is incomplete or corrupt ({one_line(e)}); resume from an earlier one"
         ) from e
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{ckpt} is not a vipflow training checkpoint (format {meta.get('format')!r})")
-    return TrainingState(
-        step=int(meta["step"]),
-        model=model,
-        optimizer=join_tensors(meta["optimizer"], opt_tensors),
-        scaler=join_tensors(meta["scaler"], aux_tensors),
-        rng=join_tensors(meta["rng"], aux_tensors),
-        config=meta["config"],
-        extra=meta.get("extra", {}),
-    )
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        what = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{ckpt} is not a vipflow training checkpoint (format {what!r})")
+    try:
+        state = TrainingState(
+            step=meta["step"],
+            model=model,
+            optimizer=join_tensors(meta["optimizer"], opt_tensors),
+            scaler=join_tensors(meta["scaler"], aux_tensors),
+            rng=join_tensors(meta["rng"], aux_tensors),
+            config=meta["config"],
+            extra=meta.get("extra", {}),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(
+            f"checkpoint {ckpt}/{STATE_JSON} is malformed ({type(e).__name__}: {one_line(e)}); resume from "
+            "an earlier one"
+        ) from None
+    problem = _state_problem(state, opt_tensors)
+    if problem:
+        raise CheckpointError(f"checkpoint {ckpt} cannot be resumed: {problem}; resume from an earlier one")
+    return state
+
+
+def _state_problem(state: TrainingState, opt_tensors: dict[str, torch.Tensor]) -> str:
+    """What makes a loaded checkpoint unusable (non-finite weights or moments, impossible numbers)."""
+    if not isinstance(state.step, int) or isinstance(state.step, bool) or not 0 <= state.step <= 10**9:
+        return f"the saved step {state.step!r} is not an integer in 0..1e9"
+    problem = value_problems(state.model) or value_problems(opt_tensors)
+    if problem:
+        return problem
+    if any(k.endswith("exp_avg_sq") and bool((v < 0).any()) for k, v in opt_tensors.items()):
+        return "negative Adam second moments"
+    groups = state.optimizer.get("param_groups") if isinstance(state.optimizer, dict) else None
+    for g in groups if isinstance(groups, list) else [None]:
+        lr = g.get("lr") if isinstance(g, dict) else None
+        if not isinstance(lr, int | float) or isinstance(lr, bool) or not math.isfinite(lr) or lr < 0:
+            return f"the optimiser's learning rate is {lr!r}"
+    return ""

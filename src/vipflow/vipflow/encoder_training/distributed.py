@@ -78,6 +78,16 @@ def barrier(env: DistEnv) -> None:
         dist.barrier()
 
 
+def agree_to_stop(requested: bool, env: DistEnv) -> bool:
+    """True on every rank as soon as one rank was asked to stop (a signal reaches ranks at different
+    steps; stopping at different steps would hang the next collective)."""
+    if not env.distributed:
+        return requested
+    flag = torch.tensor([1.0 if requested else 0.0], device=env.device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def gather_with_grad(x: torch.Tensor, env: DistEnv) -> torch.Tensor:
     """Concatenate every rank's ``x`` along dim 0, in rank order. Only this rank's slice carries
     gradient; pair with multiplying the loss by the world size (see the module docstring)."""

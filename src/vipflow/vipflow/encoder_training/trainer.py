@@ -33,6 +33,7 @@ from vipflow.encoder_training.config import TrainConfig
 from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
 from vipflow.encoder_training.distributed import (
     DistEnv,
+    agree_to_stop,
     barrier,
     gather_with_grad,
     init_distributed,
@@ -50,6 +51,7 @@ from vipflow.encoder_training.sources import VideoSource
 from vipflow.encoder_training.validation import evaluate_videos
 from vipflow.encoders.encoder import Encoder, load_encoder, save_encoder
 from vipflow.encoders.nets import tokenize
+from vipflow.interrupt import StopRequest, graceful
 from vipflow.runs import CONFIG_JSON, METRICS_CSV, SUMMARY_JSON, MetricsCSV, Panel, plot_curves, write_json
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # validation results, one per evaluation
     final_metrics: dict = field(default_factory=dict)
     is_main: bool = True  # False on DDP ranks other than 0 (which neither validate nor report)
+    stop_signal: int | None = None  # SIGINT/SIGTERM that stopped the run (checkpointed, not exported)
+    checkpoint: Path | None = None  # the newest checkpoint written
 
 
 class Trainer:
@@ -263,6 +267,11 @@ class Trainer:
         self.history = list(state.extra.get("history", []))
 
     def save(self, step: int) -> Path | None:
+        if not all(bool(torch.isfinite(p).all()) for p in self.encoder.module.parameters()):
+            raise NonFiniteLossError(
+                f"the encoder weights became NaN/inf at step {step}; training stopped and the last good "
+                f"checkpoint ({self.run_dir / 'checkpoints' / 'last'}) is kept. Lower the learning rate"
+            )
         path = None
         if self.env.is_main:
             path = save_checkpoint(self.run_dir, self._state(step), keep=self.config.keep_checkpoints)
@@ -303,8 +312,39 @@ class Trainer:
             disable=not (cfg.progress and env.is_main),
         )
         elapsed0 = metrics.elapsed_offset if metrics else 0.0
-        t_start = t_log = time.perf_counter()
+        t_start = time.perf_counter()
         step = self.start_step
+        with graceful(lambda reason: log.warning(
+            "%s: finishing this step and writing a checkpoint (signal again to abort)", reason
+        )) as stop:
+            step, skipped = self._loop(loader, metrics, bar, step, elapsed0, t_start, stop)
+        bar.close()
+        if skipped:
+            log.warning("fp16: %d steps skipped by the gradient scaler (overflow)", skipped)
+        if step < cfg.steps and agree_to_stop(stop.requested, env):  # interrupted: checkpoint, no export
+            path = self.save(step)
+            return TrainResult(self.encoder.name, self.run_dir / EXPORT_NAME, self.run_dir, step,
+                               list(self.history), {}, env.is_main, stop.signum, path)
+
+        final = self.validate(step) if cfg.eval_every else {}
+        self._log_validation(metrics, final)
+        path = self.save(step)
+        export = self.run_dir / EXPORT_NAME
+        if env.is_main:
+            save_encoder(self.encoder, export)
+            plot_curves(self.run_dir / METRICS_CSV, self.run_dir / CURVES_PNG, _title(cfg), CURVES, FIXED)
+            summary = {"steps": step, "encoder": str(export), "final": final, "history": self.history}
+            write_json(self.run_dir / SUMMARY_JSON, summary)
+        barrier(env)
+        return TrainResult(
+            self.encoder.name, export, self.run_dir, step, list(self.history), final, env.is_main,
+            checkpoint=path,
+        )
+
+    def _loop(self, loader, metrics, bar, step: int, elapsed0: float, t_start: float, stop: StopRequest):
+        """Optimisation steps until the loader ends or a stop is requested; returns (step, skipped)."""
+        cfg, env = self.config, self.env
+        t_log = t_start
         samples_since_log = 0
         skipped = 0
         for batch in loader:
@@ -314,8 +354,9 @@ class Trainer:
                 if self.scaler is None:
                     parts = {k: v.item() for k, v in terms.items()}
                     raise NonFiniteLossError(
-                        f"loss is {loss} at step {step} (terms: {parts}); lower the learning rate, "
-                        "use amp=off, or check the data for blank frames"
+                        f"loss is {loss} at step {step} (terms: {parts}); training stopped and the last good "
+                        f"checkpoint ({self.run_dir / 'checkpoints' / 'last'}) is kept. Lower the learning "
+                        "rate, use amp=off, or check the data for blank frames"
                     )
                 skipped += 1  # fp16: GradScaler skips the step and lowers the scale
             self.optimizer.zero_grad(set_to_none=True)
@@ -347,23 +388,9 @@ class Trainer:
                 self._log_validation(metrics, self.validate(step))
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != cfg.steps:
                 self.save(step)
-        bar.close()
-        if skipped:
-            log.warning("fp16: %d steps skipped by the gradient scaler (overflow)", skipped)
-
-        final = self.validate(step) if cfg.eval_every else {}
-        self._log_validation(metrics, final)
-        self.save(step)
-        export = self.run_dir / EXPORT_NAME
-        if env.is_main:
-            save_encoder(self.encoder, export)
-            plot_curves(self.run_dir / METRICS_CSV, self.run_dir / CURVES_PNG, _title(cfg), CURVES, FIXED)
-            summary = {"steps": step, "encoder": str(export), "final": final, "history": self.history}
-            write_json(self.run_dir / SUMMARY_JSON, summary)
-        barrier(env)
-        return TrainResult(
-            self.encoder.name, export, self.run_dir, step, list(self.history), final, env.is_main
-        )
+            if agree_to_stop(stop.requested, env):
+                break
+        return step, skipped
 
     def _log_validation(self, metrics: MetricsCSV | None, result: dict) -> None:
         if metrics is None or not result:

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vipflow.encoders.errors import (
     CheckpointLayoutError,
     CheckpointShapeError,
+    CheckpointValueError,
     CorruptCheckpointError,
 )
 from vipflow.encoders.families import FAMILIES, Family
 from vipflow.encoders.preprocess import PreprocessConfig
+from vipflow.tensorfile import TensorFileError, dtype_problems, read_tensors, save_tensors, value_problems
 
 EXPORT_FORMAT = "1"
 _SHOW_KEYS = 8
@@ -60,12 +60,9 @@ def is_safetensors(path: Path) -> bool:
 
 def read_export(path: Path) -> tuple[ExportInfo, dict[str, torch.Tensor]]:
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CorruptCheckpointError(f"{path}: not a readable safetensors file ({exc}); re-export it") \
-            from exc
+        state, meta = read_tensors(path)
+    except (TensorFileError, OSError) as exc:
+        raise CorruptCheckpointError(f"{exc}; the file is truncated or damaged - export it again") from None
     if meta.get("vipflow_format") != EXPORT_FORMAT:
         raise CheckpointLayoutError(
             f"{path}: safetensors file without vipflow metadata "
@@ -80,16 +77,17 @@ def read_export(path: Path) -> tuple[ExportInfo, dict[str, torch.Tensor]]:
             head_dim=int(meta.get("head_dim", "0")),
             preprocess=PreprocessConfig.from_json(meta["preprocess"]),
         )
-    except (KeyError, ValueError, TypeError) as exc:
+        if not 0 < info.embed_dim <= 65_536 or not 0 <= (info.head_dim or 0) <= 65_536:
+            raise ValueError(f"embed_dim {info.embed_dim} / head_dim {info.head_dim} out of range")
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CorruptCheckpointError(f"{path}: vipflow metadata is incomplete or malformed ({exc!r})") \
             from exc
     return info, state
 
 
 def write_export(path: Path, info: ExportInfo, module: nn.Module) -> None:
-    state = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata=info.to_metadata())
+    save_tensors(path, module.state_dict(), info.to_metadata())  # atomic; never replaces a device
 
 
 def _first_line(exc: Exception) -> str:
@@ -209,6 +207,15 @@ def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], *, sour
         raise CheckpointShapeError(
             f"{source}: {len(wrong)} tensors have the wrong shape (first: {wrong[:3]}). The file was made "
             f"for another arch or head size; pass the matching --arch/hidden_dim. Expected layout: {layout}"
+        )
+    problem = dtype_problems(state, {k: v.dtype for k, v in expected.items()}) or value_problems(state)
+    negative_var = [k for k, v in state.items() if k.endswith("running_var") and bool((v < 0).any())]
+    if negative_var:
+        problem = f"negative BatchNorm variances in {negative_var[:3]}"
+    if problem:
+        raise CheckpointValueError(
+            f"{source}: {problem}. The file is damaged or was edited (a header relabelling F32 as I32, "
+            "integer or NaN/inf weights) and would give garbage embeddings; download or export it again"
         )
     merged = dict(expected)
     merged.update(state)

@@ -166,6 +166,7 @@ def load_encoder(
     arch = resolve_arch(family, arch) if arch else None
     head_dim = hidden_dim
     state: dict[str, torch.Tensor] | None = None
+    declared_dim: int | None = None  # embed_dim written in our export's metadata
     source = "random init"
     if random_init:
         if weights is not None:
@@ -184,7 +185,7 @@ def load_encoder(
                 )
             if arch and arch != info.arch:
                 raise CheckpointLayoutError(f"{path} holds arch {info.arch!r}, not the requested {arch!r}")
-            arch, head_dim = info.arch, info.head_dim
+            arch, head_dim, declared_dim = info.arch, info.head_dim, info.embed_dim
             preprocess = preprocess or info.preprocess
         else:
             state = read_official(family, path)
@@ -200,6 +201,11 @@ def load_encoder(
         module = family.build(arch, head_dim)
     if state is not None:
         load_state_strict(module, state, source=source, layout=family.layout_hint)
+    if declared_dim is not None and declared_dim != module.embed_dim:
+        raise CheckpointLayoutError(
+            f"{source} declares embed_dim {declared_dim} but its weights give {module.embed_dim}; the "
+            "metadata was edited or damaged - export the encoder again"
+        )
     preprocess = preprocess or family.default_preprocess(arch)
     if legacy_vip_crop:
         preprocess = preprocess.with_legacy_vip_crop()

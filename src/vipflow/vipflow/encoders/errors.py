@@ -27,6 +27,11 @@ class CheckpointShapeError(EncoderError):
     """Keys match but tensor shapes differ (wrong arch or head size)."""
 
 
+class CheckpointValueError(EncoderError):
+    """Keys and shapes match but a tensor has the wrong dtype (e.g. a header relabelling F32 as I32,
+    int64 weights) or holds NaN/inf: it would give garbage embeddings silently."""
+
+
 class TextNotSupportedError(EncoderError, TypeError):
     """Text embedding was requested from an image-only encoder."""
 

@@ -15,7 +15,10 @@ from vipflow.episodes.errors import (
     ImageEncodingError,
     IncompatibleSessionError,
     IncompleteEpisodeError,
+    MetadataError,
+    MissingMessagesError,
     MissingTopicError,
+    TimestampError,
     TruncatedBagError,
 )
 from vipflow.episodes.meta import LABELS, EpisodeMeta
@@ -40,9 +43,12 @@ __all__ = [
     "ImageEncodingError",
     "IncompatibleSessionError",
     "IncompleteEpisodeError",
+    "MetadataError",
+    "MissingMessagesError",
     "MissingTopicError",
     "StateStreams",
     "StreamCadence",
+    "TimestampError",
     "TruncatedBagError",
     "cadence_report",
     "list_episodes",

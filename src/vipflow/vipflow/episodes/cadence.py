@@ -15,6 +15,8 @@ import numpy as np
 from vipflow.episodes.grid import causal_index, grid_ticks
 
 STATUS_ORDER = ("ok", "warn", "fail")
+_NUMBER_FIELDS = ("nominal_hz", "achieved_hz", "max_gap_s", "max_staleness_s")
+_COUNT_FIELDS = ("count", "late", "dropped", "queue_drops")
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,23 @@ class CadenceReport:
 
     @classmethod
     def from_dict(cls, data: dict) -> CadenceReport:
-        streams = {k: StreamCadence(**v) for k, v in data.get("streams", {}).items()}
-        return cls(grid_hz=data["grid_hz"], ticks=data["ticks"], streams=streams, status=data["status"])
+        """Rebuild a stored report; ValueError/TypeError/KeyError when it is malformed."""
+        streams = {k: StreamCadence(**v) for k, v in dict(data.get("streams", {})).items()}
+        report = cls(grid_hz=data["grid_hz"], ticks=data["ticks"], streams=streams, status=data["status"])
+        numbers = [report.grid_hz] + [getattr(s, f) for s in streams.values() for f in _NUMBER_FIELDS]
+        counts = [report.ticks] + [getattr(s, f) for s in streams.values() for f in _COUNT_FIELDS]
+        statuses = [report.status] + [s.status for s in streams.values()]
+        real = (int, float)
+        if not all(isinstance(x, real) and not isinstance(x, bool) and np.isfinite(x) for x in numbers):
+            raise ValueError("cadence report holds a non-numeric rate, gap or staleness")
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in counts):
+            raise ValueError("cadence report holds a count that is not a non-negative integer")
+        if not all(s in STATUS_ORDER for s in statuses):
+            raise ValueError(f"cadence status must be one of {STATUS_ORDER}")
+        if not all(isinstance(s.reasons, list) and all(isinstance(r, str) for r in s.reasons)
+                   for s in streams.values()):
+            raise ValueError("cadence reasons must be lists of text")
+        return report
 
     def summary(self) -> str:
         parts = [

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from vipflow.durable import atomic_write_text
 from vipflow.episodes.cadence import CadenceReport
-from vipflow.episodes.errors import EpisodeError
+from vipflow.episodes.errors import EpisodeError, MetadataError
 from vipflow.episodes.layout import EPISODE_JSON, MANIFEST, METADATA_YAML, PARTIAL_DIR
 from vipflow.episodes.meta import EpisodeMeta
 from vipflow.episodes.reader import read_episode
+from vipflow.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class EpisodeSummary:
     cadence_status: str = ""
     problem: str = ""
     cadence: CadenceReport | None = None
+    error: str = ""  # error class of an unreadable episode (MetadataError, CorruptBagError, ...)
 
     @property
     def usable(self) -> bool:
@@ -61,19 +63,41 @@ class EpisodeSummary:
         }
 
 
-def _summary_from_info(path: Path, info: dict) -> EpisodeSummary:
-    meta = EpisodeMeta.from_dict(info["meta"])
-    cad = info.get("cadence", {})
+def _summary_from_info(path: Path, info: object) -> EpisodeSummary:
+    """Summary from ``episode.json``; MetadataError for any malformed content."""
+    try:
+        if not isinstance(info, dict) or not isinstance(info.get("meta"), dict):
+            raise MetadataError(f"expected an object with a \"meta\" object, got {_shape(info)}")
+        meta = EpisodeMeta.from_dict(info["meta"])
+        cad = info.get("cadence") or {}
+        counts = info.get("counts", {})
+        duration = info.get("duration_s", 0.0)
+        if not isinstance(counts, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()
+        ):
+            raise MetadataError("\"counts\" must map streams to message counts")
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration < 1e7:
+            raise MetadataError(f"\"duration_s\" must be a number of seconds, got {duration!r}")
+        cadence = CadenceReport.from_dict(cad) if cad else None
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise MetadataError(
+            f"{path / EPISODE_JSON} is malformed ({one_line(exc)}); it only mirrors metadata.yaml: delete "
+            "it and the listing reads the bag itself"
+        ) from None
     return EpisodeSummary(
         name=path.name,
         path=path,
         status="incomplete" if meta.incomplete else "ok",
         meta=meta,
-        counts=dict(info.get("counts", {})),
-        duration_s=float(info.get("duration_s", 0.0)),
-        cadence_status=cad.get("status", ""),
-        cadence=CadenceReport.from_dict(cad) if cad else None,
+        counts=dict(counts),
+        duration_s=float(duration),
+        cadence_status=cadence.status if cadence else "",
+        cadence=cadence,
     )
+
+
+def _shape(value: object) -> str:
+    return f"{type(value).__name__} {json.dumps(value)[:40]}" if value is not None else "null"
 
 
 def summarize(path: Path) -> EpisodeSummary:
@@ -85,12 +109,19 @@ def summarize(path: Path) -> EpisodeSummary:
     info_path = path / EPISODE_JSON
     try:
         if info_path.exists():
-            return _summary_from_info(path, json.loads(info_path.read_text()))
+            try:
+                info = json.loads(info_path.read_text())
+            except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
+                raise MetadataError(
+                    f"{info_path} is not valid JSON ({one_line(exc)}); it only mirrors metadata.yaml: "
+                    "delete it and the listing reads the bag itself"
+                ) from None
+            return _summary_from_info(path, info)
         ep = read_episode(path, allow_incomplete=True)  # a bag without our side file
         counts = {t: n for t, (_, n) in ep.topics.items()}
         return EpisodeSummary(path.name, path, "incomplete" if ep.meta.incomplete else "ok", ep.meta, counts)
-    except (EpisodeError, OSError, ValueError, KeyError) as exc:
-        return EpisodeSummary(path.name, path, "unreadable", problem=str(exc))
+    except (EpisodeError, OSError) as exc:
+        return EpisodeSummary(path.name, path, "unreadable", problem=str(exc), error=type(exc).__name__)
 
 
 def is_episode_dir(path: Path) -> bool:

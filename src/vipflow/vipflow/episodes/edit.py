@@ -15,35 +15,53 @@ import yaml
 
 from vipflow.durable import atomic_write_text, fsync_dir
 from vipflow.episodes.dataset import write_manifest
-from vipflow.episodes.errors import EpisodeError, EpisodeNotFoundError
+from vipflow.episodes.errors import EpisodeError, EpisodeNotFoundError, MetadataError
 from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, TRASH_DIR
-from vipflow.episodes.meta import META_KEY, EpisodeMeta, check_label
-from vipflow.episodes.reader import read_episode
+from vipflow.episodes.meta import FORMAT_VERSION, META_KEY, EpisodeMeta, check_label
+from vipflow.errors import one_line
 
 
-def move_to_trash(path: Path, dataset: Path, stem: str) -> Path:
-    """Move ``path`` into ``dataset/.trash/<stem>-<time>`` (atomic rename, same disk)."""
+def trash_slot(dataset: Path, stem: str) -> Path:
+    """A free ``dataset/.trash/<stem>-<time>`` path (the trash folder is created)."""
     trash = dataset / TRASH_DIR
     trash.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest, n = trash / f"{stem}-{stamp}", 1
     while dest.exists():
         dest, n = trash / f"{stem}-{stamp}-{n}", n + 1
+    return dest
+
+
+def move_to_trash(path: Path, dataset: Path, stem: str, dest: Path | None = None) -> Path:
+    """Move ``path`` into ``dataset/.trash/<stem>-<time>`` (or ``dest``; atomic rename, same disk)."""
+    trash = dataset / TRASH_DIR
+    dest = dest or trash_slot(dataset, stem)
     os.replace(path, dest)
     fsync_dir(trash)
     fsync_dir(path.parent)
     return dest
 
 
-def update_meta(path: Path, **changes) -> EpisodeMeta:
-    """Change metadata fields of a finished episode in both metadata.yaml and episode.json."""
-    yaml_path, json_path = path / METADATA_YAML, path / EPISODE_JSON
+def _load_yaml(path: Path) -> tuple[dict, dict, dict, EpisodeMeta]:
+    """(document, bag info, custom_data, metadata) of a finished episode's metadata.yaml."""
+    yaml_path = path / METADATA_YAML
     if not yaml_path.exists():
         raise EpisodeNotFoundError(f"{path} is not a finished episode (no {METADATA_YAML})")
-    doc = yaml.safe_load(yaml_path.read_text())
-    info = doc["rosbag2_bagfile_information"]
-    custom = info.get("custom_data") or {}
-    meta = EpisodeMeta.from_dict(json.loads(custom[META_KEY])) if META_KEY in custom else EpisodeMeta()
+    try:
+        doc = yaml.safe_load(yaml_path.read_text())
+        info = doc["rosbag2_bagfile_information"]
+        custom = info.get("custom_data") or {}
+        meta = EpisodeMeta.from_dict(json.loads(custom[META_KEY])) if META_KEY in custom else EpisodeMeta()
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise MetadataError(f"{yaml_path} is damaged ({one_line(exc)}); copy the episode again") from None
+    return doc, info, custom, meta
+
+
+def update_meta(path: Path, **changes) -> EpisodeMeta:
+    """Change metadata fields of a finished episode in both metadata.yaml and episode.json (a
+    malformed episode.json is rebuilt from metadata.yaml, which is authoritative)."""
+    json_path = path / EPISODE_JSON
+    doc, info, custom, meta = _load_yaml(path)
     for key, value in changes.items():
         if key == "extra":
             meta.extra.update(value)
@@ -52,8 +70,14 @@ def update_meta(path: Path, **changes) -> EpisodeMeta:
     check_label(meta.label)
     custom[META_KEY] = meta.to_json()
     info["custom_data"] = custom
-    atomic_write_text(yaml_path, yaml.safe_dump(doc, sort_keys=False))
-    side = json.loads(json_path.read_text()) if json_path.exists() else {"format": "1"}
+    atomic_write_text(path / METADATA_YAML, yaml.safe_dump(doc, sort_keys=False))
+    try:
+        side = json.loads(json_path.read_text()) if json_path.exists() else {}
+    except (ValueError, RecursionError):
+        side = {}
+    if not isinstance(side, dict):
+        side = {}
+    side.setdefault("format", FORMAT_VERSION)
     side["meta"] = meta.to_dict()
     atomic_write_text(json_path, json.dumps(side, indent=2, sort_keys=True))
     return meta
@@ -71,7 +95,7 @@ def relabel(
     """Change label/tags/notes; ``mark_complete`` accepts a recovered episode for training after
     a person has reviewed it (recorded in ``extra.reviewed_incomplete``)."""
     path = Path(path)
-    meta = read_episode(path, allow_incomplete=True).meta
+    meta = _load_yaml(path)[3]
     changes: dict = {}
     if label is not None:
         changes["label"] = check_label(label)

@@ -66,7 +66,8 @@ CAMERA_FRAME_ID = "camera_color_optical_frame"
 _T = TYPESTORE.types
 
 
-def _header(stamp_ns: int, frame_id: str):
+def header(stamp_ns: int, frame_id: str = ""):
+    """std_msgs/Header at ``stamp_ns`` (ROS time)."""
     sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
     return _T["std_msgs/msg/Header"](
         stamp=_T["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
@@ -90,13 +91,13 @@ def image_msg(frame: Frame, stamp_ns: int, image_format: str = "raw", jpeg_quali
         raise ImageEncodingError(
             f"frames must be (H, W, 3) uint8 RGB, got {rgb.dtype} {rgb.shape}; convert in the camera backend"
         )
-    header = _header(stamp_ns, CAMERA_FRAME_ID)
+    hdr = header(stamp_ns, CAMERA_FRAME_ID)
     image_topic(image_format)
     ext = IMAGE_FORMATS[image_format][1]
     if ext is None:
         h, w, _ = rgb.shape
         return _T[MSG_IMAGE](
-            header=header,
+            header=hdr,
             height=h,
             width=w,
             encoding="rgb8",
@@ -108,7 +109,7 @@ def image_msg(frame: Frame, stamp_ns: int, image_format: str = "raw", jpeg_quali
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ImageEncodingError(f"OpenCV could not encode a {rgb.shape} frame as {image_format}")
-    return _T[MSG_COMPRESSED](header=header, format=image_format, data=buf.reshape(-1))
+    return _T[MSG_COMPRESSED](header=hdr, format=image_format, data=buf.reshape(-1))
 
 
 def decode_image(msg, msgtype: str, where: str = "") -> np.ndarray:
@@ -146,20 +147,25 @@ def decode_image(msg, msgtype: str, where: str = "") -> np.ndarray:
     raise ImageEncodingError(f"{where}: {msgtype} is not an image message type")
 
 
-def joint_state_msg(state: RobotState, stamp_ns: int, names: tuple[str, ...] | list[str]):
+def joints_msg(names, positions, stamp_ns: int, velocities=()):
+    """sensor_msgs/JointState (velocities may be empty, as joint_state_publisher sends them)."""
     return _T[MSG_JOINTS](
-        header=_header(stamp_ns, ""),
+        header=header(stamp_ns),
         name=list(names),
-        position=np.asarray(state.joint_pos, dtype=np.float64),
-        velocity=np.asarray(state.joint_vel, dtype=np.float64),
+        position=np.asarray(positions, dtype=np.float64),
+        velocity=np.asarray(velocities, dtype=np.float64),
         effort=np.zeros(0, dtype=np.float64),
     )
+
+
+def joint_state_msg(state: RobotState, stamp_ns: int, names: tuple[str, ...] | list[str]):
+    return joints_msg(names, state.joint_pos, stamp_ns, state.joint_vel)
 
 
 def pose_msg(pose: np.ndarray, stamp_ns: int, frame_id: str):
     p = [float(v) for v in np.asarray(pose, dtype=np.float64).reshape(7)]
     return _T[MSG_POSE](
-        header=_header(stamp_ns, frame_id),
+        header=header(stamp_ns, frame_id),
         pose=_T["geometry_msgs/msg/Pose"](
             position=_T["geometry_msgs/msg/Point"](x=p[0], y=p[1], z=p[2]),
             orientation=_T["geometry_msgs/msg/Quaternion"](x=p[3], y=p[4], z=p[5], w=p[6]),

@@ -9,7 +9,6 @@ robot could not have had at that tick.
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 from rosbags.rosbag2 import Reader
-from rosbags.rosbag2.errors import ReaderError
 
 from vipflow.actions import actions_from_states
 from vipflow.episodes import messages as m
@@ -25,13 +23,19 @@ from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_r
 from vipflow.episodes.errors import (
     CorruptBagError,
     EpisodeNotFoundError,
+    ImageEncodingError,
     IncompleteEpisodeError,
+    MetadataError,
+    MissingMessagesError,
     MissingTopicError,
+    TimestampError,
     TruncatedBagError,
 )
 from vipflow.episodes.grid import causal_index, grid_ticks
-from vipflow.episodes.layout import METADATA_YAML, PARTIAL_DIR, dataset_of
-from vipflow.episodes.meta import META_KEY, EpisodeMeta
+from vipflow.episodes.integrity import check_summary, read_messages
+from vipflow.episodes.layout import EPISODE_JSON, METADATA_YAML, PARTIAL_DIR, dataset_of
+from vipflow.episodes.meta import FORMAT_VERSION_KEY, META_KEY, SEALED_FORMATS, EpisodeMeta
+from vipflow.errors import one_line
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 STATE_TOPICS = (m.TOPIC_JOINTS, m.TOPIC_EE_POSE, m.TOPIC_GRIPPER)
@@ -87,7 +91,7 @@ def check_mcap_complete(path: Path) -> None:
             f.seek(max(0, size - 8))
             tail = f.read(8)
     except OSError as exc:
-        raise CorruptBagError(f"{path}: cannot read ({exc})") from exc
+        raise CorruptBagError(f"{path}: cannot read ({one_line(exc)})") from exc
     if head != MCAP_MAGIC:
         raise CorruptBagError(f"{path} is not an MCAP file (bad magic {head!r}); the file is damaged")
     if tail != MCAP_MAGIC or size < 16:
@@ -105,7 +109,13 @@ def check_mcap_complete(path: Path) -> None:
 
 
 class Episode:
-    """One recorded episode. Opening reads metadata only; streams are read on demand."""
+    """One recorded episode. Opening reads metadata only; streams are read on demand.
+
+    Every read verifies what it reads: MCAP checksums, per-topic stamps that never go backwards,
+    message counts equal to those recorded, robot-state streams that agree (vipflow recordings
+    write joints, pose and gripper together), and images consistent with their data and with the
+    episode's camera configuration. Each failure is a named EpisodeError, never a wrong array.
+    """
 
     def __init__(
         self,
@@ -113,11 +123,20 @@ class Episode:
         meta: EpisodeMeta,
         topics: dict[str, tuple[str, int]],
         stored_cadence: CadenceReport | None,
+        *,
+        native: bool = False,
     ) -> None:
         self.path = path
         self.meta = meta
         self.topics = topics  # topic -> (msgtype, message count)
         self.stored_cadence = stored_cadence
+        self.native = native  # recorded by vipflow (states written together, counts stored)
+        self.mcap = _find_mcap(path)
+        cam = meta.camera
+        dims = (cam.get("height"), cam.get("width"))
+        self.frame_size: tuple[int, int] | None = (
+            (dims[0], dims[1]) if all(isinstance(d, int) and not isinstance(d, bool) for d in dims) else None
+        )
 
     def __repr__(self) -> str:
         return f"Episode({self.path.name}, label={self.meta.label}, task={self.meta.task!r})"
@@ -148,19 +167,59 @@ class Episode:
             raise self._missing(missing)
 
     def messages(self, topics: list[str] | tuple[str, ...]) -> Iterator[tuple[str, int, bytes]]:
-        """(topic, log time ns, raw CDR) in log-time order; read errors become named errors."""
-        try:
-            with Reader(self.path) as reader:
-                conns = [c for c in reader.connections if c.topic in topics]
-                if not conns:  # rosbags reads every topic when given none
-                    return
-                for conn, t, raw in reader.messages(connections=conns):
-                    yield conn.topic, int(t), raw
-        except (ReaderError, struct.error, ValueError, EOFError) as exc:
-            raise CorruptBagError(f"{self.path}: cannot read messages ({exc}); the bag is damaged") from exc
+        """(topic, log time ns, raw CDR) of ``topics``, each topic in recorded order.
+
+        Checksums are verified as chunks are read (CorruptBagError); a stamp older than the
+        previous one of its topic is a TimestampError; a complete pass holding another number of
+        messages than the recording stored is a MissingMessagesError.
+        """
+        wanted = [t for t in topics if t in self.topics]
+        if not wanted:
+            return
+        last: dict[str, int] = {}
+        seen = dict.fromkeys(wanted, 0)
+        for topic, t, raw in read_messages(self.mcap, wanted):
+            if t < last.get(topic, t):
+                back_ms = (last[topic] - t) / 1e6
+                raise TimestampError(
+                    f"{self.path.name}: {topic} message {seen[topic]} is stamped {back_ms:.3f} ms "
+                    "before the one recorded before it: the recording clock ran backwards, so no causal "
+                    f"grid exists. Re-record the episode or delete it (`vipflow episodes delete {self.path}`)"
+                )
+            last[topic] = t
+            seen[topic] += 1
+            yield topic, t, raw
+        self._check_counts(seen)
+
+    def _check_counts(self, seen: dict[str, int]) -> None:
+        """Messages per stream read from the bag == counted by the writer when it closed."""
+        stored = self.stored_cadence.streams if self.stored_cadence else {}
+        for topic, n in seen.items():
+            stream = stored.get(m.TOPIC_STREAM.get(topic, ""))
+            if stream is not None and stream.count != n:
+                raise MissingMessagesError(
+                    f"{self.path.name}: the bag holds {n} {topic} message(s) but {stream.count} were "
+                    "recorded; messages were lost or added after recording. Copy the episode again from its "
+                    f"source or delete it (`vipflow episodes delete {self.path}`)"
+                )
 
     def decode(self, topic: str, raw: bytes):
-        return m.deserialize(raw, self.topics[topic][0])
+        return _deserialize(raw, self.topics[topic][0], self.path, topic)
+
+    def _image(self, topic: str, raw: bytes, t: int) -> np.ndarray:
+        """Decode one frame and check its size against the camera configuration (or the first frame)."""
+        msgtype = self.topics[topic][0]
+        where = f"{self.path.name} {topic} at {t}"
+        rgb = m.decode_image(_deserialize(raw, msgtype, self.path, topic), msgtype, where)
+        if self.frame_size is None:
+            self.frame_size = rgb.shape[:2]
+        elif rgb.shape[:2] != tuple(self.frame_size):
+            raise ImageEncodingError(
+                f"{where}: the image is {rgb.shape[1]}x{rgb.shape[0]} but the episode's camera is "
+                f"{self.frame_size[1]}x{self.frame_size[0]}; its width/height/step fields are damaged. "
+                f"Copy the episode again or delete it (`vipflow episodes delete {self.path}`)"
+            )
+        return rgb
 
     def states(self) -> StateStreams:
         self.require(camera=False)
@@ -178,15 +237,28 @@ class Episode:
             else:
                 cols[topic].append((t, float(msg.data)))
         j, e, g = cols[m.TOPIC_JOINTS], cols[m.TOPIC_EE_POSE], cols[m.TOPIC_GRIPPER]
+        if any(len(x[1]) != 7 for x in j):
+            raise CorruptBagError(
+                f"{self.path.name}: a {m.TOPIC_JOINTS} message has fewer than 7 joint positions; the "
+                "recording is not of a 7-joint arm or the bag is damaged"
+            )
+        stamps = [np.array([x[0] for x in c], np.int64) for c in (j, e, g)]
+        paired = np.array_equal(stamps[0], stamps[1]) and np.array_equal(stamps[0], stamps[2])
+        if self.native and not paired:
+            counts = ", ".join(f"{t} {len(c)}" for t, c in cols.items())
+            raise MissingMessagesError(
+                f"{self.path.name}: robot state streams disagree ({counts}); vipflow writes joints, pose and "
+                "gripper together, so messages are missing. Copy the episode again or delete it"
+            )
         vel = [x[2] if len(x[2]) == 7 else np.full(7, np.nan) for x in j]
         return StateStreams(
-            joints_t=np.array([x[0] for x in j], np.int64),
+            joints_t=stamps[0],
             joint_pos=np.stack([x[1] for x in j]),
             joint_vel=np.stack(vel),
             joint_names=names,
-            ee_t=np.array([x[0] for x in e], np.int64),
+            ee_t=stamps[1],
             ee_pose=np.stack([x[1] for x in e]),
-            gripper_t=np.array([x[0] for x in g], np.int64),
+            gripper_t=stamps[2],
             gripper=np.array([x[1] for x in g], np.float64),
         )
 
@@ -201,10 +273,7 @@ class Episode:
         """Every recorded frame as (log time ns, RGB array), decoded one at a time."""
         topic = self.image_topic
         for _, t, raw in self.messages([topic]):
-            yield (
-                t,
-                m.decode_image(self.decode(topic, raw), self.topics[topic][0], f"{self.path.name} {topic}"),
-            )
+            yield t, self._image(topic, raw, t)
 
     def stamps(self) -> dict[str, np.ndarray]:
         """Arrival times per cadence stream (camera, joint_states, ee_pose, gripper, action, reward)."""
@@ -259,7 +328,6 @@ class Episode:
 
     def _select_frames(self, topic: str, ticks: np.ndarray, decode: bool):
         """Stream the images once, keeping only those some tick selects (memory ~ grid frames)."""
-        msgtype, where = self.topics[topic][0], f"{self.path.name} {topic}"
         chosen_t: list[int] = []
         images: list[np.ndarray] = []
         prev: tuple[int, bytes] | None = None
@@ -270,7 +338,7 @@ class Episode:
         def take(sample: tuple[int, bytes]) -> None:
             nonlocal prev_img, prev_used
             if decode and not prev_used:
-                prev_img = m.decode_image(m.deserialize(sample[1], msgtype), msgtype, where)
+                prev_img = self._image(topic, sample[1], sample[0])
             prev_used = True
             chosen_t.append(sample[0])
             if decode:
@@ -289,6 +357,36 @@ class Episode:
             return np.asarray(chosen_t, np.int64), None
         frames = np.stack(images) if images else np.zeros((0, 0, 0, 3), np.uint8)
         return np.asarray(chosen_t, np.int64), frames
+
+
+def _deserialize(raw: bytes, msgtype: str, path: Path, topic: str):
+    """A message from CDR bytes; any decoding failure is a CorruptBagError naming the topic."""
+    try:
+        return m.deserialize(raw, msgtype)
+    except Exception as exc:
+        raise CorruptBagError(
+            f"{path.name}: a {topic} message cannot be decoded as {msgtype} ({type(exc).__name__}: "
+            f"{one_line(exc)}); the bag is damaged. Copy it again from its source or delete it "
+            f"(vipflow episodes delete {path})"
+        ) from None
+
+
+def _check_mirror(path: Path, meta: EpisodeMeta) -> None:
+    """``episode.json`` (what listings show) must say what ``metadata.yaml`` says."""
+    side = path / EPISODE_JSON
+    if not side.exists():
+        return
+    fix = (f"metadata.yaml is authoritative: delete {side} (listings then read the bag), or relabel the "
+           "episode with `vipflow episodes relabel` to rewrite both")
+    try:
+        info = json.loads(side.read_text())
+        mirrored = EpisodeMeta.from_dict(info["meta"]).to_dict()
+    except (ValueError, TypeError, KeyError, RecursionError, OSError) as exc:
+        raise MetadataError(f"{side} is malformed ({one_line(exc)}); {fix}") from None
+    expected = meta.to_dict()
+    differ = sorted(k for k in expected if mirrored.get(k) != expected[k])
+    if differ:
+        raise MetadataError(f"{side} disagrees with {METADATA_YAML} on {', '.join(differ)}; {fix}")
 
 
 def _find_mcap(path: Path) -> Path:
@@ -316,20 +414,37 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
         )
     check_mcap_complete(mcap)
     try:
+        info = yaml.safe_load((path / METADATA_YAML).read_text())["rosbag2_bagfile_information"]
+        custom = dict(info.get("custom_data") or {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        raise CorruptBagError(
+            f"{path / METADATA_YAML} is damaged ({one_line(exc)}); copy the episode again"
+        ) from None
+    check_summary(mcap, required=str(custom.get(FORMAT_VERSION_KEY)) in SEALED_FORMATS)
+    try:
         with Reader(path) as reader:
             topics = {c.topic: (c.msgtype, 0) for c in reader.connections}
             for c in reader.connections:
                 topics[c.topic] = (c.msgtype, topics[c.topic][1] + c.msgcount)
-        info = yaml.safe_load((path / METADATA_YAML).read_text())["rosbag2_bagfile_information"]
-        custom = dict(info.get("custom_data") or {})
-    except (ReaderError, struct.error, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+    except Exception as exc:
         raise CorruptBagError(
-            f"{path}: cannot open bag ({exc}); metadata.yaml or the MCAP index is damaged"
-        ) from exc
+            f"{path}: cannot open bag ({type(exc).__name__}: {one_line(exc)}); metadata.yaml or the MCAP "
+            "index is damaged"
+        ) from None
     meta_json = custom.get(META_KEY)
-    meta = EpisodeMeta.from_dict(json.loads(meta_json)) if meta_json else EpisodeMeta(source="foreign bag")
-    cad = custom.get("vipflow.cadence")
-    stored = CadenceReport.from_dict(json.loads(cad)) if cad else None
+    try:
+        meta = (
+            EpisodeMeta.from_dict(json.loads(meta_json)) if meta_json else EpisodeMeta(source="foreign bag")
+        )
+        cad = custom.get("vipflow.cadence")
+        stored = CadenceReport.from_dict(json.loads(cad)) if cad else None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise MetadataError(
+            f"{path / METADATA_YAML}: the vipflow metadata in custom_data is malformed ({one_line(exc)}); "
+            "copy the episode again from its source, or delete it"
+        ) from None
+    if meta_json is not None:
+        _check_mirror(path, meta)
     if meta.incomplete and not allow_incomplete:
         raise IncompleteEpisodeError(
             f"{path.name} was recovered from an interrupted recording "
@@ -337,4 +452,4 @@ def read_episode(path: str | Path, *, allow_incomplete: bool = False) -> Episode
             "it is excluded from training. Inspect it with `vipflow episodes show`, then relabel it "
             "(`vipflow episodes relabel --complete`) or delete it"
         )
-    return Episode(path, meta, topics, stored)
+    return Episode(path, meta, topics, stored, native=meta_json is not None)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.durable import save_png
 from vipflow.episodes.reader import Episode
 from vipflow.video import write_video
 
@@ -73,10 +74,10 @@ def contact_sheet(ep: Episode, out: str | Path, n: int = 12, rate_hz: float = 25
         f"{ep.path.name}  {meta.task}  [{meta.label}]  {len(grid)} ticks @ {rate_hz:g} Hz", fontsize=10
     )
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    try:
+        return save_png(fig, out, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def export_mp4(ep: Episode, out: str | Path, *, grid_rate_hz: float | None = None) -> Path:

@@ -1,8 +1,10 @@
 """Check that every episode of a dataset can be loaded the way training loads it.
 
-Each episode is opened, resampled onto the control grid with frames decoded (which catches a
-truncated or corrupt bag, a missing topic and a wrong image encoding with their named errors),
-checked for non-finite robot state, and graded by the cadence report computed from the bag.
+Each episode is listed (malformed metadata), opened and resampled onto the control grid with
+frames decoded, exactly as training loads it, so every check of the reader applies: checksums,
+truncation, stamps that go backwards, missing messages, missing topics, images that disagree with
+their data or the camera; then it is checked for non-finite robot state and graded by the cadence
+report computed from the bag.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def validate_episode(
         ep = read_episode(path)
         grid = ep.on_grid(rate_hz or ep.meta.nominal_rate_hz)
         report = ep.cadence(grid.rate_hz, thresholds)
-    except EpisodeError as exc:
+    except (EpisodeError, OSError) as exc:
         return EpisodeCheck(path.name, path, "fail", type(exc).__name__, str(exc))
     if len(grid) < 2:
         return EpisodeCheck(path.name, path, "fail", "EmptyEpisode", "fewer than 2 control ticks", len(grid))
@@ -63,6 +65,8 @@ def validate_dataset(
     for s in list_episodes(dataset):
         if s.status == "partial":
             checks.append(EpisodeCheck(s.name, s.path, "fail", "TruncatedBagError", s.problem))
+        elif s.status == "unreadable":  # e.g. a malformed episode.json: what the loaders skip
+            checks.append(EpisodeCheck(s.name, s.path, "fail", s.error or "EpisodeError", s.problem))
         elif s.status == "incomplete":
             checks.append(
                 EpisodeCheck(

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -27,10 +26,11 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.errors import WriterError
 
 from vipflow.actions import action_space
-from vipflow.durable import atomic_write_text, fsync_dir, fsync_file
+from vipflow.durable import atomic_write_text, free_bytes, fsync_dir, fsync_file
 from vipflow.episodes import messages as m
 from vipflow.episodes.cadence import CadenceReport, CadenceThresholds, cadence_report, nominal_rates
 from vipflow.episodes.errors import DatasetNotWritableError, DiskFullError, EpisodeWriteError
+from vipflow.episodes.integrity import seal
 from vipflow.episodes.layout import EPISODE_JSON, dataset_of, staging_path
 from vipflow.episodes.meta import FORMAT_VERSION, FORMAT_VERSION_KEY, META_KEY, EpisodeMeta, check_label
 from vipflow.hardware import Frame, RobotState
@@ -41,7 +41,7 @@ BAG_VERSION = 8
 def os_error_to_episode_error(exc: OSError, where: Path, doing: str) -> EpisodeWriteError:
     """Translate an OS failure into a named error that says what to do."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        free = _free_bytes(where)
+        free = free_bytes(where)
         return DiskFullError(
             errno.ENOSPC,
             f"disk full while {doing} {where} ({free / 1e6:.0f} MB free). Free space or record to "
@@ -55,15 +55,6 @@ def os_error_to_episode_error(exc: OSError, where: Path, doing: str) -> EpisodeW
             f"dataset directory (--dataset) or fix its permissions (ls -ld {where.parent})",
         )
     return EpisodeWriteError(exc.errno or 0, f"{doing} {where} failed: {exc}")
-
-
-def _free_bytes(path: Path) -> int:
-    for p in (path, *path.parents):
-        try:
-            return shutil.disk_usage(p).free
-        except OSError:
-            continue
-    return 0
 
 
 class EpisodeWriter:
@@ -266,6 +257,8 @@ class EpisodeWriter:
                 self._bag.set_custom_data(FORMAT_VERSION_KEY, FORMAT_VERSION)
                 self._bag.set_custom_data("vipflow.cadence", json.dumps(report.to_dict()))
                 self._bag.close()
+                for f in self.staging.glob("*.mcap"):
+                    seal(f)  # rosbags leaves every MCAP CRC 0; readers verify them (integrity.py)
                 for f in self.staging.iterdir():
                     fsync_file(f)
                 atomic_write_text(self.staging / EPISODE_JSON, json.dumps(info, indent=2, sort_keys=True))

@@ -106,6 +106,11 @@ class PairedSession:
     def session_path(self) -> Path:
         return self.output_dir / SESSION_JSON
 
+    @property
+    def stop_signal(self) -> int | None:
+        """The SIGINT/SIGTERM that ended the session early (the rollout it cut short is aborted)."""
+        return next((a.stop_signal for a in self.arms if a.stop_signal is not None), None)
+
     def _new_record(self) -> dict[str, Any]:
         return {
             "format": PAIRED_FORMAT,

@@ -211,6 +211,7 @@ class EvaluationSession:
                     "envelope": self.safety.limits.envelope.describe(config.rate_hz)},
         )
         self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
+        self.stop_signal: int | None = None  # SIGINT/SIGTERM that ended the session early
 
     def run(self) -> Ledger:
         cfg = self.config
@@ -296,9 +297,10 @@ class EvaluationSession:
             torch_threads=self.torch_threads, realtime_priority=self.realtime_priority,
         )
         with writer:
-            with stop_on_sigint(loop):
+            with stop_on_sigint(loop) as stop:
                 result = loop.run(cfg.horizon)
-            aborted = result.stop_reason.startswith("SIGINT")
+            aborted = stop.requested
+            self.stop_signal = stop.signum
             if aborted:
                 success, judged_by = None, "aborted"
             else:

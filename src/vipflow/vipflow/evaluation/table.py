@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.durable import save_png
 from vipflow.evaluation.ledger import Ledger, wilson_interval
 
 
@@ -165,6 +166,7 @@ class ComparisonTable:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+
         path = Path(path)
         rows = self.rows()
         paired = self.paired_rows()
@@ -201,8 +203,10 @@ class ComparisonTable:
                           fontsize=10)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
+        try:
+            save_png(fig, path, dpi=150)
+        finally:
+            plt.close(fig)
         return path
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vipflow.actions import proprio_vector
-from vipflow.episodes import EpisodeSummary, list_episodes, read_episode
+from vipflow.episodes import EpisodeError, EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
 from vipflow.policy.cache import EmbeddingCache, hash_arrays
 from vipflow.policy.errors import (
@@ -132,10 +132,24 @@ def load_episodes(cfg: TrainConfig, encoder, cache: EmbeddingCache) -> list[Epis
     )
     space = resolve_action_space(cfg.action_space, selected)
     grid = {"rate_hz": cfg.rate_hz, "proprio": cfg.proprio, "batch_size": cfg.encode_batch_size}
-    return [
-        load_episode(s, encoder, cache, action_space=space, **grid)
-        for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress)
-    ]
+    named = {Path(d).resolve() for d in cfg.datasets}
+    loaded, skipped = [], []
+    for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress):
+        try:
+            loaded.append(load_episode(s, encoder, cache, action_space=space, **grid))
+        except EpisodeError as exc:
+            if s.path.resolve() in named:  # the command is about this very episode: refuse
+                raise
+            log.warning("skipping episode %s: %s: %s", s.path, type(exc).__name__, exc)
+            skipped.append(f"{s.name} ({type(exc).__name__})")
+    if not loaded:
+        raise EmptySelectionError(
+            f"none of the {len(selected)} selected episode(s) could be loaded: {', '.join(skipped[:5])}; run "
+            "`vipflow episodes validate` on the dataset"
+        )
+    if skipped:
+        log.warning("%d damaged episode(s) skipped: %s", len(skipped), ", ".join(skipped))
+    return loaded
 
 
 def task_descriptions(episodes: list[EpisodeData]) -> dict[str, str]:

@@ -45,6 +45,11 @@ class CheckpointError(PolicyError, runs.CheckpointError):
     that policy error handlers catch as a ``PolicyError``)."""
 
 
+class NonFiniteLossError(PolicyError):
+    """The training loss (or the weights) became NaN/inf; training stopped, the last good checkpoint
+    is kept."""
+
+
 class ResumeMismatchError(PolicyError):
     """A resumed run would not continue the same experiment (config or data changed)."""
 

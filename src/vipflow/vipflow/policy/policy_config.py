@@ -104,6 +104,21 @@ class PolicyConfig:
             raise ValueError(f"normalisation covers {len(self.normalization.action_mean)} action dims")
 
     @property
+    def trained_tasks(self) -> tuple[str, ...]:
+        """The tasks of the training data: the conditioning table's, else the ones training recorded
+        (an unconditioned policy has no table; checkpoints before this field name none)."""
+        return self.tasks or tuple(self.extra.get("trained_tasks", ()))
+
+    def only_task(self) -> str:
+        """The one task the policy was trained for; ValueError saying why there is none."""
+        tasks = self.trained_tasks
+        if len(tasks) == 1:
+            return tasks[0]
+        if not tasks:
+            raise ValueError("does not record the task it was trained for (an older checkpoint)")
+        raise ValueError(f"knows tasks {list(tasks)}")
+
+    @property
     def action_dim(self) -> int:
         return action_space(self.action_space).dim
 

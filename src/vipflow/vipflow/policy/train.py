@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from vipflow.encoders import load_encoder
+from vipflow.outputs import check_output_dir
 from vipflow.policy.cache import open_cache
 from vipflow.policy.embedded_episodes import load_episodes, task_descriptions
 from vipflow.policy.goals import demo_goals, embed_texts, explicit_goals
@@ -21,7 +22,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
 
     ``encoder``: an already loaded ``vipflow.encoders.Encoder`` (default: load ``cfg.encoder``).
     ``resume``: continue ``cfg.run_dir`` from its ``last`` checkpoint (a fresh start if it has none).
+    The run directory is checked first (OutputPathError), before any episode is read.
     """
+    check_output_dir(cfg.run_dir, datasets=cfg.datasets)
     if encoder is None:
         encoder = load_encoder(cfg.encoder, cfg.encoder_weights, arch=cfg.encoder_arch, device=cfg.device)
     cache = open_cache(cfg.cache_dir)

@@ -10,11 +10,8 @@ in the checkpoint, so a resumed run reproduces the uninterrupted one bit for bit
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +19,15 @@ import torch
 from tqdm import tqdm
 
 from vipflow.config_schema import ConfigError, resume_differences, to_json
-from vipflow.policy.checkpoint import latest_checkpoint, load_training_state, read_policy, write_checkpoint
-from vipflow.policy.errors import ResumeMismatchError
+from vipflow.interrupt import graceful
+from vipflow.policy.checkpoint import (
+    MAX_ABS_WEIGHT,
+    latest_checkpoint,
+    load_training_state,
+    read_policy,
+    write_checkpoint,
+)
+from vipflow.policy.errors import NonFiniteLossError, ResumeMismatchError
 from vipflow.policy.model import PolicyNet, build_policy_net, make_optimizer, torch_threads
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.training_set import PreparedData
@@ -38,6 +42,7 @@ from vipflow.runs import (
     read_json,
     write_json,
 )
+from vipflow.tensorfile import value_problems
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +66,7 @@ class TrainResult:
     val_loss: float | None
     wall_s: float
     steps_per_s: float
-
-
-@contextmanager
-def _stop_on_sigint(flag: list[bool]):
-    """First Ctrl-C asks the loop to stop after the current step (and checkpoint); a second one aborts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if flag[0]:
-            raise KeyboardInterrupt
-        flag[0] = True
-        log.warning("interrupt: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    stop_signal: int | None = None  # SIGINT/SIGTERM that stopped the run (None: finished or on_step)
 
 
 def _evaluate(net: PolicyNet, data: PreparedData) -> tuple[float | None, float | None]:
@@ -173,12 +159,21 @@ def fit(
     batch = min(cfg.batch_size, n)
     x, y, w = data.train_x, data.train_y, data.train_w
 
+    def diverged(step: int, what: str) -> NonFiniteLossError:
+        kept = f"the last good checkpoint {ckpt} is kept" if ckpt is not None else "no checkpoint was written"
+        return NonFiniteLossError(
+            f"{what} at step {step} of {run_dir}; training stopped and {kept}. Lower --lr (now {cfg.lr:g}), "
+            "check the episodes (`vipflow episodes validate`), or resume from the last good checkpoint"
+        )
+
     def checkpoint(step: int) -> Path:
+        problem = value_problems(net.state_dict(), MAX_ABS_WEIGHT)  # what the loader would refuse
+        if problem:
+            raise diverged(step, f"the policy weights diverged ({problem})")
         return write_checkpoint(
             run_dir, step, net, data.policy, data.task_table, opt, sampler, {"data_hash": data.data_hash}
         )
 
-    stop = [False]
     step = start
     ckpt = resume_from
     running, count = torch.zeros(()), 0
@@ -193,10 +188,14 @@ def fit(
         desc=f"{data.policy.method} {run_dir.name}",
     )
     try:
-        with _stop_on_sigint(stop), torch_threads(cfg.num_threads):
-            while step < cfg.steps and not stop[0]:
+        with graceful(lambda reason: log.warning(
+            "%s: finishing this step and writing a checkpoint (signal again to abort)", reason
+        )) as stop, torch_threads(cfg.num_threads):
+            while step < cfg.steps and not stop.requested:
                 idx = torch.randint(n, (batch,), generator=sampler)
                 loss = (net.per_sample_loss(x[idx], y[idx]) * w[idx]).mean()
+                if not torch.isfinite(loss):
+                    raise diverged(step + 1, f"the training loss is {float(loss.detach())}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -221,7 +220,7 @@ def fit(
                     )
                 bar.update(1)
                 if on_step is not None and on_step(step, logged):
-                    stop[0] = True
+                    stop.request("on_step")
                 if step % cfg.save_every == 0 and step < cfg.steps:
                     ckpt = checkpoint(step)
             if ckpt is None or ckpt.name != checkpoint_name(step):
@@ -241,6 +240,7 @@ def fit(
         val_loss,
         wall,
         (step - start) / wall if wall > 0 else 0.0,
+        stop.signum,
     )
     write_json(
         run_dir / SUMMARY_JSON,

@@ -111,7 +111,12 @@ def prepare(
         head=cfg.head,
         rate_hz=cfg.rate_hz,
         method=cfg.weighting.method,
-        extra={"weighting": asdict(cfg.weighting), "goal": goal_source, "weight_stats": stats.to_json()},
+        extra={
+            "weighting": asdict(cfg.weighting),
+            "goal": goal_source,
+            "weight_stats": stats.to_json(),
+            "trained_tasks": tasks,  # what an unconditioned policy was trained for (evaluation's default)
+        },
     )
     summary = {
         "tasks": tasks,

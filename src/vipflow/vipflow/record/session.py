@@ -30,6 +30,7 @@ from vipflow.episodes.meta import EpisodeMeta, config_differences
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.writer import EpisodeWriter, os_error_to_episode_error
 from vipflow.hardware import Camera, HardwareError, Robot
+from vipflow.interrupt import signum_of
 from vipflow.live.publisher import LivePublisher
 from vipflow.record.keys import KeySource
 
@@ -85,6 +86,7 @@ class SessionResult:
     episodes: list[EpisodeRecord] = field(default_factory=list)
     quit_early: bool = False
     recovered: list[str] = field(default_factory=list)
+    stop_signal: int | None = None  # SIGINT/SIGTERM that ended the session (vipflow.interrupt)
 
     @property
     def kept(self) -> list[EpisodeRecord]:
@@ -227,6 +229,7 @@ class RecorderSession:
         self.robot_info: dict[str, Any] = {}
         self.bytes_per_s = 0.0
         self._status_shown = False
+        self.stop_signal: int | None = None
 
     # -- output ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -329,6 +332,7 @@ class RecorderSession:
             self._check_space()  # fail before the operator starts demonstrating, not after
             self._episodes(result, index)
         finally:
+            result.stop_signal = self.stop_signal
             for device in (self.camera, self.robot):
                 with contextlib.suppress(HardwareError):
                     device.stop()
@@ -450,9 +454,10 @@ class RecorderSession:
                         f"{wt.counts['camera']}  states {wt.counts['state']}  "
                         f"drops {sum(acq.drops.values()) - sum(drops0.values())}"
                     )
-        except KeyboardInterrupt as exc:
+        except KeyboardInterrupt as exc:  # SIGTERM too, as vipflow.interrupt.Interrupted
             interrupted = exc
             quit_now = True
+            self.stop_signal = signum_of(exc)
         acq.recording = False
         wt.control("cut")
         drops = {k: acq.drops[k] - drops0[k] for k in drops0}

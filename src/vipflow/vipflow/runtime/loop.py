@@ -11,9 +11,7 @@ end the run with a safe stop (``robot.hold()``); the reason is in ``LoopResult.s
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +20,7 @@ import numpy as np
 
 from vipflow.actions import proprio_vector
 from vipflow.hardware import Camera, Clock, HardwareError, MonotonicClock, Robot, RobotState, RobotTarget
+from vipflow.interrupt import StopRequest, graceful
 from vipflow.runtime.perception import (
     EncoderLike,
     InlinePerception,
@@ -281,21 +280,11 @@ class ControlLoop:
 
 
 @contextlib.contextmanager
-def stop_on_sigint(loop: ControlLoop) -> Iterator[None]:
-    """Turn Ctrl-C into a safe ``request_stop`` while the loop runs (main thread only).
+def stop_on_sigint(loop: ControlLoop) -> Iterator[StopRequest]:
+    """Turn SIGINT (Ctrl-C) and SIGTERM into a safe ``request_stop`` while the loop runs (main thread
+    only); yields the :class:`~vipflow.interrupt.StopRequest` saying which signal stopped it.
 
-    A second Ctrl-C raises KeyboardInterrupt as usual; the loop still safe-stops on it.
+    A second signal raises ``Interrupted`` (a KeyboardInterrupt); the loop still safe-stops on it.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(_signum, _frame):
-        loop.request_stop("SIGINT (Ctrl-C)")
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with graceful(loop.request_stop) as stop:
+        yield stop

@@ -21,10 +21,11 @@ import torch
 
 from vipflow.demo_config import WorkflowConfig
 from vipflow.encoders import Encoder, load_encoder
-from vipflow.episodes import read_episode, usable_episodes
+from vipflow.episodes import list_episodes, read_episode, usable_episodes
 from vipflow.evaluation.ledger import Ledger
 from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
 from vipflow.evaluation.sim_backend import SimBackend
+from vipflow.interrupt import Interrupted
 from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
 from vipflow.policy import latest_checkpoint, load_policy
@@ -149,10 +150,18 @@ def evaluate_policy(
 ) -> Ledger:
     name = cfg.policy_name(method)
     out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
-    if (out / "ledger.json").is_file():  # finished before
-        return Ledger.load(out / "ledger.json")
+    if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
+        ledger = Ledger.load(out / "ledger.json")
+        if len(ledger.judged) == cfg.rollouts:
+            return ledger
+        # an interrupted evaluation: kept beside, never counted; the evaluation runs again
+        out.rename(out.with_name(f"{out.name}.interrupted-{time.strftime('%Y%m%d-%H%M%S')}"))
     backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
-    return evaluation_arm(cfg, name, policy_path, encoder, goal, backend, out, encoder_weights, live).run()
+    session = evaluation_arm(cfg, name, policy_path, encoder, goal, backend, out, encoder_weights, live)
+    ledger = session.run()
+    if session.stop_signal is not None:  # the table must never present a cut-short evaluation
+        raise Interrupted(session.stop_signal)
+    return ledger
 
 
 def evaluation_arm(
@@ -177,6 +186,22 @@ def evaluation_arm(
         encoder_info=info,
         live=live,
     )
+
+
+def kept_outputs(out: Path) -> str:
+    """What an interrupted workflow left in ``out``, for the message that replaces the table."""
+    out = Path(out)
+    kept = []
+    demos = out / "demos"
+    if demos.is_dir():
+        kept.append(f"{sum(s.usable for s in list_episodes(demos))} usable demo episode(s) in {demos}")
+    for run in sorted((out / "policies").glob("*")):
+        summary = run / "summary.json"
+        step = json.loads(summary.read_text())["step"] if summary.is_file() else "no"
+        kept.append(f"policy {run.name}: checkpoint at step {step} in {run} (vipflow train --resume RUN)")
+    for ledger in sorted((out / "evaluation").glob("*/seed*/ledger.json")):
+        kept.append(f"{len(Ledger.load(ledger).judged)} judged rollout(s) in {ledger}")
+    return "; ".join(kept) or f"nothing yet in {out}"
 
 
 def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
@@ -248,7 +273,10 @@ def train_policies(
         if done:
             checkpoint = latest_checkpoint(Path(tcfg.run_dir))
         else:
-            checkpoint = train_policy(tcfg, encoder=encoder, resume=True).checkpoint
+            trained = train_policy(tcfg, encoder=encoder, resume=True)
+            if trained.stop_signal is not None:  # never compare a half-trained policy
+                raise Interrupted(trained.stop_signal)
+            checkpoint = trained.checkpoint
         summary = json.loads(summary_path.read_text())
         result.policies[method] = checkpoint
         result.train_summaries[method] = summary

@@ -174,7 +174,10 @@ class TopicCamera(Clocks):
                 raise CameraTimeout(f"camera on {self.topic} was stopped")
             raw, stamp, self._read_seq = self._raw, self._stamp, self._seq
         msg = m.deserialize(raw, m.MSG_IMAGE)
-        rgb = decode_rgb(msg)
+        try:
+            rgb = decode_rgb(msg)
+        except ImageEncodingError as exc:  # this frame is unusable; the next one may be fine
+            raise TopicDataError(str(exc)) from None
         if not rgb.flags.writeable:  # a view of the message bytes: give consumers (torch) their own copy
             rgb = rgb.copy()
         return Frame(stamp_ns=stamp, rgb=rgb), m.stamp_of(msg)
@@ -425,14 +428,6 @@ def hardware_subscriptions(
     return subs
 
 
-def _header(stamp_ns: int, frame_id: str = ""):
-    t = m.TYPESTORE.types
-    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    return t["std_msgs/msg/Header"](
-        stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
-    )
-
-
 def joint_trajectory_cdr(q: np.ndarray, names: Sequence[str], stamp_ns: int, reach_s: float) -> bytes:
     """A one-point trajectory_msgs/JointTrajectory reaching ``q`` after ``reach_s`` seconds."""
     t = m.TYPESTORE.types
@@ -446,7 +441,7 @@ def joint_trajectory_cdr(q: np.ndarray, names: Sequence[str], stamp_ns: int, rea
         time_from_start=t["builtin_interfaces/msg/Duration"](sec=sec, nanosec=nanosec),
     )
     msg = t[MSG_TRAJECTORY](
-        header=_header(stamp_ns),
+        header=m.header(stamp_ns),
         joint_names=list(names),
         points=[point],
     )
@@ -470,14 +465,7 @@ def image_cdr(frame: Frame, stamp_ns: int) -> bytes:
 
 def joint_state_cdr(names: Sequence[str], positions, stamp_ns: int, velocities=()) -> bytes:
     """sensor_msgs/JointState (velocities may be empty, as joint_state_publisher sends them)."""
-    msg = m.TYPESTORE.types[m.MSG_JOINTS](
-        header=_header(stamp_ns),
-        name=list(names),
-        position=np.asarray(positions, dtype=np.float64),
-        velocity=np.asarray(velocities, dtype=np.float64),
-        effort=np.zeros(0, dtype=np.float64),
-    )
-    return to_cdr(msg, m.MSG_JOINTS)
+    return to_cdr(m.joints_msg(names, positions, stamp_ns, velocities), m.MSG_JOINTS)
 
 
 def float64_cdr(value: float) -> bytes:
@@ -499,7 +487,7 @@ def point_stamped_cdr(xyz, stamp_ns: int, frame_id: str = "") -> bytes:
     t = m.TYPESTORE.types
     x, y, z = (float(v) for v in xyz)
     msg = t[MSG_POINT_STAMPED](
-        header=_header(stamp_ns, frame_id), point=t["geometry_msgs/msg/Point"](x=x, y=y, z=z)
+        header=m.header(stamp_ns, frame_id), point=t["geometry_msgs/msg/Point"](x=x, y=y, z=z)
     )
     return to_cdr(msg, MSG_POINT_STAMPED)
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from vipflow.record.keys import KeySource, QueueKeys
-from vipflow.topic_hardware import string_cdr, string_of
+from vipflow.ros.topic_hardware import string_cdr, string_of
 
 KEY_TOPIC = "/vip/keys"
 PROMPT_TOPIC = "/vip/prompts"

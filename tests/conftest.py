@@ -1,0 +1,31 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """``mount_tmpfs(size, options="")`` -> a real tmpfs of ``size`` (e.g. "1m") mounted in tmp,
+    for tests of full or read-only disks; skips (saying why) unless the tests run as root."""
+    mounted = []
+
+    def mount(size: str, options: str = ""):
+        d = tmp_path / f"tmpfs{len(mounted)}"
+        d.mkdir()
+        if os.geteuid() != 0:
+            pytest.skip(f"mounting a real {size} tmpfs needs root")
+        opts = ",".join(filter(None, [options, f"size={size}"]))
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"root, but mounting a tmpfs failed: {done.stderr.decode().strip()}")
+        mounted.append(d)
+        return d
+
+    yield mount
+    for d in mounted:
+        subprocess.run(["umount", str(d)], check=False)

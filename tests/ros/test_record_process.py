@@ -1,0 +1,70 @@
+"""record.launch.py's plan for slide_cabinet: kitchen_sim (scripted expert), vip_reward_node and
+demo_recorder as processes; the operator's keys arrive over /vip/keys as the keys tool sends them.
+
+Two demos are recorded (labelled success and failure); both pass `vipflow episodes validate` with
+the plan's defaults (the recorder samples the state at the simulator's 25 Hz).
+"""
+
+from __future__ import annotations
+
+import pytest
+from rosproc import launch_plan, plan_specs, rate_hz, validate_episodes, wait_until
+
+from vipflow.episodes import list_episodes
+
+
+@pytest.mark.slow
+def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool, String
+
+    weights, _encoder = encoder_file
+    dataset = tmp_path / "dataset"
+    small = tmp_path / "site.yaml"
+    small.write_text("kitchen_sim:\n  ros__parameters:\n    image_size: 64\n")
+    specs = plan_specs(
+        "record",
+        None,
+        task="slide_cabinet",
+        num_episodes="2",
+        dataset=str(dataset),
+        operator="pytest",
+        encoder_weights=str(weights),
+        params_file=str(small),
+    )
+    nodes = launch_plan(ros, specs)
+    assert set(nodes) == {"kitchen_sim", "vip_reward_node", "demo_recorder"}
+    recorder = nodes["demo_recorder"]
+    assert recorder.cmd  # the plan's parameters went in as a file
+    probe = ros.probe
+    prompts = probe.collect(String, "/vip/prompts")
+    success = probe.collect(Bool, "/kitchen/success")
+    keys = probe.publisher(String, "/vip/keys")
+    states = probe.collect(JointState, "/kitchen/joint_states", qos_profile_sensor_data)
+
+    def said(text: str) -> int:
+        return sum(text in m.data for _, m in prompts)
+
+    def press(key: str) -> None:
+        keys.publish(String(data=key))
+
+    wait_until(
+        lambda: said("ready for") >= 1 or said("reset the scene for") >= 1,
+        180,
+        "the recorder",
+        *nodes.values(),
+    )
+    wait_until(lambda: keys.get_subscription_count() >= 2, 30, "recorder and kitchen on /vip/keys")
+    for i, label in enumerate(("s", "f")):
+        press("space")
+        wait_until(lambda i=i: said("time up for") > i, 30, f"demo {i} to end", recorder)
+        if label == "s":  # the operator judges: the scripted expert opens the cabinet (in real time)
+            wait_until(lambda: bool(success) and success[-1][1].data, 20, "the expert to open the cabinet")
+        press(label)
+    assert recorder.wait(60) == 0, recorder.log()
+    assert said("session done: 2 episode(s) kept (1 success, 1 failure")
+
+    episodes = list_episodes(dataset)
+    assert [e.label for e in episodes] == ["success", "failure"] and all(e.usable for e in episodes)
+    validate_episodes(dataset, rate_hz(states))
