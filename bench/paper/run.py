@@ -675,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # rendering, encoding and training share the CPU; see WorkflowConfig
     if not args.aggregate:
         i, n = (int(x) for x in args.shard.split("/"))
-        units = [(task, seed) for task in args.tasks for seed in args.seeds][i::n]
+        # seed-major: a run cut short has every task at the same number of seeds
+        units = [(task, seed) for seed in args.seeds for task in args.tasks][i::n]
         prepared: dict[str, dict] = {}
         for task, seed in units:
             say(f"== {task} seed {seed}")
