@@ -326,7 +326,10 @@ def run_unit(
                 checkpoints[m.label] = latest_checkpoint(Path(tcfg.run_dir))
                 continue
             t = time.perf_counter()
-            checkpoints[m.label] = train(tcfg, encoder=encoder, resume=True).checkpoint
+            trained = train(tcfg, encoder=encoder, resume=True)
+            if trained.stop_signal is not None:  # resumed by the next run, never evaluated half-trained
+                raise Interrupted(trained.stop_signal)
+            checkpoints[m.label] = trained.checkpoint
             fit_s = json.loads(summary.read_text())["wall_s_this_session"]
             timing[f"{enc_name}/train/{m.label}"] = {
                 "total_s": time.perf_counter() - t,
