@@ -9,7 +9,9 @@ import pytest
 
 from vipflow.cli.main import main
 from vipflow.live import topics as T
-from vipflow.live.layouts import SOURCES, build_layout, load_layout, shipped_layout
+from vipflow.live.layouts import PATHS, SOURCES, build_layout, load_layout, shipped_layout
+from vipflow.ros.names import ACTION_TOPIC, POLICY_STATUS_TOPIC, STAMPED_SUFFIX
+from vipflow.task_config import TopicSpec
 
 
 def panels(node):
@@ -63,3 +65,11 @@ def test_cli_writes_a_layout(tmp_path, capsys):
     assert out.read_text() == shipped_layout("ros").read_text()
     assert main(["live", "layout", "episodes"]) == 0
     assert capsys.readouterr().out.strip().endswith("episodes.json")
+
+
+def test_ros_layout_shows_the_topics_our_nodes_publish_by_default():
+    ros = PATHS["ros"]
+    stamped = TopicSpec().reward + STAMPED_SUFFIX
+    assert ros.image == TopicSpec().image
+    assert (ros.value, ros.reward) == ((f"{stamped}.point.x",), (f"{stamped}.point.y",))
+    assert ros.action.startswith(ACTION_TOPIC + ".") and ros.status == POLICY_STATUS_TOPIC

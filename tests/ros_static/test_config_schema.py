@@ -11,9 +11,11 @@ from vipflow.config_schema import (
     ConfigError,
     coerce,
     deep_merge,
+    default_of,
     from_flat,
     from_mapping,
     option,
+    option_from,
     param_specs,
     to_flat,
     unflatten,
@@ -117,3 +119,58 @@ def test_nested_defaults_come_from_the_default_factory():
     specs = {s.name: s.default for s in param_specs(Custom)}
     assert specs["inner.width"] == 9.0 and specs["inner.names"] == ("a", "b")
     assert from_flat(Custom, {k: v for k, v in specs.items()}) == Custom()
+
+
+def test_a_field_declared_by_another_schema_takes_its_default_help_and_checks():
+    @dataclass(frozen=True)
+    class Borrower:
+        mode: str = option_from(Outer, "mode")
+        names: tuple[str, ...] = option_from(Inner, "names", "my names")
+
+    specs = {s.name: s for s in param_specs(Borrower)}
+    mode = specs["mode"]
+    assert (mode.default, mode.help, mode.choices) == ("fast", "the mode", ("fast", "slow"))
+    assert (specs["names"].default, specs["names"].help) == (("a", "b"), "my names")
+    assert default_of(Outer, "inner") == Inner()
+    with pytest.raises(ConfigError, match="mode"):
+        from_flat(Borrower, {"mode": "medium"})
+
+
+def test_node_topic_parameters_default_to_the_task_topics():
+    """Each topic is declared once (TopicSpec); the nodes' parameters and the topic hardware follow it."""
+    from demo_recorder.params import CameraNodeParams
+    from rwr_policy_node.params import PolicyNodeParams
+    from vip_reward_node.params import RewardNodeParams
+    from vipflow.ros.topic_hardware import TopicHardwareConfig
+    from vipflow.task_config import RobotSpec, TopicSpec
+
+    t, hw = TopicSpec(), TopicHardwareConfig()
+    assert (hw.image_topic, hw.joint_states_topic, hw.ee_pose_topic, hw.gripper_topic) == (
+        t.image, t.joint_states, t.ee_pose, t.gripper
+    )
+    reward = RewardNodeParams()
+    assert (reward.image_topic, reward.embedding_topic) == (t.image, t.embedding)
+    assert reward.reward_topic == t.reward
+    assert reward.reward_stamped_topic == t.reward + "_stamped"
+    assert CameraNodeParams().image_topic == t.image
+    policy = PolicyNodeParams()
+    assert (policy.command_topic, policy.controller) == (t.command, RobotSpec().controller)
+
+
+def test_recorder_parameters_default_to_the_session_and_keep_its_ranges():
+    from demo_recorder.params import RecorderNodeParams
+    from vipflow.record.session import SessionConfig
+
+    session = RecorderNodeParams().session_config()
+    assert session == SessionConfig(dataset=session.dataset, task="", source="ros2")
+    with pytest.raises(ConfigError, match="rate_hz"):
+        from_flat(RecorderNodeParams, {"rate_hz": 5000.0})  # the session's range: [1, 1000] Hz
+
+
+def test_evaluate_parameters_default_to_the_evaluation_session():
+    from rwr_policy_node.params import EvaluateNodeParams
+    from vipflow.evaluation.session import EvaluationConfig
+
+    node = EvaluateNodeParams()
+    for name in ("horizon", "rollouts", "seed", "image_format"):
+        assert getattr(node, name) == default_of(EvaluationConfig, name), name

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from vip_bringup.kitchen_bridge import KitchenBridge
-from vip_bringup.kitchen_params import SIM_WORLD_FRAME as WORLD_FRAME
 from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
+from vipflow.ros.names import SIM_WORLD_FRAME as WORLD_FRAME
 from vipflow.ros.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     MSG_BOOL,

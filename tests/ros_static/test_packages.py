@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from package_info import PACKAGES, console_scripts, setup_kwargs
 
+from vipflow.ros.testing import LAUNCH_TEST_DEPENDS
 from vipflow.ros.topic_hardware import TopicCamera, TopicHardwareConfig, TopicRobot, hardware_subscriptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +127,10 @@ def test_dependencies_match_the_imports(pkg):
         f"{pkg}/package.xml exec_depend: missing {sorted(need_run - declared_run)}, "
         f"unused {sorted(declared_run - need_run)}"
     )
-    need_test = _required(pkg, _imports(tests)) - declared_run
+    need_test = _required(pkg, _imports(tests))
+    if re.search(r"vipflow\.ros(\.testing | import testing)", "\n".join(f.read_text() for f in tests)):
+        need_test |= set(LAUNCH_TEST_DEPENDS)
+    need_test -= declared_run
     declared_test = _deps(root, "test_depend")
     assert need_test <= declared_test, f"{pkg}: test_depend misses {sorted(need_test - declared_test)}"
     assert declared_test - need_test <= {"python3-pytest"}, (
@@ -207,3 +211,17 @@ def test_nodes_that_spin_import_the_executors_module():
             text = f.read_text()
             if "spin(rclpy" in text:
                 assert "import rclpy.executors" in text, f"{f.name} spins without importing rclpy.executors"
+
+
+def test_the_launch_test_helper_plays_hardware_on_node_parameters_and_writes_a_real_encoder(tmp_path):
+    from demo_recorder.params import RecorderNodeParams
+    from rwr_policy_node.params import PolicyNodeParams
+    from vipflow.config_schema import param_specs
+    from vipflow.encoders import load_encoder
+    from vipflow.ros.testing import TEST_HARDWARE, small_encoder
+
+    for schema in (RecorderNodeParams, PolicyNodeParams):
+        assert set(TEST_HARDWARE) <= {s.name for s in param_specs(schema)}, schema.__name__
+    encoder, weights = small_encoder(tmp_path)
+    assert weights.parent == tmp_path
+    assert load_encoder("vip", weights, arch="convnet-small").fingerprint == encoder.fingerprint

@@ -2,56 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from vipflow.config_schema import option, require
+from vipflow.config_schema import option, option_from, require
 from vipflow.record.session import SessionConfig
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.ros.topic_hardware import TopicHardwareConfig
-from vipflow.task_config import IMAGE_FORMATS, TaskConfig
+from vipflow.task_config import TaskConfig, TopicSpec
 
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
 
 
 @dataclass(frozen=True)
 class RecorderNodeParams:
+    """The session's settings (declared by ``SessionConfig``: defaults, ranges, help) as ROS
+    parameters, plus where the node finds its keys and hardware."""
+
     task: str = option("", "task name stored with every episode")
     dataset: str = option("", "dataset directory (created if missing)")
-    num_episodes: int = option(20, "episodes to record in this session (also when resuming)")
-    episode_time_s: float = option(2.0, "length of one demo (VIP paper: 50 steps at 25 Hz = 2 s)")
-    reset_time_s: float = option(10.0, "reset phase between demos, seconds")
-    auto_start: bool = option(False, "start the next demo when the reset time is over, without a key")
-    resume: bool = option(False, "continue numbering in a dataset that already holds episodes")
-    goal_text: str = option("", "goal sentence stored with every episode")
-    operator: str = option("", "who records (stored with every episode)")
-    tags: tuple[str, ...] = option((), "tags stored with every episode")
-    image_format: str = option("raw", "frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
-    rate_hz: float = option(25.0, "nominal control-grid rate stored with the episodes")
-    state_rate_hz: float = option(100.0, "how often the robot state is sampled into the episode")
-    camera_timeout_s: float = option(1.0, "a camera silent for this long stops the episode with an error")
+    num_episodes: int = option_from(SessionConfig, "num_episodes")
+    episode_time_s: float = option_from(SessionConfig, "episode_time_s")
+    reset_time_s: float = option_from(SessionConfig, "reset_time_s")
+    auto_start: bool = option_from(SessionConfig, "auto_start")
+    resume: bool = option_from(SessionConfig, "resume")
+    goal_text: str = option_from(SessionConfig, "goal_text")
+    operator: str = option_from(SessionConfig, "operator")
+    tags: tuple[str, ...] = option_from(SessionConfig, "tags", "tags stored with every episode")
+    image_format: str = option_from(SessionConfig, "image_format")
+    rate_hz: float = option_from(SessionConfig, "nominal_rate_hz")
+    state_rate_hz: float = option_from(SessionConfig, "state_rate_hz")
+    camera_timeout_s: float = option_from(SessionConfig, "camera_timeout_s")
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
 
     def session_config(self) -> SessionConfig:
-        return SessionConfig(
-            dataset=Path(self.dataset).expanduser(),
-            task=self.task,
-            num_episodes=self.num_episodes,
-            episode_time_s=self.episode_time_s,
-            reset_time_s=self.reset_time_s,
-            auto_start=self.auto_start,
-            goal_text=self.goal_text,
-            operator=self.operator,
-            tags=self.tags,
-            source="ros2",
-            image_format=self.image_format,
-            nominal_rate_hz=self.rate_hz,
-            state_rate_hz=self.state_rate_hz,
-            resume=self.resume,
-            camera_timeout_s=self.camera_timeout_s,
-        )
+        """The session these parameters describe: the fields both share, ``rate_hz`` as the
+        session's ``nominal_rate_hz``, the dataset as a path, ``source`` ros2."""
+        shared = {f.name for f in fields(SessionConfig)} & {f.name for f in fields(self)}
+        values = {name: getattr(self, name) for name in shared}
+        values.update(dataset=Path(self.dataset).expanduser(), nominal_rate_hz=self.rate_hz, source="ros2")
+        return SessionConfig(**values)
 
     def __post_init__(self) -> None:
         require(
@@ -68,7 +60,7 @@ class CameraNodeParams:
     backend: str = option(
         "pyrealsense2", "pyrealsense2 (a RealSense) or replay (an mp4 or episode)", choices=CAMERA_BACKENDS
     )
-    image_topic: str = option("/camera/camera/color/image_raw", "sensor_msgs/Image out (rgb8)")
+    image_topic: str = option_from(TopicSpec, "image", "sensor_msgs/Image out (rgb8)")
     width: int = option(640, "pyrealsense2: colour width")
     height: int = option(480, "pyrealsense2: colour height")
     fps: int = option(30, "pyrealsense2: frame rate")

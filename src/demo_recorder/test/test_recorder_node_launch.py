@@ -9,25 +9,18 @@ reads the bag back through vipflow's episode reader.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import unittest
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vipflow.ros.testing import ProbeCase, require_launch_testing
+from vipflow.ros.testing import TEST_HARDWARE, ProbeCase, node_under_test, require_launch_testing, temp_dir
 
 rclpy = require_launch_testing()
 
-import launch  # noqa: E402
-import launch_ros.actions  # noqa: E402
-import launch_testing.actions  # noqa: E402
+import launch_testing  # noqa: E402
 import launch_testing.asserts  # noqa: E402
-from geometry_msgs.msg import PoseStamped  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
@@ -35,42 +28,27 @@ from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.ros.topic_hardware import FRANKA_FINGER_JOINTS, image_cdr, joint_state_cdr, pose_cdr, string_cdr  # noqa: E402
 
-DATASET = Path(tempfile.mkdtemp(prefix="demo_recorder_test_")) / "dataset"
+DATASET = temp_dir("demo_recorder_test_") / "dataset"
 
 
 @pytest.mark.launch_test
 def generate_test_description():
-    node = launch_ros.actions.Node(
-        package="demo_recorder",
-        executable="demo_recorder",
-        parameters=[
-            {
-                "task": "launch_test",
-                "dataset": str(DATASET),
-                "num_episodes": 1,
-                "episode_time_s": 30.0,  # ended early by the s key
-                "reset_time_s": 0.0,
-                "key_topic": "/test/keys",
-                "prompt_topic": "/test/prompts",
-                "hardware.image_topic": "/test/image",
-                "hardware.joint_states_topic": "/test/joint_states",
-                "hardware.ee_pose_topic": "/test/current_pose",
-                "hardware.gripper_topic": "/test/gripper",
-            }
-        ],
-        output="screen",
-    )
-    return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"recorder": node}
+    parameters = {
+        "task": "launch_test",
+        "dataset": str(DATASET),
+        "num_episodes": 1,
+        "episode_time_s": 30.0,  # ended early by the s key
+        "reset_time_s": 0.0,
+        "key_topic": "/test/keys",
+        "prompt_topic": "/test/prompts",
+        **TEST_HARDWARE,
+    }
+    return node_under_test("demo_recorder", "demo_recorder", parameters)
 
 
 class TestRecorderNode(ProbeCase):
-    def test_keys_record_one_labelled_episode(self, proc_info, recorder):
-        pubs = {
-            "image": self.node.create_publisher(Image, "/test/image", 10),
-            "joints": self.node.create_publisher(JointState, "/test/joint_states", 10),
-            "pose": self.node.create_publisher(PoseStamped, "/test/current_pose", qos_profile_sensor_data),
-            "gripper": self.node.create_publisher(JointState, "/test/gripper", 10),
-        }
+    def test_keys_record_one_labelled_episode(self, proc_info, demo_recorder):
+        pubs = self.robot_publishers()
         keys = self.node.create_publisher(String, "/test/keys", 10)
         prompts = []
         self.node.create_subscription(String, "/test/prompts", prompts.append, 50)
@@ -101,7 +79,7 @@ class TestRecorderNode(ProbeCase):
             pressed_start, f"the recorder never asked to start; prompts: {[p.data for p in prompts]}"
         )
         self.assertTrue(any("session done" in p.data for p in prompts), [p.data for p in prompts][-5:])
-        proc_info.assertWaitForShutdown(process=recorder, timeout=30)
+        proc_info.assertWaitForShutdown(process=demo_recorder, timeout=30)
 
 
 @launch_testing.post_shutdown_test()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vipflow.config_schema import option, require, to_flat
+from vipflow.config_schema import option, option_from, require, to_flat
+from vipflow.evaluation.session import EvaluationConfig
+from vipflow.ros.names import ACTION_TOPIC, POLICY_STATUS_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.runtime.limits import SafetyLimits
-from vipflow.task_config import IMAGE_FORMATS, GoalSpec, TaskConfig
+from vipflow.task_config import GoalSpec, RobotSpec, TaskConfig, TopicSpec
 
 JUDGES = ("operator", "topic")
 
@@ -28,18 +30,15 @@ class PolicyNodeParams:
     rate_hz: float = option(25.0, "control rate (VIP paper: 25 Hz)")
     horizon: int = option(0, "ticks per ~/start (0 = until ~/stop)")
     autostart: bool = option(False, "start moving as soon as the node is up (otherwise call ~/start)")
-    command_topic: str = option(
-        "/cartesian_impedance_example_controller/equilibrium_pose",
-        "pose targets out (geometry_msgs/PoseStamped)",
-    )
+    command_topic: str = option_from(TopicSpec, "command", "pose targets out (geometry_msgs/PoseStamped)")
     joint_command_topic: str = option(
         "", "joint targets out (trajectory_msgs/JointTrajectory); '' = Cartesian targets only"
     )
     action_topic: str = option(
-        "/vip/action", "policy output before the safety layer (std_msgs/Float32MultiArray)"
+        ACTION_TOPIC, "policy output before the safety layer (std_msgs/Float32MultiArray)"
     )
     status_topic: str = option(
-        "/vip/policy_status", "state, tick, hold and stop reasons (std_msgs/String, JSON)"
+        POLICY_STATUS_TOPIC, "state, tick, hold and stop reasons (std_msgs/String, JSON)"
     )
     gripper_move_action: str = option(
         "/franka_gripper/move", "franka_msgs/action/Move server ('' = no gripper)"
@@ -59,8 +58,8 @@ class PolicyNodeParams:
     hardware_component: str = option(
         "FrankaHardwareInterface", "ros2_control hardware re-activated after recovery ('' = skip)"
     )
-    controller: str = option(
-        "cartesian_impedance_example_controller", "controller re-activated after recovery ('' = skip)"
+    controller: str = option_from(
+        RobotSpec, "controller", "controller re-activated after recovery ('' = skip)"
     )
     service_timeout_s: float = option(10.0, "how long each recovery step may take")
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
@@ -81,23 +80,28 @@ class PolicyNodeParams:
 
 @dataclass(frozen=True)
 class EvaluateNodeParams(PolicyNodeParams):
-    horizon: int = option(100, "ticks per rollout (VIP paper: 100)")
-    rollouts: int = option(10, "rollouts in the session (VIP paper: 10)")
+    # defaults from the session; the ranges are checked below (their messages are the node's)
+    horizon: int = option_from(EvaluationConfig, "horizon", "ticks per rollout (VIP paper: 100)", bounds=None)
+    rollouts: int = option_from(
+        EvaluationConfig, "rollouts", "rollouts in the session (VIP paper: 10)", bounds=None
+    )
     output_dir: str = option(
         "",
         "ledger and rollout episodes ('' = results/<task>/<policy_name>/seed<seed>, like vipflow evaluate)",
     )
     policy_name: str = option("", "column name in the comparison table ('' = the policy directory's name)")
-    seed: int = option(0, "seed recorded in the ledger (rows of the comparison table)")
-    image_format: str = option("raw", "rollout frame storage: raw, jpeg or png", choices=IMAGE_FORMATS)
+    seed: int = option_from(EvaluationConfig, "seed")
+    image_format: str = option_from(EvaluationConfig, "image_format")
     goal: GoalSpec = field(default_factory=GoalSpec)
     judge: str = option(
         "operator", "who judges success: operator (keys) or topic (a simulator)", choices=JUDGES
     )
     success_topic: str = option(
-        "/kitchen/success", "judge 'topic': std_msgs/Bool, true when the task is done"
+        SIM_SUCCESS_TOPIC, "judge 'topic': std_msgs/Bool, true when the task is done"
     )
-    reset_service: str = option("/kitchen/reset", "judge 'topic': std_srvs/Trigger that starts a new rollout")
+    reset_service: str = option(
+        SIM_RESET_SERVICE, "judge 'topic': std_srvs/Trigger that starts a new rollout"
+    )
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
 

@@ -11,29 +11,27 @@ steps far beyond the limits), the encoder a real small VIP-family network.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+from vipflow.ros.testing import (
+    TEST_HARDWARE,
+    ProbeCase,
+    exits_cleanly_test,
+    node_under_test,
+    require_launch_testing,
+    small_encoder,
+    temp_dir,
+)
 
 rclpy = require_launch_testing()
 
-import launch  # noqa: E402
-import launch_ros.actions  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.episodes.messages import DEFAULT_JOINT_NAMES  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.policy import EncoderRef, Normalization, PolicyConfig, build_policy_net, save_policy  # noqa: E402
@@ -47,11 +45,8 @@ LIMITS = SafetyLimits()
 
 @pytest.mark.launch_test
 def generate_test_description():
-    tmp = Path(tempfile.mkdtemp(prefix="rwr_policy_test_"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        encoder = load_encoder("vip", arch="convnet-small", random_init=True, seed=0)
-    weights = save_encoder(encoder, tmp / "encoder.safetensors")
+    tmp = temp_dir("rwr_policy_test_")
+    encoder, weights = small_encoder(tmp)
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(64, encoder.embed_dim + 8))
     actions = rng.normal(scale=0.05, size=(64, 7))  # 5 cm steps: 5x the step limit
@@ -67,26 +62,16 @@ def generate_test_description():
     )
     net = build_policy_net(config.input_dim, config.action_dim, config.hidden_sizes, config.head, seed=1)
     policy = save_policy(tmp / "policy", net, config, None)
-    node = launch_ros.actions.Node(
-        package="rwr_policy_node",
-        executable="rwr_policy_node",
-        parameters=[
-            {
-                "policy": str(policy),
-                "encoder_weights": str(weights),
-                "command_topic": "/test/equilibrium_pose",
-                "status_topic": "/test/status",
-                "gripper_move_action": "",
-                "error_recovery_action": "",
-                "hardware.image_topic": "/test/image",
-                "hardware.joint_states_topic": "/test/joint_states",
-                "hardware.ee_pose_topic": "/test/current_pose",
-                "hardware.gripper_topic": "/test/gripper",
-            }
-        ],
-        output="screen",
-    )
-    return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"policy_node": node}
+    parameters = {
+        "policy": str(policy),
+        "encoder_weights": str(weights),
+        "command_topic": "/test/equilibrium_pose",
+        "status_topic": "/test/status",
+        "gripper_move_action": "",
+        "error_recovery_action": "",
+        **TEST_HARDWARE,
+    }
+    return node_under_test("rwr_policy_node", "rwr_policy_node", parameters)
 
 
 class TestPolicyNode(ProbeCase):
@@ -99,12 +84,7 @@ class TestPolicyNode(ProbeCase):
         pubs["gripper"].publish(joint_state_cdr(FRANKA_FINGER_JOINTS, [0.02, 0.02], now))
 
     def test_start_service_produces_commands_within_the_safety_limits(self):
-        pubs = {
-            "image": self.node.create_publisher(Image, "/test/image", 10),
-            "joints": self.node.create_publisher(JointState, "/test/joint_states", 10),
-            "pose": self.node.create_publisher(PoseStamped, "/test/current_pose", qos_profile_sensor_data),
-            "gripper": self.node.create_publisher(JointState, "/test/gripper", 10),
-        }
+        pubs = self.robot_publishers()
         commands, statuses = [], []
         self.node.create_subscription(PoseStamped, "/test/equilibrium_pose", commands.append, 100)
         self.node.create_subscription(String, "/test/status", statuses.append, 100)

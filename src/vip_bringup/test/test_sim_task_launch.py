@@ -7,15 +7,13 @@ embeddings. Needs ROS 2 (``colcon test`` in the docker image); elsewhere it is s
 
 from __future__ import annotations
 
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing, small_encoder, temp_dir
 
 rclpy = require_launch_testing()
 
@@ -29,16 +27,10 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Bool, Float32MultiArray  # noqa: E402
 
-from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
-
 
 @pytest.mark.launch_test
 def generate_test_description():
-    tmp = Path(tempfile.mkdtemp(prefix="sim_launch_test_"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        encoder = load_encoder("vip", arch="convnet-small", random_init=True, seed=0)
-    weights = save_encoder(encoder, tmp / "kitchen_encoder.safetensors")
+    _, weights = small_encoder(temp_dir("sim_launch_test_"), "kitchen_encoder.safetensors")
     path = Path(get_package_share_directory("vip_bringup")) / "launch" / "slide_cabinet.launch.py"
     include = launch.actions.IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(path)),

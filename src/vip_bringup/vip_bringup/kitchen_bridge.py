@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vip_bringup.kitchen_params import SIM_WORLD_FRAME, KitchenSimParams
+from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.episodes import messages as m
 from vipflow.hardware import Frame, RobotTarget
 from vipflow.record.session import START_KEYS
+from vipflow.ros.names import SIM_WORLD_FRAME
 from vipflow.ros.topic_hardware import (
     FRANKA_FINGER_JOINTS,
     bool_cdr,

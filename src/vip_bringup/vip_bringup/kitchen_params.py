@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vipflow.config_schema import option, require
+from vipflow.ros.names import SIM_GRIPPER_COMMAND_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
 from vipflow.task_config import TaskConfig
-
-SIM_SUCCESS_TOPIC = "/kitchen/success"
-SIM_GRIPPER_COMMAND_TOPIC = "/kitchen/gripper_command"
-SIM_RESET_SERVICE = "/kitchen/reset"
-SIM_WORLD_FRAME = "world"  # the kitchen's poses (and so the policy's targets) are in its world frame
 
 
 @dataclass(frozen=True)

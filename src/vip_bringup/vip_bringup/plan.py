@@ -32,16 +32,10 @@ from rwr_policy_node.params import (
     evaluate_params_from_task,
     policy_params_from_task,
 )
-from vip_bringup.kitchen_params import (
-    SIM_GRIPPER_COMMAND_TOPIC,
-    SIM_RESET_SERVICE,
-    SIM_SUCCESS_TOPIC,
-    SIM_WORLD_FRAME,
-    KitchenSimParams,
-    kitchen_params_from_task,
-)
+from vip_bringup.kitchen_params import KitchenSimParams, kitchen_params_from_task
 from vip_reward_node.params import RewardNodeParams, reward_params_from_task
 from vipflow.config_schema import ConfigError, from_flat, to_flat
+from vipflow.ros.names import SIM_GRIPPER_COMMAND_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC, SIM_WORLD_FRAME
 from vipflow.task_config import TaskConfig, TaskConfigError, find_task_configs, load_task_config
 
 PACKAGE = "vip_bringup"

@@ -8,28 +8,20 @@ PNG file, as on the robot.
 
 from __future__ import annotations
 
-import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vipflow.ros.testing import ProbeCase, exits_cleanly_test, require_launch_testing
+from vipflow.ros import testing
 
-rclpy = require_launch_testing()
+rclpy = testing.require_launch_testing()
 
 import cv2  # noqa: E402
-import launch  # noqa: E402
-import launch_ros.actions  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 
-from vipflow.encoders import load_encoder, save_encoder  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.ros.topic_hardware import image_cdr  # noqa: E402
 
@@ -46,36 +38,26 @@ def scene(i: int) -> np.ndarray:
 
 @pytest.mark.launch_test
 def generate_test_description():
-    tmp = Path(tempfile.mkdtemp(prefix="vip_reward_test_"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        encoder = load_encoder("vip", arch="convnet-small", random_init=True, seed=0)
-    weights = save_encoder(encoder, tmp / "encoder.safetensors")
+    tmp = testing.temp_dir("vip_reward_test_")
+    encoder, weights = testing.small_encoder(tmp)
     goal = tmp / "goal.png"
     cv2.imwrite(str(goal), cv2.cvtColor(scene(15), cv2.COLOR_RGB2BGR))
-    node = launch_ros.actions.Node(
-        package="vip_reward_node",
-        executable="vip_reward_node",
-        parameters=[
-            {
-                "image_topic": "/test/image",
-                "embedding_topic": "/test/embedding",
-                "reward_topic": "/test/reward",
-                "reward_stamped_topic": "/test/reward_stamped",
-                "encoder": "vip",
-                "encoder_arch": "convnet-small",
-                "encoder_weights": str(weights),
-                "goal.source": "images",
-                "goal.images": [str(goal)],
-            }
-        ],
-        output="screen",
-    )
-    context = {"reward_node": node, "embed_dim": encoder.embed_dim}
-    return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), context
+    parameters = {
+        "image_topic": "/test/image",
+        "embedding_topic": "/test/embedding",
+        "reward_topic": "/test/reward",
+        "reward_stamped_topic": "/test/reward_stamped",
+        "encoder": "vip",
+        "encoder_arch": "convnet-small",
+        "encoder_weights": str(weights),
+        "goal.source": "images",
+        "goal.images": [str(goal)],
+    }
+    context = {"embed_dim": encoder.embed_dim}
+    return testing.node_under_test("vip_reward_node", "vip_reward_node", parameters, **context)
 
 
-class TestRewardNode(ProbeCase):
+class TestRewardNode(testing.ProbeCase):
     def test_images_in_embedding_value_and_reward_out(self, embed_dim):
         got = {"embedding": [], "reward": [], "stamped": []}
         self.node.create_subscription(Float32MultiArray, "/test/embedding", got["embedding"].append, 10)
@@ -110,4 +92,4 @@ class TestRewardNode(ProbeCase):
         self.assertIn(st.header.stamp.sec * 1_000_000_000 + st.header.stamp.nanosec, sent_stamps)
 
 
-TestRewardNodeShutdown = exits_cleanly_test()
+TestRewardNodeShutdown = testing.exits_cleanly_test()

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vipflow.config_schema import option, require, to_flat
-from vipflow.task_config import GoalSpec, TaskConfig
+from vipflow.config_schema import default_of, option, option_from, require, to_flat
+from vipflow.ros.names import STAMPED_SUFFIX
+from vipflow.task_config import GoalSpec, TaskConfig, TopicSpec
 
 QOS_RELIABILITY = ("best_effort", "reliable")
 
 
 @dataclass(frozen=True)
 class RewardNodeParams:
-    image_topic: str = option("/camera/camera/color/image_raw", "sensor_msgs/Image in (rgb8, bgr8 or mono8)")
-    embedding_topic: str = option("/vip/embedding", "embedding out (std_msgs/Float32MultiArray)")
-    reward_topic: str = option("/vip/reward", "[value, reward] out (std_msgs/Float32MultiArray)")
+    image_topic: str = option_from(TopicSpec, "image", "sensor_msgs/Image in (rgb8, bgr8 or mono8)")
+    embedding_topic: str = option_from(TopicSpec, "embedding", "embedding out (std_msgs/Float32MultiArray)")
+    reward_topic: str = option_from(TopicSpec, "reward")
     reward_stamped_topic: str = option(
-        "/vip/reward_stamped", "value (x) and reward (y) with the image's header (geometry_msgs/PointStamped)"
+        default_of(TopicSpec, "reward") + STAMPED_SUFFIX,
+        "value (x) and reward (y) with the image's header (geometry_msgs/PointStamped)",
     )
     encoder: str = option("vip", "encoder family: vip, r3m, liv or resnet50")
     encoder_arch: str = option("", "architecture ('' = the family default)")
@@ -45,7 +47,7 @@ def reward_params_from_task(task: TaskConfig, *, encoder_weights: str = "", devi
         "image_topic": task.topics.image,
         "embedding_topic": task.topics.embedding,
         "reward_topic": task.topics.reward,
-        "reward_stamped_topic": task.topics.reward + "_stamped",
+        "reward_stamped_topic": task.topics.reward + STAMPED_SUFFIX,
         "encoder": task.encoder.name,
         "encoder_arch": task.encoder.arch,
         "encoder_weights": encoder_weights or task.encoder.weights,

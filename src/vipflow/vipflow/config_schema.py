@@ -125,6 +125,22 @@ def option(default: Any, help: str, **extra: Any) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def default_of(schema: type, name: str) -> Any:
+    """The default of field ``name`` of ``schema`` (a fresh copy where it has a factory)."""
+    f = {x.name: x for x in dataclasses.fields(schema)}[name]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def option_from(schema: type, name: str, help: str | None = None, **extra: Any) -> Any:
+    """A field declared by ``schema``'s field ``name``: its default, documentation and checks,
+    ``help``/``extra`` replacing some. One setting that two schemas hold (a task's topic and a
+    node's topic parameter) is so declared once."""
+    f = {x.name: x for x in dataclasses.fields(schema)}[name]
+    meta = {**f.metadata, **extra}
+    own_help = meta.pop("help")
+    return option(default_of(schema, name), help or own_help, **meta)
+
+
 _BOUNDS = re.compile(r"^\s*([\[(])\s*([^,]*?)\s*,\s*([^,]*?)\s*([\])])\s*$")
 
 

@@ -18,9 +18,10 @@ files and ROS parameters can declare and fill them like every other config, and
 ``make_spec(driver, **options)`` builds one from a flat set of options (command-line flags,
 node parameters), taking the fields the driver knows. A driver that serves both a camera and a
 robot opens them together when ``open_hardware`` gets the same spec for both, so they share one
-timeline (replay), one simulation (sim) or one clock (fake). Other packages add drivers with
-``register_driver`` (e.g. the ROS topic adapters, whose openers need the node's publishers:
-extra keyword arguments of ``open_hardware`` reach the opener as ``context``).
+timeline (replay), one simulation (sim) or one clock (fake). Other packages can add drivers
+with ``register_driver`` (extra keyword arguments of ``open_hardware`` reach the opener as
+``context``). The ROS nodes' topic-fed camera and robot (``vipflow.ros.topic_hardware``) are not
+drivers here: a node builds them itself, since its subscriptions feed them.
 """
 
 from __future__ import annotations

@@ -20,10 +20,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from vipflow.episodes import messages as m
 from vipflow.live import topics as T
+from vipflow.task_config import TopicSpec
 
 SOURCES = ("ros", "live", "episodes")
 JOINTS = 7
+# The default topics of a real-robot task; the reward node's stamped twin, the policy's action and
+# status are vipflow.ros.names' (not imported: ros depends on live; tests/live checks they agree).
+_ROS = TopicSpec()
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,10 @@ class Paths:
 
 PATHS = {
     "ros": Paths(
-        image="/camera/camera/color/image_raw",
-        value=("/vip/reward_stamped.point.x",),
-        reward=("/vip/reward_stamped.point.y",),
-        joint="/joint_states.position[{i}]",
+        image=_ROS.image,
+        value=(f"{_ROS.reward}_stamped.point.x",),
+        reward=(f"{_ROS.reward}_stamped.point.y",),
+        joint=f"{_ROS.joint_states}.position[{{i}}]",
         action="/vip/action.data[{i}]",
         log="/rosout",
         status="/vip/policy_status",
@@ -59,11 +64,11 @@ PATHS = {
         status=T.SAFETY,
     ),
     "episodes": Paths(
-        image="/camera/color/image_raw",
-        value=(f"{T.REWARD}.value", "/reward.data[0]"),  # sidecar; rollouts also carry /reward
-        reward=(f"{T.REWARD}.reward", "/reward.data[1]"),
-        joint="/joint_states.position[{i}]",
-        action="/action.data[{i}]",
+        image=m.TOPIC_IMAGE,
+        value=(f"{T.REWARD}.value", f"{m.TOPIC_REWARD}.data[0]"),  # sidecar; rollouts also carry /reward
+        reward=(f"{T.REWARD}.reward", f"{m.TOPIC_REWARD}.data[1]"),
+        joint=f"{m.TOPIC_JOINTS}.position[{{i}}]",
+        action=f"{m.TOPIC_ACTION}.data[{{i}}]",
         log=T.LOG,
         status=None,
     ),

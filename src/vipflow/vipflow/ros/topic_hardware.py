@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vipflow.config_schema import option
+from vipflow.config_schema import option, option_from
 from vipflow.episodes import messages as m
 from vipflow.episodes.errors import ImageEncodingError
 from vipflow.hardware import CameraTimeout, Frame, HardwareError, RobotError, RobotState, RobotTarget
 from vipflow.hardware.franka import FINGER_JOINTS as FRANKA_FINGER_JOINTS
-from vipflow.task_config import TaskConfig
+from vipflow.task_config import TaskConfig, TopicSpec
 
 MSG_TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 MSG_POINT_STAMPED = "geometry_msgs/msg/PointStamped"
@@ -199,13 +199,11 @@ class TopicHardwareConfig:
     Declared as the ``hardware.*`` parameters of the recorder and the policy node.
     """
 
-    image_topic: str = option("/camera/camera/color/image_raw", "colour image in (sensor_msgs/Image)")
-    joint_states_topic: str = option("/joint_states", "arm joint states in (sensor_msgs/JointState)")
-    ee_pose_topic: str = option(
-        "/franka_robot_state_broadcaster/current_pose", "end-effector pose in (geometry_msgs/PoseStamped)"
-    )
-    gripper_topic: str = option(
-        "/franka_gripper/joint_states", "gripper finger joints in (sensor_msgs/JointState); '' = no gripper"
+    image_topic: str = option_from(TopicSpec, "image")
+    joint_states_topic: str = option_from(TopicSpec, "joint_states")
+    ee_pose_topic: str = option_from(TopicSpec, "ee_pose")
+    gripper_topic: str = option_from(
+        TopicSpec, "gripper", "gripper finger joints in (sensor_msgs/JointState); '' = no gripper"
     )
     joint_names: tuple[str, ...] = option(m.DEFAULT_JOINT_NAMES, "the 7 arm joints, in order")
     finger_joint_names: tuple[str, ...] = option(FRANKA_FINGER_JOINTS, "gripper finger joints (width = sum)")
