@@ -59,7 +59,7 @@ from vipflow.encoders import Encoder, load_encoder, save_encoder  # noqa: E402
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
 from vipflow.evaluation.ledger import Ledger, wilson_interval  # noqa: E402
 from vipflow.evaluation.paired import PairedSession, load_session  # noqa: E402
-from vipflow.evaluation.sim_backend import SimBackend  # noqa: E402
+from vipflow.evaluation.run import build_session  # noqa: E402
 from vipflow.evaluation.table import paired_difference  # noqa: E402
 from vipflow.interrupt import Interrupted, run_script  # noqa: E402
 from vipflow.metrics import bump_rate, voc  # noqa: E402
@@ -69,14 +69,9 @@ from vipflow.policy.weights import WeightingConfig  # noqa: E402
 from vipflow.rewards import step_rewards, values  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
 from vipflow.sim.encoder import kitchen_encoder, train_kitchen_encoder  # noqa: E402
+from vipflow.sim.reproduce import evaluation_options, write_task_files  # noqa: E402
 from vipflow.sim.tasks import TASKS, get_task  # noqa: E402
-from vipflow.sim.workflow import (  # noqa: E402
-    SimulatorJudges,
-    episode_embeddings,
-    evaluation_arm,
-    score_demos,
-    train_config,
-)
+from vipflow.sim.workflow import episode_embeddings, score_demos, train_config  # noqa: E402
 
 ENCODERS = ("sim-pretrained", "in-domain", "random-init")
 HELD_OUT_SEED = 10_000  # held-out demos use starts no training set uses
@@ -310,13 +305,13 @@ def run_unit(
             encoder_weights=enc_path,
             policy_steps=args.policy_steps,
             rollouts=args.rollouts,
+            seeds=1,  # the unit's seed only; the bench's seeds are its units
             progress=False,
         )
-        rewards = score_demos(encoder, dataset)
         checkpoints = {}
         for m in args.methods:
             tcfg = dataclasses.replace(
-                train_config(cfg, m.weighting.method, dataset, enc_path),
+                train_config(cfg, m.weighting.method, dataset, enc_path, seed),
                 run_dir=str(unit / "policies" / m.label),
                 weighting=m.weighting,
                 cache_dir=str(args.work / "embedding_cache"),
@@ -337,7 +332,8 @@ def run_unit(
                 "steps": tcfg.steps,
             }
         t = time.perf_counter()
-        evaluated = evaluate_unit(args, cfg, unit, checkpoints, encoder, enc_path, rewards.goal)
+        write_task_files(cfg, dataset, enc_path)  # what the evaluations read, as in the demo
+        evaluated = evaluate_unit(args, cfg, unit, checkpoints)
         if evaluated:
             horizon = cfg.resolved_eval_horizon
             timing[f"{enc_name}/evaluate"] = {
@@ -358,15 +354,7 @@ def ledger_rate(path: Path | None) -> str:
     return f"{led.successes}/{led.n}"
 
 
-def evaluate_unit(
-    args,
-    cfg: WorkflowConfig,
-    unit: Path,
-    checkpoints: dict[str, Path],
-    encoder: Encoder,
-    enc_path: Path,
-    goal: np.ndarray,
-) -> int:
+def evaluate_unit(args, cfg: WorkflowConfig, unit: Path, checkpoints: dict[str, Path]) -> int:
     """Evaluate the methods without a complete ledger in one paired session (finishing an interrupted
     one first); returns how many policies were evaluated now."""
     count = 0
@@ -375,32 +363,26 @@ def evaluate_unit(
         if set(labels) <= set(checkpoints) and any(
             find_ledger(unit, lab, args.rollouts) is None for lab in labels
         ):
-            count += run_session(cfg, session_dir, labels, checkpoints, encoder, enc_path, goal, resume=True)
+            count += run_session(cfg, session_dir, labels, checkpoints, resume=True)
     missing = [m.label for m in args.methods if find_ledger(unit, m.label, args.rollouts) is None]
     if missing:
         digest = hashlib.sha1("\n".join(missing).encode()).hexdigest()[:8]
-        count += run_session(
-            cfg, unit / f"evaluation-{digest}", missing, checkpoints, encoder, enc_path, goal
-        )
+        count += run_session(cfg, unit / f"evaluation-{digest}", missing, checkpoints)
     return count
 
 
 def run_session(
-    cfg: WorkflowConfig,
-    session_dir: Path,
-    labels: list[str],
-    checkpoints: dict[str, Path],
-    encoder: Encoder,
-    enc_path: Path,
-    goal: np.ndarray,
+    cfg: WorkflowConfig, session_dir: Path, labels: list[str], checkpoints: dict[str, Path],
     resume: bool = False,
 ) -> int:
-    backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
-    arms = [
-        evaluation_arm(cfg, lab, checkpoints[lab], encoder, goal, backend, session_dir / lab, enc_path)
-        for lab in labels
-    ]
-    session = PairedSession(arms, SimulatorJudges(), session_dir, order="random", resume=resume)
+    """One paired session of ``labels``, each arm built as `vipflow evaluate run` builds it from the
+    unit's task file (the demo's evaluation options), all on one simulator."""
+    arms: list = []
+    for lab in labels:
+        opts, flags = evaluation_options(cfg, checkpoints[lab], lab, cfg.seed, session_dir / lab)
+        arms.append(build_session(opts, flags | {"progress": False}, resume=resume,
+                                  backend=arms[0].backend if arms else None))
+    session = PairedSession(arms, arms[0].operator, session_dir, order="random", resume=resume)
     session.run()
     if session.stop_signal is not None:  # resumed by the next run, never aggregated unfinished
         raise Interrupted(session.stop_signal)

@@ -187,13 +187,14 @@ def test_demo_sigint_while_recording_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_demo_sigint_while_training_never_reports_a_table(tmp_path):
     out, proc = _demo(tmp_path, "--steps", "1000000")
-    _wait_for(proc, (out / "policies" / "rwr" / "metrics.csv").exists, 400, "training")
+    _wait_for(proc, (out / "policies" / "rwr" / "seed0" / "metrics.csv").exists, 400, "training")
     printed, err = _stop(proc, signal.SIGINT)
     assert "[4/5] training" in printed
     assert "[5/5]" not in printed and "| slide_cabinet |" not in printed
-    assert "VIP-RWR: train loss" not in printed and "VIP-BC: train loss" not in printed
-    assert "no success table" in err and "policy rwr: checkpoint at step" in err
+    assert "train loss" not in printed  # no policy reported as trained
+    assert "no success table" in err and "policy rwr seed0: checkpoint at step" in err
+    assert f"vipflow demo --out {out} --resume" in err
     assert not (out / "report.md").exists() and not (out / "policies" / "bc").exists()
-    summary = json.loads((out / "policies" / "rwr" / "summary.json").read_text())
+    summary = json.loads((out / "policies" / "rwr" / "seed0" / "summary.json").read_text())
     assert summary["interrupted"] and 0 < summary["step"] < 1_000_000
     assert np.isfinite(summary["train_loss"] or 0.0)

@@ -29,7 +29,7 @@ def test_demo_command_runs_the_whole_workflow(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main([
         "demo", "--task", "slide_cabinet", "--out", str(out), "--experts", "2", "--failures", "1",
-        "--steps", "100", "--rollouts", "2", "--horizon", "20", "--no-progress",
+        "--steps", "100", "--rollouts", "2", "--horizon", "20", "--seeds", "1", "--no-progress",
     ])
     assert code == 0
     printed = capsys.readouterr().out
@@ -50,7 +50,7 @@ def test_demo_command_runs_the_whole_workflow(tmp_path, capsys):
         assert grid.actions is not None and grid.actions.shape[1] == 7  # ee_delta, as commanded
         assert rollout.meta.label in ("success", "failure")
 
-    policy = load_policy(out / "policies" / "rwr")
+    policy = load_policy(out / "policies" / "rwr" / "seed0")
     assert policy.config.action_space == "ee_delta"
 
     results = json.loads((out / "results.json").read_text())

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from tests.episodes.episode_synth import write_synthetic
-from vipflow.cli import evaluate as evaluate_cli
 from vipflow.cli import record as record_cli
 from vipflow.cli.main import build_parser, main
 from vipflow.config_schema import from_mapping, param_specs
 from vipflow.encoders import load_encoder, save_encoder
+from vipflow.evaluation import run as evaluate_run
 from vipflow.evaluation.ledger import Ledger
 from vipflow.evaluation.session import evaluation_from_task
 from vipflow.hardware import Camera, HardwareError, Robot
@@ -43,8 +43,8 @@ def test_one_vocabulary_for_the_cli_and_the_factory():
     assert driver_names(robot=True, commanded=True) == ("fake", "franky", "sim")
     assert set(record_cli.SOURCES) <= set(driver_names(camera=True))
     assert set(record_cli.ROBOTS) <= set(driver_names(robot=True))
-    assert set(evaluate_cli.BACKENDS) == set(driver_names(robot=True, commanded=True))
-    assert all(DRIVERS[cam].camera for cam in evaluate_cli.BACKEND_CAMERAS.values())
+    assert set(evaluate_run.BACKENDS) == set(driver_names(robot=True, commanded=True))
+    assert all(DRIVERS[cam].camera for cam in evaluate_run.BACKEND_CAMERAS.values())
     assert all(DRIVERS[name].spec.driver == name for name in DRIVERS)
 
 

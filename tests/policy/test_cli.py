@@ -70,7 +70,8 @@ def test_train_then_resume_via_cli(progress_dataset, small_encoder_file, tmp_pat
         main(["train", *_common(progress_dataset, small_encoder_file, tmp_path / "c"), "--out", str(run)])
         == 2
     )
-    assert "already holds a run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not empty; pass --resume to continue the training run in it, --overwrite" in err
 
 
 def test_task_config_sets_defaults_and_options_override(tmp_path):

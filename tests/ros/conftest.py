@@ -109,6 +109,7 @@ def kitchen_policy(tmp_path_factory):
         n_failure=1,
         image_size=64,
         methods=("rwr",),
+        seeds=1,
         policy_steps=1500,
         progress=False,
     )
@@ -117,4 +118,4 @@ def kitchen_policy(tmp_path_factory):
     demos = record_demos(dataset, cfg.task, n_expert=2, n_failure=1, seed=0, image_size=64, progress=False)
     result = WorkflowResult(cfg, encoder_path, False, demos, None)
     train_policies(cfg, dataset, encoder, encoder_path, result, say=lambda _line: None)
-    return result.policies["rwr"], encoder_path, dataset
+    return result.policies[("rwr", 0)], encoder_path, dataset

@@ -41,7 +41,11 @@ class WorkflowConfig:
     n_expert: int = option(10, "expert demos", flag="--experts", bounds="[0, 10000]")
     n_failure: int = option(10, "failed demos", flag="--failures", bounds="[0, 10000]")
     image_size: int = option(64, "camera image side in pixels", bounds="[8, 4096]")
-    seed: int = option(0, "seed of the demos, the training runs and the evaluation starts")
+    seed: int = option(0, "seed of the demos, and the first of the policy seeds")
+    seeds: int = option(
+        3, "policy seeds: training and evaluation repeat with seeds SEED .. SEED+N-1 on the same demos, "
+        "and the table reports their mean and spread", bounds="[1, 100]",
+    )
     encoder_weights: Path | None = option(
         None, "use this VIP encoder instead of the shipped kitchen encoder",
         default_text="the shipped kitchen encoder for the task",
@@ -65,12 +69,14 @@ class WorkflowConfig:
         20_000, "policy training steps (the paper's; ~20-30 s per policy on a CPU)", flag="--steps",
         bounds="[1, 1000000000]",
     )
-    rollouts: int = option(10, "evaluation rollouts per policy", bounds="[1, 10000]")
+    rollouts: int = option(10, "evaluation rollouts per policy and seed", bounds="[1, 10000]")
     eval_horizon: int | None = option(
         None, "evaluation steps per rollout", flag="--horizon", bounds="[2, 100000]",
         default_text="the task's demo length + 50",
     )
-    progress: bool = option(True, "progress bars", terminal=True)
+    progress: bool = option(
+        True, "progress bars (off: a line per stage and per 10 % of recording)", terminal=True, resume="free"
+    )
     policy_prefix: str = option("VIP", "policy names in the table: VIP-RWR, VIP-BC", cli=False)
     # One intra-op thread: rendering and encoding share a small CPU, and oversubscribed torch
     # threads make a 64 px convnet forward 6x slower (7 ms -> 43 ms per frame on 2 cores).
@@ -78,6 +84,10 @@ class WorkflowConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+    @property
+    def policy_seeds(self) -> range:
+        return range(self.seed, self.seed + self.seeds)
 
     def policy_name(self, method: str) -> str:
         return f"{self.policy_prefix}-{method.upper()}"

@@ -162,3 +162,63 @@ def check_output_file(path: str | Path, *, option: str = "output") -> Path:
     _check_length(path, folder, 16)  # the temporary file beside it
     _check_writable(path, folder)
     return path
+
+
+# -- one overwrite/resume rule ---------------------------------------------------------------------------
+RESUME_HELP = "continue what the output folder holds (checked against its stored config)"
+OVERWRITE_HELP = "delete what the output folder holds and start again"
+
+
+def add_output_mode(
+    parser, *, resume_value: str | None = None, resume_help: str = RESUME_HELP, resumable: bool = True
+) -> None:
+    """``--resume`` / ``--overwrite``, the one rule of every command that writes a folder: a non-empty
+    output folder is refused unless one of them is given. ``resume_value``: a metavar when ``--resume``
+    may also name the folder itself (``vipflow train --resume RUN``: the folder and its saved config).
+    ``resumable=False``: a command that writes its folder in one pass gets only ``--overwrite``."""
+    group = parser.add_mutually_exclusive_group()
+    if resumable and resume_value:
+        group.add_argument("--resume", nargs="?", const=True, default=False, metavar=resume_value,
+                           help=f"{resume_help}; {resume_value} names the folder (default: --out)")
+    elif resumable:
+        group.add_argument("--resume", action="store_true", help=resume_help)
+    group.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+
+
+def prepare_output_dir(
+    path: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    marker: str,
+    what: str,
+    option: str = "--out",
+    datasets: Iterable[str | Path] = (),
+    resumable: bool = True,
+) -> bool:
+    """Apply the overwrite/resume rule to output folder ``path`` (after :func:`check_output_dir`):
+    absent or empty -> a new output; non-empty -> refused unless ``resume`` (continue it; the caller
+    checks compatibility against its stored config) or ``overwrite`` (deleted first). Only a folder
+    holding ``marker`` (the file this kind of output always writes) is ever deleted or resumed, so
+    ``--overwrite`` never empties a folder that is not a vipflow ``what``. Returns True when there is
+    something to resume. ``resumable=False``: the command has only ``--overwrite``."""
+    import shutil
+
+    path = check_output_dir(path, option=option, datasets=datasets)
+    if not path.is_dir() or not any(path.iterdir()):
+        return False
+    ours = (path / marker).is_file()
+    if resume:
+        if not ours:
+            raise _error(path, f"it holds no {marker}, which every {what} folder has, so there is nothing to "
+                         "resume", f"choose the folder the {what} wrote, or a new {option}")
+        return True
+    if overwrite:
+        if not ours:
+            raise _error(path, f"it is not empty and holds no {marker} (every {what} folder has one), so "
+                         "--overwrite will not delete it", f"delete it yourself or choose a new {option}")
+        shutil.rmtree(path)
+        return False
+    resume_fix = f"--resume to continue the {what} in it, " if resumable else ""
+    raise _error(path, "the folder is not empty", f"pass {resume_fix}--overwrite to replace it, or choose "
+                 f"a new {option}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -246,3 +247,46 @@ def from_args(schema: type, args: argparse.Namespace, *layers: Mapping[str, Any]
         if _required(f) and name not in values and not any(name in layer for layer in layers):
             raise ConfigError(f"{flag_of(name, f.metadata)} is required: {f.metadata.get('help', '')}")
     return resolve(schema, *layers, terminal_defaults(schema), values)
+
+
+def _arg_text(value: Any) -> str:
+    """One value as typed on a command line, read back exactly by ``coerce`` (floats by their repr, with
+    a decimal point YAML needs to read ``1.0e-05`` as a number)."""
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
+    return str(value)
+
+
+def command_args(schema: type, values: Any, *, skip: Collection[str] = ()) -> list[str]:
+    """The arguments :func:`add_options` parses back into ``values`` (an instance of ``schema``): one
+    per field that differs from its default, positionals first. ``skip``: fields left out (e.g. the
+    terminal-dependent ``progress``). A differing field with no option raises ValueError: the command
+    could not reproduce ``values``."""
+    positional: list[str] = []
+    options: list[str] = []
+    for name, f, tp in schema_fields(schema):
+        meta, value = f.metadata, functools.reduce(getattr, name.split("."), values)
+        if name in skip or value == _default(f):
+            continue
+        if not _on_cli(f):
+            raise ValueError(f"{name} = {value!r} has no command-line option; a command cannot reproduce it")
+        item, is_tuple = _item_type(tp)
+        if meta.get("positional"):
+            positional += [_arg_text(v) for v in value]
+            continue
+        flag = flag_of(name, meta)
+        if item is bool and not is_tuple:
+            options.append(flag if value else "--no-" + flag[2:])
+        elif is_tuple and value is not None and meta.get("repeat"):
+            options += [x for v in value for x in (flag, _arg_text(v))]
+        elif is_tuple and value is not None and meta.get("sep"):
+            options += [flag, meta["sep"].join(_arg_text(v) for v in value)]
+        elif is_tuple and value is not None:
+            options += [flag, *(_arg_text(v) for v in value)]
+        else:
+            options += [flag, _arg_text(value)]
+    return positional + options

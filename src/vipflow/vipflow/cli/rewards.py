@@ -26,7 +26,7 @@ from vipflow.hardware import Frame
 from vipflow.live import LiveError, LivePublisher, add_live_arguments, open_live
 from vipflow.live.sidecar import sidecar_path, write_reward_sidecar
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.outputs import check_output_dir
+from vipflow.outputs import add_output_mode, prepare_output_dir
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_reward_curves
 from vipflow.policy.goals import goal_from_episodes, goal_from_images, goal_from_text
 from vipflow.recordings import open_recording
@@ -99,6 +99,7 @@ def register(sub) -> None:
         "frame is its goal (optimistic: that frame has distance 0).",
     )
     add_options(p, RewardsOptions)
+    add_output_mode(p, resumable=False)  # one pass over the inputs: nothing to continue
     add_live_arguments(p)
     p.set_defaults(func=run)
 
@@ -257,10 +258,11 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
     return summary
 
 
-def _score_all(args: RewardsOptions, live: LivePublisher | None) -> int:
+def _score_all(args: RewardsOptions, live: LivePublisher | None, overwrite: bool = False) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
         return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
-    check_output_dir(args.out, datasets=args.inputs)
+    prepare_output_dir(args.out, overwrite=overwrite, marker="summary.json", what="rewards",
+                       datasets=args.inputs, resumable=False)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model
     encoder = load_encoder(
         args.encoder,
@@ -331,6 +333,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = from_args(RewardsOptions, args)
         with open_live(args) as live:
-            return _score_all(options, live)
+            return _score_all(options, live, overwrite=args.overwrite)
     except (VideoError, EncoderError, EpisodeError, ValueError, LiveError, OutputError) as exc:
         return fail(exc)

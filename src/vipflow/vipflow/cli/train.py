@@ -28,6 +28,7 @@ from vipflow.durable import OutputError
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
 from vipflow.interrupt import exit_code, signal_name, signum_of
+from vipflow.outputs import add_output_mode, prepare_output_dir
 from vipflow.policy.errors import PolicyError
 from vipflow.policy.train import train
 from vipflow.policy.train_config import TrainConfig, task_values
@@ -42,13 +43,9 @@ RESUME_FREE = frozenset(n for n, f, _ in schema_fields(TrainConfig) if f.metadat
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add every training option to ``parser`` (shared with ``ros2 run rwr_policy_node train``): the
     fields of ``TrainConfig``, plus where the run's settings come from."""
-    parser.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue a run from its last checkpoint with its saved config (only "
-        + ", ".join(sorted(RESUME_FREE - {"run_dir"}))
-        + " may change) (default: a new run)",
-    )
+    free = ", ".join(sorted(RESUME_FREE - {"run_dir"}))
+    add_output_mode(parser, resume_value="RUN_DIR", resume_help="continue the run from its last checkpoint "
+                    f"with its saved config (only {free} may change)")
     parser.add_argument(
         "--task-config",
         metavar="YAML",
@@ -90,10 +87,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
     """(config, resume) from parsed options: defaults < task config (or the saved run) < flags."""
     flags = given(args, TrainConfig)
     if args.resume:
-        saved_path = Path(args.resume) / CONFIG_JSON
+        run_dir = flags.get("run_dir") if args.resume is True else args.resume
+        if not run_dir:
+            raise PolicyError("--resume needs the run folder: --resume RUN_DIR (or --out RUN_DIR --resume)")
+        saved_path = Path(run_dir) / CONFIG_JSON
         if not saved_path.is_file():
             raise PolicyError(
-                f"{args.resume} is not a run directory (no {CONFIG_JSON}); start a run with --out instead"
+                f"{run_dir} is not a run directory (no {CONFIG_JSON}); start a run with --out instead"
             )
         fixed = sorted(k for k in flags if k not in RESUME_FREE)
         if fixed or args.task_config:
@@ -106,7 +106,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
             raise PolicyError(f"{saved_path} is not a policy run's config (no 'train' section)")
         stored = to_flat(from_json(TrainConfig, saved["train"], str(saved_path)))
         tty = terminal_defaults(TrainConfig)
-        return resolve(TrainConfig, stored, tty, flags, {"run_dir": str(args.resume)}), True
+        return resolve(TrainConfig, stored, tty, flags, {"run_dir": str(run_dir)}), True
     layers = [task_values(load_task_config(args.task_config, check_files=False))] if args.task_config else []
     layers = [*(_absolute(layer) for layer in layers), terminal_defaults(TrainConfig), _absolute(flags)]
     cfg = resolve(TrainConfig, *layers, where="options")
@@ -121,6 +121,8 @@ def run_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         cfg, resume = config_from_args(args)
+        prepare_output_dir(cfg.run_dir, resume=resume, overwrite=args.overwrite, marker=CONFIG_JSON,
+                           what="training run", datasets=cfg.datasets)
         result = train(cfg, resume=resume)
     except (PolicyError, RunError, EpisodeError, EncoderError, VideoError, ConfigError, ValueError,
             OutputError) as exc:

@@ -13,6 +13,7 @@ Options that are not given keep the config default, the ``--config`` file's valu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from vipflow.encoder_training.checkpoint import load_checkpoint, resolve_checkpo
 from vipflow.encoder_training.distributed import shutdown_distributed
 from vipflow.encoders import EncoderError
 from vipflow.interrupt import exit_code, signal_name, signum_of
-from vipflow.runs import RunError, read_json
+from vipflow.outputs import add_output_mode, prepare_output_dir
+from vipflow.runs import CONFIG_JSON, RunError, read_json
 from vipflow.video import VideoError
 
 DATA_KEY = "data"  # TrainConfig.extra keys where the CLI remembers its data for --resume
@@ -52,9 +54,8 @@ def register(sub) -> None:
     p.add_argument(
         "--config", type=Path, default=None, help="JSON config, e.g. a run's config.json (default: none)"
     )
-    p.add_argument(
-        "--resume", type=Path, default=None, help="run folder or checkpoint to continue (default: a new run)"
-    )
+    add_output_mode(p, resume_value="RUN", resume_help="continue a run folder or checkpoint with its saved "
+                    "config (RUN may name a checkpoint)")
     add_options(p, TrainConfig)
     p.set_defaults(func=run)
 
@@ -62,6 +63,11 @@ def register(sub) -> None:
 def _config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str], list[str] | None]:
     """defaults < --config file or the resumed checkpoint's config < flags."""
     base: dict = {}
+    if args.resume is True:  # `--out RUN --resume`
+        args.resume = getattr(args, "out_dir", None)
+        if not args.resume:
+            raise TrainingError("--resume needs the run: --resume RUN (or --out RUN --resume)")
+    args.resume = args.resume or None
     if args.resume is not None:
         base = load_checkpoint(args.resume).config
         base["out_dir"] = str(resolve_checkpoint(args.resume).parents[1])  # the run folder, wherever it moved
@@ -81,6 +87,10 @@ def _config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str],
 def run(args: argparse.Namespace) -> int:
     try:
         cfg, data, val = _config_from_args(args)
+        if args.resume is None and not (args.overwrite and int(os.environ.get("RANK", "0")) > 0):
+            # under torchrun only rank 0 deletes (--overwrite); every rank refuses a non-empty folder
+            prepare_output_dir(cfg.out_dir, overwrite=args.overwrite, marker=CONFIG_JSON,
+                               what="encoder training run")
         result = train_encoder(data, cfg, val_videos=val, resume=args.resume)
     except (TrainingError, RunError, ConfigError, EncoderError, VideoError, FileNotFoundError,
             OutputError) as e:

@@ -10,13 +10,14 @@ session with everything so far saved.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from vipflow.actions import actions_from_states
 from vipflow.config_schema import REQUIRED, option
@@ -25,13 +26,19 @@ from vipflow.evaluation.backend import Backend
 from vipflow.evaluation.ledger import Ledger, RolloutOutcome
 from vipflow.evaluation.operator import Operator, OperatorAbort
 from vipflow.live.publisher import LivePublisher, TickView
+from vipflow.policy.model import torch_threads
+from vipflow.progress import progress
 from vipflow.rewards import values as reward_values
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, PolicyLike, TickRecord, policy_action_space, stop_on_sigint
 from vipflow.runtime.perception import EncoderLike, ProcessPerception
 from vipflow.runtime.safety import SafetyLayer
-from vipflow.runtime.timing import TimingSamples
+from vipflow.runtime.timing import TimingSamples, clock_kind
 from vipflow.task_config import TaskConfig
+
+
+class ResumeError(ValueError):
+    """``--resume`` of an evaluation that is not the same evaluation (or is already finished)."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,10 @@ class EvaluationSession:
         realtime_priority: int | None = None,
         encoder_factory: Callable[[], EncoderLike] | None = None,
         live: LivePublisher | None = None,
+        resume: bool = False,
     ) -> None:
         self.backend, self.encoder, self.policy = backend, encoder, policy
+        self.resume = resume  # continue the ledger already in output_dir (``evaluate run --resume``)
         self.live = live  # optional Foxglove viewer: rollouts, ticks, holds (off the command path)
         self.realtime_priority = realtime_priority
         self.encoder_factory = encoder_factory
@@ -210,26 +219,34 @@ class EvaluationSession:
                     "limits_profile": self.safety.limits.profile,
                     "envelope": self.safety.limits.envelope.describe(config.rate_hz)},
         )
-        self.timing = TimingSamples(period_ms=1e3 / config.rate_hz)
+        self.timing = TimingSamples(period_ms=1e3 / config.rate_hz, clock=clock_kind(backend.clock))
         self.stop_signal: int | None = None  # SIGINT/SIGTERM that ended the session early
 
     def run(self) -> Ledger:
         cfg = self.config
+        start = 0
         if self.ledger_path.exists():
-            raise FileExistsError(
-                f"{self.ledger_path} exists; evaluations are never overwritten; choose a new --out"
-            )
+            if not self.resume:
+                raise FileExistsError(
+                    f"{self.ledger_path} exists; evaluations are never overwritten: pass --resume to finish "
+                    "it, --overwrite to replace it, or choose a new --out"
+                )
+            start = self._continue(Ledger.load(self.ledger_path))
         self.backend.start()
         self.start_perception()
         try:
-            bar = {"desc": f"{cfg.policy_name} rollouts", "unit": "rollout", "disable": not cfg.progress}
-            for i in tqdm(range(cfg.rollouts), **bar):
-                try:
-                    start = self.backend.reset(i, cfg.rollouts, self.operator)
-                except OperatorAbort:
-                    break
-                if self.rollout(i, start=start).judged_by == "aborted":
-                    break
+            # the encoder (inline) and the policy run with the session's threads whoever calls it, so
+            # the same evaluation gives the same embeddings and values from any process (bit for bit)
+            with torch_threads(self.torch_threads):
+                todo, desc = range(start, cfg.rollouts), f"{cfg.policy_name} rollouts"
+                for i in progress(todo, desc, enabled=cfg.progress, total=cfg.rollouts, initial=start,
+                                  unit="rollout"):
+                    try:
+                        scene = self.backend.reset(i, cfg.rollouts, self.operator)
+                    except OperatorAbort:
+                        break
+                    if self.rollout(i, start=scene).judged_by == "aborted":
+                        break
         finally:
             self.stop_perception()
             self.backend.stop()
@@ -263,6 +280,47 @@ class EvaluationSession:
         parts = [*ledger.config.get("earlier_parts", []), earlier]
         ledger.config = self.ledger.config | {"earlier_parts": parts}
         self.ledger = ledger
+
+    def _continue(self, old: Ledger) -> int:
+        """Take over the judged rollouts of an interrupted session (``--resume``) after checking that it
+        evaluated the same thing; returns the first rollout to run. An aborted or unrecorded rollout's
+        episode is kept beside, renamed ``*.aborted-N``; that rollout runs again from its own start."""
+        mine = self.ledger
+        fingerprint = (old.policy.get("encoder") or {}).get("fingerprint")
+        checks = {
+            "task": (old.task, mine.task), "seed": (old.seed, mine.seed),
+            "policy": (old.policy.get("path"), mine.policy["path"]),
+            "encoder": (fingerprint, mine.policy["encoder"].get("fingerprint")),
+            "backend": (old.backend, mine.backend),
+            **{k: (old.config.get(k), mine.config[k]) for k in ("horizon", "rate_hz", "goal", "limits")},
+        }
+        as_json = functools.partial(json.dumps, sort_keys=True, default=str)  # tuples read back as lists
+        diffs = [f"{k}: {a!r} then, {b!r} now" for k, (a, b) in checks.items() if as_json(a) != as_json(b)]
+        if diffs:
+            raise ResumeError(
+                f"cannot resume {self.ledger_path}: the evaluation differs ({'; '.join(diffs)}); resume with "
+                "the same policy, task, seed and settings, or start a new --out"
+            )
+        kept = []
+        for r in old.rollouts:
+            if r.judged_by == "aborted" or r.index != len(kept):
+                break
+            kept.append(r)
+        if len(kept) >= self.config.rollouts:
+            raise ResumeError(f"{self.ledger_path} already holds {len(kept)} judged rollouts of "
+                              f"{self.config.rollouts}: nothing to resume (raise --rollouts to add more)")
+        episodes = Path(self.config.output_dir) / "episodes"
+        n = len(kept)
+        for folder in sorted(episodes.glob("rollout_*")) if episodes.is_dir() else ():
+            if folder.name[len("rollout_"):].isdigit() and int(folder.name[len("rollout_"):]) >= n:
+                stamp = 1
+                while folder.with_name(f"{folder.name}.aborted-{stamp}").exists():
+                    stamp += 1
+                folder.rename(folder.with_name(f"{folder.name}.aborted-{stamp}"))
+        mine.rollouts = kept
+        mine.created = old.created
+        mine.config["resumed_at"] = [*old.config.get("resumed_at", []), n]
+        return n
 
     def _perception(self) -> str | ProcessPerception:
         """The backend's mode; "process" gets one encoder process for the whole session."""

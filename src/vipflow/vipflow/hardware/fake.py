@@ -49,6 +49,8 @@ class ManualClock:
     Use it single-threaded (one thread sleeping); with several threads time would race ahead.
     """
 
+    kind = "simulated"
+
     def __init__(self, start_ns: int = 1_000_000_000) -> None:
         self._now = int(start_ns)
         self._lock = threading.Lock()

@@ -98,7 +98,11 @@ class Robot(Protocol):
 
 
 class Clock(Protocol):
-    """Time source of a control loop; simulation substitutes one that advances with the physics."""
+    """Time source of a control loop; simulation substitutes one that advances with the physics.
+    ``kind`` ("monotonic" or "simulated") says what timing measured on it means: only a monotonic
+    clock's periods and deadline misses are real-time measurements."""
+
+    kind: str
 
     def now_ns(self) -> int: ...
 
@@ -107,6 +111,8 @@ class Clock(Protocol):
 
 class MonotonicClock:
     """Wall-clock pacing on ``time.monotonic_ns`` (never jumps with NTP)."""
+
+    kind = "monotonic"
 
     def now_ns(self) -> int:
         return time.monotonic_ns()

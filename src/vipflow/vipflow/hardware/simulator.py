@@ -95,6 +95,8 @@ class SimRobot:
 class SimClock:
     """``vipflow.hardware.Clock`` in simulated time: sleeping steps the physics (no wall wait)."""
 
+    kind = "simulated"
+
     def __init__(self, sim: KitchenSim):
         self.sim = sim
 

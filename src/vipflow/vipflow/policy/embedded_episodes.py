@@ -10,8 +10,6 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from tqdm import tqdm
-
 from vipflow.actions import proprio_vector
 from vipflow.episodes import EpisodeError, EpisodeSummary, list_episodes, read_episode
 from vipflow.episodes.dataset import is_episode_dir, summarize
@@ -22,6 +20,7 @@ from vipflow.policy.errors import (
 )
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.transitions import EpisodeData, require_finite
+from vipflow.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +133,7 @@ def load_episodes(cfg: TrainConfig, encoder, cache: EmbeddingCache) -> list[Epis
     grid = {"rate_hz": cfg.rate_hz, "proprio": cfg.proprio, "batch_size": cfg.encode_batch_size}
     named = {Path(d).resolve() for d in cfg.datasets}
     loaded, skipped = [], []
-    for s in tqdm(selected, desc="episodes", unit="ep", disable=not cfg.progress):
+    for s in progress(selected, "episodes", enabled=cfg.progress, unit="ep"):
         try:
             loaded.append(load_episode(s, encoder, cache, action_space=space, **grid))
         except EpisodeError as exc:

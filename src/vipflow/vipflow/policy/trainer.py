@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from vipflow.config_schema import ConfigError, resume_differences, to_json
 from vipflow.interrupt import graceful
@@ -31,6 +30,7 @@ from vipflow.policy.errors import NonFiniteLossError, ResumeMismatchError
 from vipflow.policy.model import PolicyNet, build_policy_net, make_optimizer, torch_threads
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.training_set import PreparedData
+from vipflow.progress import progress_bar
 from vipflow.runs import (
     CONFIG_JSON,
     METRICS_CSV,
@@ -179,14 +179,8 @@ def fit(
     running, count = torch.zeros(()), 0
     train_loss = val_loss = None
     t0 = time.perf_counter()
-    bar = tqdm(
-        total=cfg.steps,
-        initial=start,
-        disable=not cfg.progress,
-        unit="step",
-        dynamic_ncols=True,
-        desc=f"{data.policy.method} {run_dir.name}",
-    )
+    bar = progress_bar(f"{data.policy.method} {run_dir.name}", cfg.steps, enabled=cfg.progress, initial=start,
+                       unit="step", dynamic_ncols=True)
     try:
         with graceful(lambda reason: log.warning(
             "%s: finishing this step and writing a checkpoint (signal again to abort)", reason

@@ -30,7 +30,7 @@ from vipflow.runtime.perception import (
 )
 from vipflow.runtime.priority import raise_to_realtime
 from vipflow.runtime.safety import Hold, SafetyLayer
-from vipflow.runtime.timing import TimingSamples
+from vipflow.runtime.timing import TimingSamples, clock_kind
 
 
 class PolicyLike(Protocol):
@@ -160,7 +160,7 @@ class ControlLoop:
     def run(self, ticks: int, *, warmup_timeout_s: float = 5.0) -> LoopResult:
         """Run ``ticks`` ticks (a rollout's horizon) and return what happened."""
         wd = self.safety.limits.watchdog
-        timing = TimingSamples(period_ms=self.period_ns / 1e6)
+        timing = TimingSamples(period_ms=self.period_ns / 1e6, clock=clock_kind(self.clock))
         holds: dict[str, int] = {}
         self._stop_request = None
         stale_run, holding, last_commanded = 0, False, None

@@ -27,6 +27,20 @@ def summarize_ms(samples_ms) -> dict[str, float | int | None]:
     }
 
 
+def clock_kind(clock: object) -> str:
+    """"monotonic" or "simulated": which clock a loop's timing was measured on (``Clock.kind``)."""
+    return getattr(clock, "kind", "unknown")
+
+
+def describe_clock(kind: str | None) -> str:
+    """How a timing report names its clock, so simulated time never reads as a real-time measurement."""
+    if kind == "simulated":
+        return "simulated clock (simulation time, not a real-time measurement)"
+    if kind == "monotonic":
+        return "monotonic clock (measured in real time)"
+    return "unrecorded clock (a ledger from before clocks were recorded)"
+
+
 @dataclass
 class TimingSamples:
     """Raw per-tick samples (ms); concatenate across rollouts, then ``report()``."""
@@ -38,6 +52,9 @@ class TimingSamples:
     command_latency: list[float] = field(default_factory=list)  # tick wake -> command out
     deadline_misses: int = 0
     ticks: int = 0
+    # The loop clock's kind: periods, deadline misses, frame age and command latency are measured on it
+    # ("simulated" time is no real-time measurement); encoder latency is always compute wall time.
+    clock: str = "monotonic"
 
     def extend(self, other: TimingSamples) -> None:
         self.periods += other.periods
@@ -49,6 +66,7 @@ class TimingSamples:
 
     def report(self) -> dict:
         return {
+            "clock": self.clock,
             "nominal_period_ms": round(self.period_ms, 3),
             "ticks": self.ticks,
             "deadline_misses": self.deadline_misses,

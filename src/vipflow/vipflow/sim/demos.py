@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, write_manifest
 from vipflow.episodes.layout import next_episode_index
 from vipflow.live.publisher import LivePublisher
+from vipflow.progress import progress_bar
 from vipflow.sim.experts import FAILURE_MODES, ExpertStyle, make_expert
 from vipflow.sim.kitchen import CONTROL_RATE_HZ, KitchenSim
 
@@ -161,13 +161,15 @@ def record_demos(
     results = []
     try:
         specs = demo_styles(n_expert, n_failure, seed)
-        bar = tqdm(specs, desc=f"recording {sim.task.name} demos", unit="demo", disable=not progress)
-        for i, spec in enumerate(bar):
+        bar = progress_bar(f"recording {sim.task.name} demos", len(specs), enabled=progress, unit="demo")
+        for i, spec in enumerate(specs):
             path, ok = record_demo(
                 sim, root / f"episode_{start + i:04d}", spec, horizon, image_format=image_format, live=live
             )
             results.append((path, ok, spec.kind))
             bar.set_postfix_str(f"{spec.kind}: {'success' if ok else 'failure'}")
+            bar.update(1)
+        bar.close()
     finally:
         if own:
             sim.close()

@@ -35,15 +35,18 @@ def plot_demo_rewards(rewards: RewardReport, path: Path, title: str) -> Path:
 
 def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
-    for method, checkpoint in result.policies.items():
-        csv_path = _run_dir(checkpoint) / "metrics.csv"
+    first = result.config.seed  # one seed's curves: the others look alike and would bury them
+    for (method, seed), run_dir in result.policies.items():
+        if seed != first:
+            continue
+        csv_path = run_dir / "metrics.csv"
         series = read_series(csv_path)
         for column, style in (("train_loss", "-"), ("val_loss", "--")):
             points = series.get(column) or []
             if points:
                 steps, vals = zip(*points, strict=True)
                 name = result.config.policy_name(method)
-                ax.plot(steps, vals, style, label=f"{name} {column.replace('_', ' ')}")
+                ax.plot(steps, vals, style, label=f"{name} {column.replace('_', ' ')} (seed {seed})")
     ax.set_xlabel("step")
     ax.set_ylabel("weighted regression loss")
     ax.set_yscale("log")
@@ -53,14 +56,6 @@ def plot_training(result: WorkflowResult, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def _run_dir(checkpoint: Path) -> Path:
-    """The run directory holding ``metrics.csv`` above a checkpoint (file or directory)."""
-    for parent in [checkpoint, *checkpoint.parents]:
-        if (parent / "metrics.csv").is_file():
-            return parent
-    raise FileNotFoundError(f"no metrics.csv above {checkpoint}")
 
 
 def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
@@ -94,10 +89,11 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         f"({', '.join(f'{k}: {sum(v)}/{len(v)} succeeded' for k, v in kinds.items())})",
         f"- policies: MLP [256, 256] on embedding + ee pose + gripper, `ee_delta` actions, "
         f"{cfg.policy_steps} steps (the paper: 20,000); RWR weights exp(τ·R/std(R)) with "
-        f"τ = {cfg.temperature}, "
-        f"normalised to mean 1, capped at {_clip_text(cfg)}",
-        f"- evaluation: {cfg.rollouts} rollouts × {cfg.resolved_eval_horizon} steps per policy, "
-        f"seed {cfg.seed}",
+        f"τ = {cfg.temperature}, normalised to mean 1, capped at {_clip_text(cfg)}",
+        f"- seeds: demos recorded with seed {cfg.seed}; each policy trained and evaluated with seeds "
+        f"{', '.join(map(str, cfg.policy_seeds))}",
+        f"- evaluation: {cfg.rollouts} rollouts × {cfg.resolved_eval_horizon} steps per policy and seed",
+        f"- resolved task config: `{cfg.task}.yaml`; the simulator's limits profile: `limits.yaml`",
         "",
         "## Rewards",
         "",
@@ -112,13 +108,14 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         "",
         "## Training",
         "",
-        "| policy | train loss | validation loss | steps/s | effective sample size |",
-        "|---|---|---|---|---|",
+        "| policy | seed | train loss | validation loss | steps/s | effective sample size |",
+        "|---|---|---|---|---|---|",
     ]
-    for method, summary in result.train_summaries.items():
+    for (method, seed), summary in result.train_summaries.items():
         ess = summary.get("weight_stats", {}).get("ess_fraction")
         cells = [
             result.config.policy_name(method),
+            str(seed),
             _fmt(summary.get("train_loss")),
             _fmt(summary.get("val_loss")),
             _fmt(summary.get("steps_per_s"), 0),
@@ -131,7 +128,15 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         "",
         "## Evaluation",
         "",
+        f"Mean ± std over {cfg.seeds} seed(s) [Wilson 95 % interval on all rollouts pooled].",
+        "",
         table.to_markdown(),
+        "",
+        "Per seed:",
+        "",
+        "| policy | seed | successes | success % | Wilson 95 % |",
+        "|---|---|---|---|---|",
+        *[_seed_row(name, seed, led) for (name, seed), led in result.ledgers.items()],
         "",
         f"![success table]({table_png.name})",
         "",
@@ -145,6 +150,15 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         "|---|---|",
         *[f"| {stage} | {sec:.1f} |" for stage, sec in result.stage_seconds.items()],
         f"| total | {sum(result.stage_seconds.values()):.1f} |",
+        "",
+        "## Reproduce a stage by hand",
+        "",
+        "The demo ran exactly these commands' settings (in-process). Run one into another `--out` (or add",
+        "`--overwrite`) to get the same policy weights and the same ledger:",
+        "",
+        "```sh",
+        *[line for stage, command in result.commands for line in (f"# {stage}", command)],
+        "```",
         "",
     ]
     report = out / "report.md"
@@ -161,11 +175,14 @@ def results_json(result: WorkflowResult) -> dict:
         "encoder": str(result.encoder_path),
         "demos": [{"episode": p.name, "success": ok, "kind": kind} for p, ok, kind in result.demos],
         "rewards": result.rewards.to_json(),
-        "training": result.train_summaries,
-        "success": {
-            name: {"successes": led.successes, "n": led.n, "rate": led.success_rate}
-            for name, led in result.ledgers.items()
-        },
+        "seeds": list(result.config.policy_seeds),
+        "training": {f"{m} seed{s}": summary for (m, s), summary in result.train_summaries.items()},
+        "success": {name: {"rate": rate} for name, rate in result.success_rates().items()},
+        "success_per_seed": [
+            {"policy": name, "seed": seed, "successes": led.successes, "n": led.n, "rate": led.success_rate}
+            for (name, seed), led in result.ledgers.items()
+        ],
+        "commands": [{"stage": stage, "command": command} for stage, command in result.commands],
         "stage_seconds": result.stage_seconds,
     }
 
@@ -173,6 +190,12 @@ def results_json(result: WorkflowResult) -> dict:
 def _clip_text(cfg) -> str:
     clip = WeightingConfig(method="rwr", clip=resolved_clip(cfg.weight_clip)).effective_clip
     return "no cap" if clip in (None, math.inf) else f"{clip:g} × the mean"
+
+
+def _seed_row(name: str, seed: int, ledger) -> str:
+    lo, hi = ledger.summary()["wilson95"]
+    rate = "n/a" if ledger.success_rate is None else f"{100 * ledger.success_rate:.0f}"
+    return f"| {name} | {seed} | {ledger.successes}/{ledger.n} | {rate} | {100 * lo:.0f}–{100 * hi:.0f} |"
 
 
 def _fmt(value, digits: int = 4) -> str:

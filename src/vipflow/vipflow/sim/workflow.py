@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,31 +23,28 @@ import torch
 from vipflow.demo_config import WorkflowConfig
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.episodes import list_episodes, read_episode, usable_episodes
+from vipflow.episodes.layout import MANIFEST
 from vipflow.evaluation.ledger import Ledger
-from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task
-from vipflow.evaluation.sim_backend import SimBackend
+from vipflow.evaluation.run import build_session
 from vipflow.interrupt import Interrupted
 from vipflow.live.publisher import LivePublisher
 from vipflow.metrics import auroc, bump_rate, voc
-from vipflow.policy import latest_checkpoint, load_policy
 from vipflow.policy.train import train as train_policy
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.weights import WeightingConfig
+from vipflow.progress import inside_stage
 from vipflow.rewards import step_rewards, values
-from vipflow.runtime.limits import SIM_PROFILE, profile_limits
 from vipflow.sim.demos import record_demos
 from vipflow.sim.encoder import kitchen_encoder
+from vipflow.sim.reproduce import (
+    LIMITS_YAML,
+    evaluate_argv,
+    evaluation_options,
+    shell,
+    train_argv,
+    write_task_files,
+)
 from vipflow.sim.tasks import get_task
-
-
-class SimulatorJudges:
-    """The evaluation operator in simulation: never asked (the backend resets and judges)."""
-
-    def prepare(self, index: int, total: int) -> None:
-        return None
-
-    def judge(self, index: int) -> bool:
-        raise RuntimeError("the simulator judges its own rollouts; no operator is needed")
 
 
 @dataclass
@@ -80,13 +78,20 @@ class WorkflowResult:
     encoder_trained_now: bool
     demos: list[tuple[Path, bool, str]]
     rewards: RewardReport
-    policies: dict[str, Path] = field(default_factory=dict)
-    train_summaries: dict[str, dict] = field(default_factory=dict)
-    ledgers: dict[str, Ledger] = field(default_factory=dict)
+    # keyed by (method, policy seed) -> its run folder, and (policy name, policy seed)
+    policies: dict[tuple[str, int], Path] = field(default_factory=dict)
+    train_summaries: dict[tuple[str, int], dict] = field(default_factory=dict)
+    ledgers: dict[tuple[str, int], Ledger] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    commands: list[tuple[str, str]] = field(default_factory=list)  # (stage, shell command reproducing it)
 
     def success_rates(self) -> dict[str, float | None]:
-        return {name: led.success_rate for name, led in self.ledgers.items()}
+        """Success rate per policy over all its seeds' rollouts."""
+        pooled: dict[str, list[Ledger]] = {}
+        for (name, _seed), led in self.ledgers.items():
+            pooled.setdefault(name, []).append(led)
+        return {name: (sum(x.successes for x in leds) / n if (n := sum(x.n for x in leds)) else None)
+                for name, leds in pooled.items()}
 
 
 def episode_embeddings(encoder: Encoder, episode_dir: Path, rate_hz: float = 25.0) -> np.ndarray:
@@ -124,10 +129,12 @@ def resolved_clip(weight_clip: float | None) -> float | None:
     return math.inf if weight_clip == 0 else weight_clip
 
 
-def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: Path) -> TrainConfig:
+def train_config(
+    cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: Path, seed: int
+) -> TrainConfig:
     return TrainConfig(
         datasets=(str(dataset),),
-        run_dir=str(cfg.out_dir / "policies" / method),
+        run_dir=str(cfg.out_dir / "policies" / method / f"seed{seed}"),
         encoder="vip",
         encoder_weights=str(encoder_path),
         cache_dir=str(cfg.out_dir / "embedding_cache"),
@@ -138,54 +145,30 @@ def train_config(cfg: WorkflowConfig, method: str, dataset: Path, encoder_path: 
         eval_every=max(cfg.policy_steps // 20, 1),
         save_every=cfg.policy_steps,
         log_every=max(cfg.policy_steps // 50, 1),
-        seed=cfg.seed,
+        seed=seed,
         progress=cfg.progress,
     )
 
 
 def evaluate_policy(
-    cfg: WorkflowConfig, method: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
-    encoder_weights: Path | None = None,
-    live: LivePublisher | None = None,
-) -> Ledger:
+    cfg: WorkflowConfig, method: str, seed: int, policy_path: Path, live: LivePublisher | None = None,
+) -> tuple[Ledger, str]:
+    """One evaluation stage through ``evaluate run``'s own session builder, with the options its
+    printed command gives; a finished ledger is reused, an interrupted one resumed. (ledger, command)"""
     name = cfg.policy_name(method)
-    out = cfg.out_dir / "evaluation" / name / f"seed{cfg.seed}"
-    if (out / "ledger.json").is_file():  # finished before (bench/paper resumes)
+    out = Path(cfg.out_dir) / "evaluation" / name / f"seed{seed}"
+    opts, flags = evaluation_options(cfg, policy_path, name, seed, out)
+    command = shell(evaluate_argv(opts, flags))
+    if (out / "ledger.json").is_file():
         ledger = Ledger.load(out / "ledger.json")
         if len(ledger.judged) == cfg.rollouts:
-            return ledger
-        # an interrupted evaluation: kept beside, never counted; the evaluation runs again
-        out.rename(out.with_name(f"{out.name}.interrupted-{time.strftime('%Y%m%d-%H%M%S')}"))
-    backend = SimBackend(cfg.task, seed=cfg.seed, image_size=cfg.image_size)
-    session = evaluation_arm(cfg, name, policy_path, encoder, goal, backend, out, encoder_weights, live)
+            return ledger, command
+    session = build_session(opts, flags | {"progress": cfg.progress}, resume=(out / "ledger.json").is_file(),
+                            live=live)
     ledger = session.run()
     if session.stop_signal is not None:  # the table must never present a cut-short evaluation
         raise Interrupted(session.stop_signal)
-    return ledger
-
-
-def evaluation_arm(
-    cfg: WorkflowConfig, name: str, policy_path: Path, encoder: Encoder, goal: np.ndarray,
-    backend: SimBackend, out: Path, encoder_weights: Path | None = None, live: LivePublisher | None = None,
-) -> EvaluationSession:
-    """The evaluation session of one policy on ``backend`` (alone, or one arm of a paired session)."""
-    task = get_task(cfg.task)
-    policy = load_policy(policy_path)
-    config, info = evaluation_from_task(
-        task.name, policy, policy_path, encoder, name=name, output_dir=out, encoder_weights=encoder_weights,
-        seed=cfg.seed, rollouts=cfg.rollouts, horizon=cfg.resolved_eval_horizon, goal_text=task.goal_text,
-    )
-    return EvaluationSession(
-        backend,
-        encoder,
-        policy,
-        config,
-        SimulatorJudges(),
-        limits=profile_limits(SIM_PROFILE),  # the simulator's own steps (2.5 cm), not the arm's 1 cm
-        goal=Goal(embedding=goal, similarity=encoder.similarity, source="demos' mean final frame"),
-        encoder_info=info,
-        live=live,
-    )
+    return ledger, command
 
 
 def kept_outputs(out: Path) -> str:
@@ -195,19 +178,49 @@ def kept_outputs(out: Path) -> str:
     demos = out / "demos"
     if demos.is_dir():
         kept.append(f"{sum(s.usable for s in list_episodes(demos))} usable demo episode(s) in {demos}")
-    for run in sorted((out / "policies").glob("*")):
+    for run in sorted((out / "policies").glob("*/seed*")):
         summary = run / "summary.json"
         step = json.loads(summary.read_text())["step"] if summary.is_file() else "no"
-        kept.append(f"policy {run.name}: checkpoint at step {step} in {run} (vipflow train --resume RUN)")
+        kept.append(f"policy {run.parent.name} {run.name}: checkpoint at step {step} in {run}")
     for ledger in sorted((out / "evaluation").glob("*/seed*/ledger.json")):
         kept.append(f"{len(Ledger.load(ledger).judged)} judged rollout(s) in {ledger}")
-    return "; ".join(kept) or f"nothing yet in {out}"
+    if not kept:
+        return f"nothing yet in {out}"
+    return "; ".join(kept) + f". Continue with: vipflow demo --out {shlex.quote(str(out))} --resume"
+
+
+def record_stage(
+    cfg: WorkflowConfig, dataset: Path, live: LivePublisher | None
+) -> list[tuple[Path, bool, str]]:
+    """The demos: recorded, or (``demo --resume``) the ones a finished recording left (its manifest is
+    written last). An unfinished recording is kept beside, renamed ``demos.interrupted-N``, and the
+    demos are recorded again (the same seed records the same demos)."""
+    expected = cfg.n_expert + cfg.n_failure
+    if (dataset / MANIFEST).is_file():
+        episodes = usable_episodes(dataset)
+        if len(episodes) == expected:
+            return [(e.path, e.label == "success", _kind(e)) for e in episodes]
+    if dataset.exists():
+        n = 1
+        while dataset.with_name(f"{dataset.name}.interrupted-{n}").exists():
+            n += 1
+        dataset.rename(dataset.with_name(f"{dataset.name}.interrupted-{n}"))
+    return record_demos(
+        dataset, cfg.task, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
+        image_size=cfg.image_size, progress=cfg.progress, live=live,
+    )
+
+
+def _kind(episode) -> str:
+    return next((t for t in episode.meta.tags if t == "expert" or t.startswith("failure")), "")
 
 
 def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
                  live: LivePublisher | None = None) -> WorkflowResult:
     """Run every stage, saying what happens; returns everything the report needs. ``live``: a
-    Foxglove viewer of the demos being recorded and the evaluation rollouts."""
+    Foxglove viewer of the demos being recorded and the evaluation rollouts. What ``cfg.out_dir``
+    already holds from the same configuration (``vipflow demo --resume``) is reused: finished
+    stages are skipped, an interrupted training or evaluation continues."""
     task = get_task(cfg.task)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,12 +247,11 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
     t = stage(2, f"recording {cfg.n_expert} expert + {cfg.n_failure} failed demos of {task.name} "
                  f"({cfg.horizon} steps at 25 Hz, {cfg.image_size}x{cfg.image_size} px)")
     dataset = out / "demos"
-    demos = record_demos(
-        dataset, task.name, n_expert=cfg.n_expert, n_failure=cfg.n_failure, seed=cfg.seed,
-        image_size=cfg.image_size, progress=cfg.progress, live=live,
-    )
+    demos = record_stage(cfg, dataset, live)
     ok = sum(success for _, success, _ in demos)
     say(f"      {len(demos)} episodes in {dataset}: {ok} success, {len(demos) - ok} failure")
+    task_file = write_task_files(cfg, dataset, encoder_path)
+    say(f"      resolved task config: {task_file} (limits: {task_file.with_name(LIMITS_YAML).name})")
     clock["record"] = time.perf_counter() - t
 
     t = stage(3, "rewards: per-frame values against the demos' mean final frame; VOC, bump rate, AUROC")
@@ -251,12 +263,14 @@ def run_workflow(cfg: WorkflowConfig, say: Callable[[str], None] = print,
 
     result = WorkflowResult(cfg, encoder_path, trained_now, demos, rewards, stage_seconds=clock)
     names = ", ".join(cfg.policy_name(m) for m in cfg.methods)
-    t = stage(4, f"training {names} on all {len(demos)} demos ({cfg.policy_steps} steps each)")
+    seeds = ", ".join(map(str, cfg.policy_seeds))
+    t = stage(4, f"training {names} on all {len(demos)} demos ({cfg.policy_steps} steps each; seeds {seeds})")
     train_policies(cfg, dataset, encoder, encoder_path, result, say)
     clock["train"] = time.perf_counter() - t
 
-    t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy")
-    evaluate_policies(cfg, encoder, rewards.goal, result, say, live)
+    t = stage(5, f"evaluation: {cfg.rollouts} rollouts of {cfg.resolved_eval_horizon} steps per policy and "
+                 "seed")
+    evaluate_policies(cfg, result, say, live)
     clock["evaluate"] = time.perf_counter() - t
     return result
 
@@ -265,32 +279,36 @@ def train_policies(
     cfg: WorkflowConfig, dataset: Path, encoder: Encoder, encoder_path: Path, result: WorkflowResult,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Train each method on ``dataset``; a run that already reached its steps is reused."""
-    for method in cfg.methods:
-        tcfg = train_config(cfg, method, dataset, encoder_path)
-        summary_path = Path(tcfg.run_dir) / "summary.json"
-        done = summary_path.is_file() and json.loads(summary_path.read_text())["step"] >= tcfg.steps
-        if done:
-            checkpoint = latest_checkpoint(Path(tcfg.run_dir))
-        else:
-            trained = train_policy(tcfg, encoder=encoder, resume=True)
-            if trained.stop_signal is not None:  # never compare a half-trained policy
-                raise Interrupted(trained.stop_signal)
-            checkpoint = trained.checkpoint
-        summary = json.loads(summary_path.read_text())
-        result.policies[method] = checkpoint
-        result.train_summaries[method] = summary
-        val = summary["val_loss"]
-        say(f"      {cfg.policy_name(method)}: train loss {summary['train_loss']:.4f}, "
-            f"validation loss {'n/a' if val is None else f'{val:.4f}'}")
+    """Train each method and seed on ``dataset``; a run that already reached its steps is reused, an
+    interrupted one continues from its last checkpoint."""
+    for seed in cfg.policy_seeds:
+        for method in cfg.methods:
+            tcfg = train_config(cfg, method, dataset, encoder_path, seed)
+            result.commands.append((f"train {cfg.policy_name(method)} seed {seed}", shell(train_argv(tcfg))))
+            summary_path = Path(tcfg.run_dir) / "summary.json"
+            done = summary_path.is_file() and json.loads(summary_path.read_text())["step"] >= tcfg.steps
+            if not done:
+                with inside_stage():
+                    trained = train_policy(tcfg, encoder=encoder, resume=True)
+                if trained.stop_signal is not None:  # never compare a half-trained policy
+                    raise Interrupted(trained.stop_signal)
+            summary = json.loads(summary_path.read_text())
+            result.policies[(method, seed)] = Path(tcfg.run_dir)  # its last checkpoint is the policy
+            result.train_summaries[(method, seed)] = summary
+            val = summary["val_loss"]
+            say(f"      {cfg.policy_name(method)} seed {seed}: train loss {summary['train_loss']:.4f}, "
+                f"validation loss {'n/a' if val is None else f'{val:.4f}'}")
 
 
 def evaluate_policies(
-    cfg: WorkflowConfig, encoder: Encoder, goal: np.ndarray, result: WorkflowResult,
-    say: Callable[[str], None] = print, live: LivePublisher | None = None,
+    cfg: WorkflowConfig, result: WorkflowResult, say: Callable[[str], None] = print,
+    live: LivePublisher | None = None,
 ) -> None:
-    for method in cfg.methods:
-        ledger = evaluate_policy(cfg, method, result.policies[method], encoder, goal, result.encoder_path,
-                                 live)
-        result.ledgers[cfg.policy_name(method)] = ledger
-        say(f"      {cfg.policy_name(method)}: {ledger.successes}/{ledger.n} successful")
+    """Evaluate every trained policy and seed (``result.policies``) as ``evaluate run`` does."""
+    for (method, seed), run_dir in result.policies.items():
+        name = cfg.policy_name(method)
+        with inside_stage():
+            ledger, command = evaluate_policy(cfg, method, seed, run_dir, live)
+        result.commands.append((f"evaluate {name} seed {seed}", command))
+        result.ledgers[(name, seed)] = ledger
+        say(f"      {name} seed {seed}: {ledger.successes}/{ledger.n} successful")
