@@ -332,8 +332,7 @@ def run_unit(
                 "steps": tcfg.steps,
             }
         t = time.perf_counter()
-        write_task_files(cfg, dataset, enc_path)  # what the evaluations read, as in the demo
-        evaluated = evaluate_unit(args, cfg, unit, checkpoints)
+        evaluated = evaluate_unit(args, cfg, unit, checkpoints, dataset)
         if evaluated:
             horizon = cfg.resolved_eval_horizon
             timing[f"{enc_name}/evaluate"] = {
@@ -354,9 +353,15 @@ def ledger_rate(path: Path | None) -> str:
     return f"{led.successes}/{led.n}"
 
 
-def evaluate_unit(args, cfg: WorkflowConfig, unit: Path, checkpoints: dict[str, Path]) -> int:
+def evaluate_unit(
+    args, cfg: WorkflowConfig, unit: Path, checkpoints: dict[str, Path], dataset: Path
+) -> int:
     """Evaluate the methods without a complete ledger in one paired session (finishing an interrupted
     one first); returns how many policies were evaluated now."""
+    missing = [m.label for m in args.methods if find_ledger(unit, m.label, args.rollouts) is None]
+    if not missing:
+        return 0
+    write_task_files(cfg, dataset, cfg.encoder_weights)  # what the evaluations read, as in the demo
     count = 0
     for session_dir in sorted(unit.glob("evaluation-*")):
         labels = [p["name"] for p in load_session(session_dir)["policies"]]
