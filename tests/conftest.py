@@ -8,6 +8,19 @@ import subprocess
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _data_root(tmp_path_factory):
+    """Default outputs (runs, results, caches: vipflow.data_root) land in a folder of this test
+    session, never in the user's ~/vipflow_data; subprocesses inherit it."""
+    saved = os.environ.get("VIPFLOW_DATA")
+    os.environ["VIPFLOW_DATA"] = str(tmp_path_factory.mktemp("vipflow_data"))
+    yield
+    if saved is None:
+        os.environ.pop("VIPFLOW_DATA", None)
+    else:
+        os.environ["VIPFLOW_DATA"] = saved
+
+
 @pytest.fixture
 def mount_tmpfs(tmp_path):
     """``mount_tmpfs(size, options="")`` -> a real tmpfs of ``size`` (e.g. "1m") mounted in tmp,

@@ -62,16 +62,14 @@ from vipflow.evaluation.paired import PairedSession, load_session  # noqa: E402
 from vipflow.evaluation.run import build_session  # noqa: E402
 from vipflow.evaluation.table import paired_difference  # noqa: E402
 from vipflow.interrupt import Interrupted, run_script  # noqa: E402
-from vipflow.metrics import bump_rate, voc  # noqa: E402
 from vipflow.policy import latest_checkpoint  # noqa: E402
 from vipflow.policy.train import train  # noqa: E402
 from vipflow.policy.weights import WeightingConfig  # noqa: E402
-from vipflow.rewards import step_rewards, values  # noqa: E402
 from vipflow.sim.demos import record_demos  # noqa: E402
 from vipflow.sim.encoder import kitchen_encoder, train_kitchen_encoder  # noqa: E402
 from vipflow.sim.reproduce import evaluation_options, write_task_files  # noqa: E402
 from vipflow.sim.tasks import TASKS, get_task  # noqa: E402
-from vipflow.sim.workflow import episode_embeddings, score_demos, train_config  # noqa: E402
+from vipflow.sim.workflow import reward_quality, train_config  # noqa: E402
 
 ENCODERS = ("sim-pretrained", "in-domain", "random-init")
 HELD_OUT_SEED = 10_000  # held-out demos use starts no training set uses
@@ -149,7 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--encoder-videos",
         type=int,
-        default=KitchenEncoderConfig.videos_per_task,
+        default=KitchenEncoderConfig.expert_videos,
         help="videos per other task when the sim-pretrained encoder must be trained here",
     )
     p.add_argument("--work", type=Path, default=Path("bench/results/paper_work"), help="resumable state")
@@ -210,7 +208,8 @@ def encoder_config(args: argparse.Namespace) -> KitchenEncoderConfig:
         KitchenEncoderConfig(),
         steps=args.encoder_steps,
         image_size=args.image_size,
-        videos_per_task=args.encoder_videos,
+        expert_videos=args.encoder_videos,
+        play_videos=args.encoder_videos,
     )
 
 
@@ -241,22 +240,6 @@ def encoder_file(args: argparse.Namespace, task: str, name: str) -> tuple[Encode
             "vip", arch="convnet-small", hidden_dim=cfg.hidden_dim, random_init=True, seed=0
         )
     return load_encoder("vip", save_encoder(encoder, path)), path
-
-
-def reward_quality(encoder: Encoder, held_out: Path) -> dict:
-    """VOC and bump rate on held-out successful demos (each against its own final frame, as in
-    VIP's evaluation), and AUROC of the final value (goal: mean final frame of the successes)."""
-    summaries = [s for s in list_episodes(held_out) if s.usable]
-    good = [episode_embeddings(encoder, s.path) for s in summaries if s.label == "success"]
-    own = [values(e, e[-1], encoder.similarity) for e in good]
-    report = score_demos(encoder, held_out)
-    return {
-        "voc": float(np.mean([voc(v) for v in own])),
-        "bump_rate": float(np.mean([bump_rate(step_rewards(v)) for v in own])),
-        "auroc": report.auroc_final_value,
-        "n_success": len(good),
-        "n_failure": sum(s.label == "failure" for s in summaries),
-    }
 
 
 def prepare_task(args: argparse.Namespace, task: str) -> dict[str, tuple[Encoder, Path]]:
@@ -475,7 +458,7 @@ def aggregate(args: argparse.Namespace) -> tuple[dict, dict]:
                     "encoder": encoder,
                     "voc": q["voc"],
                     "bump_rate": q["bump_rate"],
-                    "auroc": q["auroc"],
+                    "auroc": q["auroc_final_value"],
                 }
             )
     paper = {"rows": rows, "reward_quality": quality}

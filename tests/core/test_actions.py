@@ -1,11 +1,18 @@
 """The action function is the single definition shared by training labels and run-time targets,
-so the round trip state_t --action--> state_t+1 must be exact."""
+so the round trip state_t --action--> state_t+1 must be exact (the gripper: except while it
+holds something, where the label is the grasp command, not the width the object stopped)."""
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from vipflow.actions import action_space, actions_from_states, proprio_vector, target_from_action
+from vipflow.actions import (
+    action_space,
+    actions_from_states,
+    gripper_commands,
+    proprio_vector,
+    target_from_action,
+)
 from vipflow.hardware import RobotState, RobotTarget
 
 
@@ -14,7 +21,7 @@ def _trajectory(n: int = 6, seed: int = 0):
     joint_pos = np.cumsum(rng.normal(0, 0.05, (n, 7)), axis=0)
     xyz = np.cumsum(rng.normal(0, 0.01, (n, 3)), axis=0) + [0.4, 0.0, 0.5]
     quat = Rotation.from_rotvec(np.cumsum(rng.normal(0, 0.05, (n, 3)), axis=0)).as_quat()
-    gripper = rng.uniform(0.0, 0.08, n)
+    gripper = np.sort(rng.uniform(0.0, 0.08, n))  # opening: no grasp, labels are the widths
     return joint_pos, np.concatenate([xyz, quat], axis=1), gripper
 
 
@@ -57,6 +64,23 @@ def test_errors_name_the_problem():
         target_from_action("ee_delta", state, np.zeros(8))
     with pytest.raises(ValueError, match="exactly one"):
         RobotTarget(gripper_width=0.0)
+
+
+def test_gripper_label_is_the_grasp_command_while_the_fingers_hold():
+    mm = 1e-3
+    # Open, close onto a 45 mm handle (two closing ticks), hold while the handle pries the
+    # fingers apart slowly (1.5 mm/tick), then an opening stroke.
+    width = np.array([80, 80, 60, 45, 45, 46.5, 48, 49.5, 51, 58, 70, 80]) * mm
+    labels = gripper_commands(width)
+    expected = np.array([80, 60, 0, 0, 0, 0, 0, 0, 58, 70, 80]) * mm
+    np.testing.assert_allclose(labels, expected)
+    a = actions_from_states("ee_delta", np.zeros((12, 7)), np.tile([0, 0, 0, 0, 0, 0, 1.0], (12, 1)), width)
+    np.testing.assert_allclose(a[:, -1], expected, atol=1e-7)
+    # No closing motion, no grasp: fingers kept closed (the light switch) or open read as widths.
+    np.testing.assert_allclose(gripper_commands([0.0, 0.0002, 0.0]), [0.0002, 0.0])
+    np.testing.assert_allclose(gripper_commands([0.08, 0.0795, 0.08]), [0.0795, 0.08])
+    # Two widths (one commanded tick, as the runtime records executed actions) have no history.
+    np.testing.assert_allclose(gripper_commands([0.08, 0.03]), [0.03])
 
 
 def test_single_state_gives_no_actions():

@@ -98,7 +98,7 @@ def test_weights_export_never_replaces_a_device(tmp_path, device, capsys):
     with pytest.warns(UserWarning):
         enc = load_encoder("vip", arch="convnet-small", random_init=True)
     src = save_encoder(enc, tmp_path / "src.safetensors")
-    assert main(["weights", "export", "vip", str(src), str(device)]) == 2
+    assert main(["weights", "export", "vip", str(src), "--out", str(device)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and str(device) in err and len(err.strip().splitlines()) == 1
     assert _still_special(device)
@@ -116,13 +116,17 @@ def test_evaluate_table_never_writes_beside_a_device(tmp_path, device, capsys):
     assert _still_special(device)
 
 
-def test_episodes_sheet_writes_exactly_out(tmp_path, capsys):
+def test_episodes_sheet_writes_into_out(tmp_path, capsys):
     ep = write_episode(tmp_path / "data" / "episode_0000")
-    out = tmp_path / "sheet_without_suffix"
-    assert main(["episodes", "sheet", str(ep), str(out), "--frames", "4"]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not (tmp_path / "sheet_without_suffix.png").exists()
+    out = tmp_path / "sheets"
+    assert main(["episodes", "sheet", str(ep), "--out", str(out), "--frames", "4"]) == 0
+    assert capsys.readouterr().out.strip() == str(out / "episode_0000.png")
+    assert (out / "episode_0000.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the last release's positional OUT still writes exactly that file, with a deprecation warning
+    old = tmp_path / "sheet_without_suffix"
+    assert main(["episodes", "sheet", str(ep), str(old), "--frames", "4"]) == 0
+    assert old.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not old.with_suffix(".png").exists()
+    assert "positional OUT_FILE is deprecated" in capsys.readouterr().err
 
 
 # -- every command checks its output before working -------------------------------------------------
@@ -158,20 +162,17 @@ def _commands(out: Path, tmp: Path, dataset: Path) -> dict[str, list[str]]:
         "evaluate run": ["evaluate", "run", "--policy", str(tmp / "policy"), "--backend", "sim", "--task",
                          "slide_cabinet", "--no-rewards", "--out", str(out)],
         "demo": ["demo", "--out", str(out), "--no-progress"],
-        "weights export": ["weights", "export", "vip", w, str(out)],
+        "weights export": ["weights", "export", "vip", w, "--out", str(out)],
         "evaluate table": ["evaluate", "table", str(tmp / "ledger.json"), "--out", str(out)],
-        "episodes sheet": ["episodes", "sheet", str(dataset / "episode_0000"), str(out)],
+        "episodes sheet": ["episodes", "sheet", str(dataset / "episode_0000"), "--out", str(out)],
     }
 
 
-DIR_OUTPUTS = ("train", "rewards", "evaluate run", "demo")
-FILE_OUTPUTS = ("weights export", "evaluate table", "episodes sheet")
+# Every output is a folder (--out DIR, files inside it), issue 17.
+DIR_OUTPUTS = ("train", "rewards", "evaluate run", "demo", "weights export", "evaluate table",
+               "episodes sheet")
 DIR_PROBLEMS = ("exists as a file", "parent is a file", "not writable", "too long", "inside a dataset")
-FILE_PROBLEMS = ("is a directory", "parent is a file", "not writable", "too long")
-CASES = [(c, p) for c in DIR_OUTPUTS for p in DIR_PROBLEMS] + [
-    (c, p) for c in FILE_OUTPUTS for p in FILE_PROBLEMS
-    if not (c == "evaluate table" and p == "is a directory")  # OUT is a stem: OUT.md, OUT.png beside it
-]
+CASES = [(c, p) for c in DIR_OUTPUTS for p in DIR_PROBLEMS]
 
 
 @pytest.fixture(scope="module")

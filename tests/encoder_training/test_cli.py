@@ -19,7 +19,7 @@ def test_train_then_resume_from_the_run_folder(tmp_path, capsys) -> None:
     run = tmp_path / "run"
     assert main(["train-encoder", str(tmp_path), "--steps", "3", "--out", str(run), *TINY]) == 0
     out = capsys.readouterr().out
-    assert "held-out VOC" in out and f"--weights {run / 'encoder.safetensors'}" in out
+    assert "held-out VOC" in out and f"--encoder-weights {run / 'encoder.safetensors'}" in out
     assert (run / "training_curves.png").is_file() and (
         run / "frame_cache" / "train" / "index.json"
     ).is_file()

@@ -56,7 +56,7 @@ def test_offline_explains_what_to_do(tmp_path):
         download("vip", tmp_path / "w", opener=no_network)
     msg = str(err.value)
     assert "Temporary failure in name resolution" in msg and "offline" in msg
-    assert "vipflow weights download vip --dir ./weights" in msg
+    assert "vipflow weights download vip --out ./weights" in msg
     assert str(tmp_path / "w" / "vip_resnet50.pt") in msg
     assert not (tmp_path / "w" / "vip_resnet50.pt.part").exists()
 

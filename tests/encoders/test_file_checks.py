@@ -134,7 +134,7 @@ def test_official_file_with_inf_weights_is_refused(tmp_path):
 
 def test_cli_commands_give_one_line(export, tmp_path, capsys):
     _resave(export, lambda t: t[_a_weight(t)].view(-1).__setitem__(0, float("nan")))
-    code = main(["weights", "export", "vip", str(export), str(tmp_path / "out.safetensors")])
+    code = main(["weights", "export", "vip", str(export), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and "enc.safetensors" in err and "Traceback" not in err
-    assert not (tmp_path / "out.safetensors").exists()
+    assert not (tmp_path / "out").exists()

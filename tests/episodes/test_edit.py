@@ -122,8 +122,8 @@ def test_bgr8_is_converted(dataset):
 def test_sheet_mp4_and_cli(dataset, tmp_path, capsys):
     ep_path = write_synthetic(dataset / "episode_0000", seconds=1.0, label="success")
     write_synthetic(dataset / "episode_0001", seconds=1.0, label="failure")
-    sheet, video = tmp_path / "sheet.png", tmp_path / "ep.mp4"
-    assert cli(["episodes", "show", str(ep_path), "--sheet", str(sheet), "--mp4", str(video)]) == 0
+    sheet, video = tmp_path / "review" / "episode_0000.png", tmp_path / "review" / "episode_0000.mp4"
+    assert cli(["episodes", "show", str(ep_path), "--sheet", "--mp4", "--out", str(tmp_path / "review")]) == 0
     out = capsys.readouterr().out
     assert "cadence   ok" in out and "/camera/color/image_raw" in out
     png = cv2.imread(str(sheet))
@@ -137,7 +137,7 @@ def test_sheet_mp4_and_cli(dataset, tmp_path, capsys):
     assert cli(["episodes", "list", str(dataset)]) == 0
     out = capsys.readouterr().out
     assert "episode_0000" in out and "2 usable: 1 success, 1 failure" in out
-    assert cli(["episodes", "relabel", str(ep_path), "failure", "--tag", "redo"]) == 0
+    assert cli(["episodes", "relabel", str(ep_path), "failure", "--add-tag", "redo"]) == 0
     assert cli(["episodes", "delete", str(ep_path)]) == 0
     assert cli(["episodes", "restore", str(dataset), "episode_0000"]) == 0
     assert read_episode(ep_path).meta.tags == ["redo"]

@@ -73,10 +73,11 @@ def test_table_across_policies_and_seeds(trained, capsys, tmp_path):
     ledgers = [run_eval(root, weights, policy_dir, goal, name, seed)
                for name, seed in (("BC", 0), ("BC", 1), ("VIP-RWR", 0))]
     assert main(["evaluate", "table", *map(str, ledgers), "--out", str(tmp_path / "table")]) == 0
-    md = (tmp_path / "table.md").read_text()
+    md = (tmp_path / "table" / "table.md").read_text()  # --out is a folder, the files inside it
     assert md.splitlines()[0] == "| Task | BC | VIP-RWR |"
     assert md.splitlines()[2].startswith("| slide_cabinet |")
-    assert (tmp_path / "table.png").stat().st_size > 1000
+    assert (tmp_path / "table" / "table.png").stat().st_size > 1000
+    assert (tmp_path / "table" / "bars.png").stat().st_size > 1000
     assert main(["evaluate", "table", str(ledgers[0]), str(ledgers[0])]) == 2  # same seed twice
     assert "same seed" in capsys.readouterr().err
 

@@ -82,6 +82,9 @@ def fake_franky():
         def move_async(self, width, speed):
             self.commands.append((width, speed))
 
+        def grasp_async(self, width, speed, force, epsilon_inner=0.005, epsilon_outer=0.005):
+            self.commands.append(("grasp", width, speed, force, epsilon_outer))
+
     for obj in (Affine, CartesianMotion, JointMotion, CartesianStopMotion, JointStopMotion, Robot, Gripper,
                 NetworkException, ControlException):
         setattr(fk, obj.__name__, obj)
@@ -121,6 +124,9 @@ def test_targets_become_async_absolute_motions(franky):
     np.testing.assert_allclose(motion.target.quaternion, goal[3:])
     robot.send(RobotTarget(0.062, ee_pose=goal))  # within the gripper deadband: no new gripper move
     assert robot._gripper.commands == [(0.06, 0.05)]
+
+    robot.send(RobotTarget(0.0, ee_pose=goal))  # below the measured 0.04 m: a grasp, with force
+    assert robot._gripper.commands[-1] == ("grasp", 0.0, 0.05, 20.0, 0.08)
 
     with pytest.raises(RobotError, match="switching from ee to joint"):
         robot.send(RobotTarget(0.06, joint_pos=HOME_Q))

@@ -99,8 +99,8 @@ def test_empty_folder_and_label_count(tmp_path, capsys):
     assert main(["rewards", str(tmp_path / "empty"), *SMALL]) == 2
     assert "no image files" in capsys.readouterr().err
     video = write_mp4(tmp_path / "a.mp4", approaching(3))
-    assert main(["rewards", str(video), *SMALL, "--labels", "success", "failure"]) == 2
-    assert "--labels has 2 entries for 1 inputs" in capsys.readouterr().err
+    assert main(["rewards", str(video), *SMALL, "--set-labels", "success", "failure"]) == 2
+    assert "--set-labels has 2 entries for 1 inputs" in capsys.readouterr().err
 
 
 def test_text_goal_with_image_encoder_is_a_clear_error(tmp_path, capsys):

@@ -411,7 +411,7 @@ def test_launch_arguments_reach_the_nodes(policy_dir, tmp_path):
     assert rec["hardware.joint_names"][0] == "fr3v2_joint1" and rec["hardware.base_frame"] == "fr3v2_link0"
     reward = _node(specs, "vip_reward_node").parameters
     assert reward["encoder_weights"] == "/w/vip.pt" and reward["device"] == "cuda:1"
-    assert reward["goal.source"] == "dataset" and reward["goal.dataset"].endswith("vipflow_data/push_bottle")
+    assert reward["goal.source"] == "dataset" and reward["goal.dataset"].endswith("datasets/push_bottle")
     assert _node(specs, "spawner").arguments[0] == "gravity_compensation_example_controller"  # teaching
 
     _v, specs = _plan(

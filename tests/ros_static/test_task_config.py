@@ -146,8 +146,11 @@ def test_paths_resolve_where_documented(tmp_path, monkeypatch):
     (tmp_path / "tasks" / "goals").mkdir()
     (tmp_path / "tasks" / "goals" / "done.png").write_bytes(b"png")
     assert cfg.goal_image_paths() == [tmp_path / "tasks" / "goals" / "done.png"]  # beside the YAML
+    monkeypatch.setenv("VIPFLOW_DATA", str(tmp_path / "root"))  # the data root (vipflow.data_root)
+    assert cfg.dataset_dir == tmp_path / "root" / "datasets" / "fold_towel"
+    monkeypatch.delenv("VIPFLOW_DATA")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert cfg.dataset_dir == tmp_path / "vipflow_data" / "fold_towel"
+    assert cfg.dataset_dir == tmp_path / "vipflow_data" / "datasets" / "fold_towel"
     monkeypatch.chdir(tmp_path)
     data["record"]["dataset"] = "data/towels"
     assert load_task_config(_write(tmp_path, data)).dataset_dir == tmp_path / "data" / "towels"

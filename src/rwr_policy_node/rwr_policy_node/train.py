@@ -10,6 +10,7 @@ never drift apart. Training needs no ROS: ROS arguments, if ``ros2 run`` passes 
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from vipflow.cli.train import build_train_parser, run_train
@@ -28,8 +29,13 @@ def strip_ros_args(argv: list[str]) -> list[str]:
     return out
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """``vipflow train``'s parser under the ROS name (the CLI vocabulary test walks it too)."""
+    return build_train_parser(prog="ros2 run rwr_policy_node train")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_train_parser(prog="ros2 run rwr_policy_node train")
+    parser = build_parser()
     args = parser.parse_args(strip_ros_args(sys.argv[1:] if argv is None else argv))
     return run_train(args)
 

@@ -89,7 +89,8 @@ class KitchenBridge:
         with self._lock:
             fresh = self._pose is not None and time.monotonic() - self._pose_at <= self.p.command_timeout_s
             if fresh:
-                self.sim.step(RobotTarget(gripper_width=self._gripper, ee_pose=self._pose))
+                # the robot's controller tracks the policy's target (KitchenSim.command)
+                self.sim.command(RobotTarget(gripper_width=self._gripper, ee_pose=self._pose))
                 self._holding = False
             else:
                 if not self._holding and not self.p.expert:

@@ -67,13 +67,46 @@ def actions_from_states(
         )
     if n < 2:
         return np.zeros((0, spec.dim), dtype=np.float32)
+    fingers = gripper_commands(gripper)[:, None]
     if spec.name == "joint_delta":
-        out = np.concatenate([np.diff(joint_pos, axis=0), gripper[1:, None]], axis=1)
+        out = np.concatenate([np.diff(joint_pos, axis=0), fingers], axis=1)
     else:
         rot = Rotation.from_quat(ee_pose[:, 3:7])
         drot = (rot[1:] * rot[:-1].inv()).as_rotvec()
-        out = np.concatenate([np.diff(ee_pose[:, :3], axis=0), drot, gripper[1:, None]], axis=1)
+        out = np.concatenate([np.diff(ee_pose[:, :3], axis=0), drot, fingers], axis=1)
     return out.astype(np.float32)
+
+
+GRIPPER_MOTION_M = 0.001  # a width drop per tick above this is the fingers closing
+GRIPPER_RELEASE_M = 0.005  # a rise this large within GRIPPER_RELEASE_TICKS is an opening stroke
+GRIPPER_RELEASE_TICKS = 3  # (5 mm in 0.12 s at 25 Hz: a Franka Hand opening at 0.05 m/s does 6)
+
+
+def gripper_commands(width: np.ndarray) -> np.ndarray:
+    """The finger command behind each tick's width change, for T widths: (T-1,) widths.
+
+    The command is the next width, except while the fingers *hold* something: after a closing
+    motion they stop where the object stopped them, and that width is not what the hand asked
+    for (it asked to close; the squeeze is the difference). A state-derived label of the held
+    width would command no squeeze, so a replay or a policy would let the object slip. From
+    the tick after a closing motion until an opening stroke (the width rising
+    ``GRIPPER_RELEASE_M`` within ``GRIPPER_RELEASE_TICKS``; a held object prying the fingers
+    apart creeps far slower) the command is 0: close. Two widths (one tick) have no history,
+    so their command is the next width.
+    """
+    width = np.asarray(width, dtype=np.float64).reshape(-1)
+    out = width[1:].copy()
+    holding = False
+    for t in range(len(out)):
+        after = width[t + 1]
+        if holding:
+            opened = after - width[max(0, t + 1 - GRIPPER_RELEASE_TICKS)] > GRIPPER_RELEASE_M
+            holding = not opened
+            if holding:
+                out[t] = 0.0
+        else:
+            holding = after < width[t] - GRIPPER_MOTION_M
+    return out
 
 
 def target_from_action(space: str, state: RobotState, action: np.ndarray) -> RobotTarget:

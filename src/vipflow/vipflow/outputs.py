@@ -138,18 +138,6 @@ def check_output_dir(
     return path
 
 
-def check_output_stem(stem: str | Path, suffixes: Iterable[str], *, option: str = "--out") -> list[Path]:
-    """``stem`` names files ``stem.<suffix>`` (e.g. a table's .md and .png): refused when ``stem``
-    itself is a device, FIFO, socket or symlink (``--out /dev/null`` means the device, not
-    ``/dev/null.md``); returns the checked files."""
-    stem = Path(stem).expanduser().absolute()
-    mode = _lstat_mode(stem)
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise _error(stem, f"{option} names {kind_of(mode)}", f"{option} is the stem of the files "
-                     f"{', '.join('OUT' + s for s in suffixes)}; choose a path in a writable folder")
-    return [check_output_file(stem.with_suffix(s), option=option) for s in suffixes]
-
-
 def check_output_file(path: str | Path, *, option: str = "output") -> Path:
     """Raise OutputPathError unless ``path`` can be written as a regular file (absent, or a regular
     file to replace; never a directory, device, FIFO, socket or symlink); returns it absolute."""

@@ -22,6 +22,7 @@ from typing import Any
 from vipflow.actions import PROPRIO_FEATURES, action_space
 from vipflow.config_schema import ConfigError, deep_merge, from_mapping, load_yaml
 from vipflow.config_schema import option as _f
+from vipflow.data_root import data_path
 from vipflow.runtime.limits import SIM_PROFILE, LimitsError, limits_from_dict
 
 SCHEMA_VERSION = 1
@@ -88,7 +89,7 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class RecordSpec:
-    dataset: str = _f("", "dataset directory ('' = ~/vipflow_data/<task>)")
+    dataset: str = _f("", "dataset directory ('' = datasets/<task> under the data root, $VIPFLOW_DATA)")
     episodes: int = _f(20, "demos per recording session", bounds=COUNT)
     horizon: int = _f(50, "steps per demo at rate_hz (VIP paper: 50 steps at 25 Hz)", bounds=STEPS)
     reset_s: float = _f(10.0, "reset time between demos, seconds", bounds=SECONDS)
@@ -169,9 +170,11 @@ class TaskConfig:
 
     @property
     def dataset_dir(self) -> Path:
-        """Where this task's demos are recorded (``record.dataset`` or ~/vipflow_data/<task>)."""
-        raw = self.record.dataset or f"~/vipflow_data/{self.task}"
-        return Path(os.path.expanduser(raw)).absolute()
+        """Where this task's demos are recorded: ``record.dataset``, else ``datasets/<task>`` under the
+        data root."""
+        if not self.record.dataset:
+            return data_path("datasets", self.task)
+        return Path(os.path.expanduser(self.record.dataset)).absolute()
 
     @property
     def goal_text(self) -> str:

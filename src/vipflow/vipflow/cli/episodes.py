@@ -1,16 +1,16 @@
 """`vipflow episodes`: review and edit a dataset of recorded episodes (never destructively).
 
 vipflow episodes list DATASET [--json]
-vipflow episodes show EPISODE [--sheet sheet.png] [--mp4 video.mp4] [--rate 25]
-vipflow episodes relabel EPISODE {success,failure,unlabeled} [--tag T] [--untag T] [--notes TEXT]
+vipflow episodes show EPISODE [--sheet] [--mp4] [--out DIR] [--rate 25]   # DIR/EPISODE.png, .mp4
+vipflow episodes relabel EPISODE {success,failure,unlabeled} [--add-tag T] [--remove-tag T] [--notes TEXT]
 vipflow episodes relabel EPISODE --complete         # accept a recovered episode after review
 vipflow episodes delete EPISODE...                  # moves to DATASET/.trash
 vipflow episodes trash DATASET                      # what can be restored
 vipflow episodes restore DATASET NAME [--as NEW]
 vipflow episodes recover DATASET                    # salvage interrupted recordings
 vipflow episodes validate DATASET [--rate 25] [--json]
-vipflow episodes sheet EPISODE OUT.png
-vipflow episodes export-mp4 EPISODE OUT.mp4 [--grid 25]
+vipflow episodes sheet EPISODE [--out DIR]              # DIR/EPISODE.png
+vipflow episodes export-mp4 EPISODE [--out DIR] [--grid 25]  # DIR/EPISODE.mp4
 vipflow episodes manifest DATASET
 """
 
@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from vipflow.cli import fail
+from vipflow.cli.options import add_deprecated_positional, add_flag
 from vipflow.episodes import LABELS, EpisodeError, list_episodes, read_episode, write_manifest
 from vipflow.episodes.edit import delete_episode, relabel, restore_episode, trash_entries
 from vipflow.episodes.recovery import recover_dataset
 from vipflow.episodes.review import contact_sheet, describe, export_mp4
 from vipflow.episodes.validate import validate_dataset
-from vipflow.outputs import check_output_file
+from vipflow.outputs import check_output_dir, check_output_file
 
 
 def register(sub) -> None:
@@ -41,15 +43,20 @@ def register(sub) -> None:
     sh = es.add_parser("show", help="metadata, topics and cadence of one episode (+ sheet / mp4)")
     sh.add_argument("episode", type=Path)
     sh.add_argument("--rate", type=float, default=None, help="grid rate for the cadence (default: nominal)")
-    sh.add_argument("--sheet", type=Path, default=None, help="also write a PNG contact sheet here")
-    sh.add_argument("--mp4", type=Path, default=None, help="also export the frames as mp4 here")
+    for kind, what in (("sheet", "a PNG contact sheet"), ("mp4", "the frames as mp4")):
+        sh.add_argument(f"--{kind}", nargs="?", const=True, default=None, action=_OldFile,
+                        help=f"also write {what} into --out (a path after it is deprecated)")
+    sh.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                    help="folder for --sheet / --mp4 (EPISODE.png, EPISODE.mp4)")
     sh.set_defaults(func=_show)
 
     rl = es.add_parser("relabel", help="change label, tags or notes (metadata only; the MCAP is untouched)")
     rl.add_argument("episode", type=Path)
     rl.add_argument("label", nargs="?", choices=LABELS)
-    rl.add_argument("--tag", action="append", default=[], help="add a tag (repeatable)")
-    rl.add_argument("--untag", action="append", default=[], help="remove a tag (repeatable)")
+    add_flag(rl, "--add-tag", deprecated=("--tag",), dest="tag", action="append", default=[],
+             help="add a tag (repeatable)")
+    add_flag(rl, "--remove-tag", deprecated=("--untag",), dest="untag", action="append", default=[],
+             help="remove a tag (repeatable)")
     rl.add_argument("--notes", default=None)
     rl.add_argument(
         "--complete",
@@ -84,15 +91,15 @@ def register(sub) -> None:
     va.add_argument("--json", action="store_true")
     va.set_defaults(func=_validate)
 
-    cs = es.add_parser("sheet", help="PNG contact sheet of an episode")
+    cs = es.add_parser("sheet", help="PNG contact sheet of an episode: OUT/EPISODE.png")
     cs.add_argument("episode", type=Path)
-    cs.add_argument("out", type=Path)
-    cs.add_argument("--frames", type=int, default=12)
+    _add_review_out(cs, "the contact sheet EPISODE.png")
+    cs.add_argument("--frames", type=int, default=12, help="frames on the sheet")
     cs.set_defaults(func=_sheet)
 
-    ex = es.add_parser("export-mp4", help="export an episode's frames as mp4")
+    ex = es.add_parser("export-mp4", help="export an episode's frames as mp4: OUT/EPISODE.mp4")
     ex.add_argument("episode", type=Path)
-    ex.add_argument("out", type=Path)
+    _add_review_out(ex, "the video EPISODE.mp4")
     ex.add_argument(
         "--grid",
         type=float,
@@ -105,6 +112,32 @@ def register(sub) -> None:
     mf = es.add_parser("manifest", help="rebuild DATASET/manifest.json from the episodes")
     mf.add_argument("dataset", type=Path)
     mf.set_defaults(func=_manifest)
+
+
+def _add_review_out(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--out DIR`` of the review exports (the positional OUT file of the last release still works)."""
+    parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help=f"folder for {what}")
+    add_deprecated_positional(parser, "out_file", "--out DIR")
+
+
+class _OldFile(argparse.Action):
+    """``--sheet`` / ``--mp4``: a switch; the file path the last release took after it still works."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values is not True:
+            print(f"warning: {option_string} PATH is deprecated and goes away in the next release; use "
+                  f"{option_string} --out DIR", file=sys.stderr)
+            values = Path(values)
+        setattr(namespace, self.dest, values)
+
+
+def _review_file(args: argparse.Namespace, suffix: str, old: Path | None = None) -> Path:
+    """The file a review export writes: OUT/EPISODE<suffix>, or the deprecated explicit file."""
+    if old is not None:
+        return check_output_file(old, option="OUT")
+    folder = check_output_dir(args.out, datasets=[args.episode])
+    folder.mkdir(parents=True, exist_ok=True)
+    return check_output_file(folder / f"{args.episode.name}{suffix}", option="--out")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -135,16 +168,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     try:
-        for out, option in ((args.sheet, "--sheet"), (args.mp4, "--mp4")):
-            if out is not None:
-                check_output_file(out, option=option)
+        sheet, mp4 = (_review_file(args, suffix, None if v is True else v) if v else None
+                      for v, suffix in ((args.sheet, ".png"), (args.mp4, ".mp4")))
         ep = read_episode(args.episode, allow_incomplete=True)
         print(describe(ep, args.rate))
-        if args.sheet:
+        if sheet:
             rate = args.rate or ep.meta.nominal_rate_hz
-            print(f"contact sheet: {contact_sheet(ep, args.sheet, rate_hz=rate)}")
-        if args.mp4:
-            print(f"mp4: {export_mp4(ep, args.mp4)}")
+            print(f"contact sheet: {contact_sheet(ep, sheet, rate_hz=rate)}")
+        if mp4:
+            print(f"mp4: {export_mp4(ep, mp4)}")
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)
     return 0
@@ -152,7 +184,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _relabel(args: argparse.Namespace) -> int:
     if not (args.label or args.tag or args.untag or args.notes is not None or args.complete):
-        return fail("nothing to change: give a label, --tag/--untag, --notes or --complete", 1)
+        return fail("nothing to change: give a label, --add-tag/--remove-tag, --notes or --complete", 1)
     try:
         meta = relabel(
             args.episode,
@@ -222,7 +254,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _sheet(args: argparse.Namespace) -> int:
     try:
-        out = check_output_file(args.out, option="OUT")
+        out = _review_file(args, ".png", args.out_file)
         ep = read_episode(args.episode, allow_incomplete=True)
         print(contact_sheet(ep, out, n=args.frames, rate_hz=ep.meta.nominal_rate_hz))
     except (EpisodeError, OSError, ValueError) as exc:
@@ -232,7 +264,7 @@ def _sheet(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        out = check_output_file(args.out, option="OUT")
+        out = _review_file(args, ".mp4", args.out_file)
         print(export_mp4(read_episode(args.episode, allow_incomplete=True), out, grid_rate_hz=args.grid))
     except (EpisodeError, OSError, ValueError) as exc:
         return fail(exc, 1)

@@ -7,7 +7,7 @@
     vipflow evaluate paired --policy runs/rwr --name VIP-RWR --policy runs/bc --name VIP-BC \
         --backend sim --task slide_cabinet --encoder-weights kitchen.safetensors --goal-image goal.png
     vipflow evaluate show results/slide_cabinet/VIP-RWR/seed0
-    vipflow evaluate table results/*/*/seed*/ledger.json --out results/table
+    vipflow evaluate table results/*/*/seed*/ledger.json --out results/table   # table.md, table.png, bars.png
     vipflow evaluate table results/slide_cabinet/paired/seed0 --baseline VIP-BC
 
 On hardware the operator is prompted before each rollout (reset the scene) and after it
@@ -27,6 +27,7 @@ from pathlib import Path
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args, given, terminal_defaults
 from vipflow.config_schema import ConfigError
+from vipflow.data_root import data_path, under_root
 from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
@@ -40,7 +41,7 @@ from vipflow.evaluation.table import comparison_table
 from vipflow.hardware import HardwareError
 from vipflow.interrupt import exit_code, signal_name
 from vipflow.live import LiveError, add_live_arguments, open_live
-from vipflow.outputs import add_output_mode, check_output_file, check_output_stem
+from vipflow.outputs import add_output_mode, check_output_dir, check_output_file
 from vipflow.plots import plot_success_bars
 from vipflow.policy import PolicyError
 from vipflow.policy.errors import GoalError
@@ -53,6 +54,7 @@ _ERRORS = (
     PolicyError, RunError, GoalError, EncoderError, EpisodeError, HardwareError, LimitsError, LedgerError,
     TaskConfigError, ConfigError, FileExistsError, ValueError, LiveError, OutputError,
 )
+TABLE_FILES = ("table.md", "table.png", "bars.png")  # what `evaluate table` writes into --out
 
 
 def register(sub) -> None:
@@ -88,8 +90,9 @@ def register(sub) -> None:
                        help="ledger.json files or their folders, or paired session folders (session.json)")
     table.add_argument("--baseline", metavar="NAME",
                        help="paired differences of every policy against NAME (default: every pair)")
-    table.add_argument("--out", type=Path, default=Path("results/table"),
-                       help="writes OUT.md, OUT.png (table) and OUT_bars.png (Wilson 95%% whiskers)")
+    table.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for table.md, table.png and bars.png (success rates with Wilson 95%% "
+                       f"whiskers) (default: {under_root('results/table')})")
     table.set_defaults(func=cmd_table)
 
 
@@ -181,11 +184,11 @@ def _ledgers(paths: list[Path]) -> list[Ledger]:
 
 def cmd_table(args: argparse.Namespace) -> int:
     try:
-        md_path, png_path = check_output_stem(args.out, (".md", ".png"))
-        bars = check_output_file(args.out.with_name(args.out.name + "_bars.png"), option="--out")
+        out = check_output_dir(args.out or data_path("results", "table"))
+        md_path, png_path, bars = (check_output_file(out / name, option="--out") for name in TABLE_FILES)
         table = comparison_table(_ledgers(args.ledgers), baseline=args.baseline)
         md = table.to_markdown()
-        md_path.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(md_path, md + "\n")
         table.to_png(png_path)
         bars_path = plot_success_bars(table, bars)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from vipflow import __version__
-from vipflow.cli.options import show_defaults
+from vipflow.cli.options import add_data_root, show_defaults
+from vipflow.data_root import DATA_ENV
 from vipflow.interrupt import exit_code, interruptible, signal_name, signum_of
 
 # Subcommand modules, in the order `vipflow --help` lists them.
@@ -25,6 +27,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "live",
+    "task",
 )
 
 
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"vipflow.cli.{name}").register(sub)
+    add_data_root(parser)
     show_defaults(parser)  # every default in --help, also of the hand-declared options
     return parser
 
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if getattr(args, "data_root", None) is not None:  # every default path resolves under it
+        os.environ[DATA_ENV] = str(args.data_root.expanduser().absolute())
     with interruptible():  # SIGTERM behaves like Ctrl-C in every command
         try:
             return int(args.func(args) or 0)

@@ -31,6 +31,7 @@ from vipflow.config_schema import (
     resolve,
     schema_fields,
 )
+from vipflow.data_root import ROOT_TEXT
 
 TERMINAL = "on when stdout is a terminal, else off"
 
@@ -65,6 +66,33 @@ def add_flag(target, *flags: str, deprecated: Collection[str] = (), **kwargs: An
         old = {**kwargs, **hidden}
         target.add_argument(*deprecated, **old)
     return action
+
+
+def add_deprecated_positional(parser: argparse.ArgumentParser, dest: str, new: str) -> None:
+    """An optional, hidden positional ``dest`` that an older release required (e.g. ``sheet EPISODE
+    OUT.png``, now ``--out DIR``): still accepted for one release, with a warning naming ``new``."""
+
+    class Deprecated(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if values is not None:
+                print(f"warning: positional {dest.upper()} is deprecated and goes away in the next "
+                      f"release; use {new}", file=sys.stderr)
+            setattr(namespace, self.dest, values)
+
+    parser.add_argument(dest, nargs="?", type=Path, default=None, action=Deprecated, help=argparse.SUPPRESS)
+
+
+def add_data_root(parser: argparse.ArgumentParser) -> None:
+    """``--data-root DIR`` on ``parser`` and on every subcommand below it: one declaration, accepted
+    before or after the command name (``main`` exports it as $VIPFLOW_DATA for the command)."""
+    parser.add_argument(
+        "--data-root", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+        help=f"root folder of datasets, runs, results and caches (default: {ROOT_TEXT})",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                add_data_root(sub)
 
 
 def show_defaults(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ vipflow record --dataset data/close_drawer --task close_drawer --episodes 20 \\
     --source realsense --robot franky --robot-ip 172.16.0.2
 vipflow record --dataset /tmp/dry --task t --source replay --replay data/x/episode_0000   # dry run
 vipflow record --dataset data/close_drawer --task close_drawer --resume                  # continue
+vipflow record --task-config config/tasks/close_drawer.yaml --source realsense --robot franky
 
 Keys (plain terminal, also over ssh): space start, s stop as success, f stop as failure,
 r discard and re-record, q quit. Ctrl-C keeps the current episode, flagged incomplete.
@@ -24,7 +25,8 @@ from vipflow.hardware.factory import make_spec, open_hardware
 from vipflow.interrupt import exit_code, signal_name, signum_of
 from vipflow.live import LiveError, add_live_arguments, open_live
 from vipflow.record.keys import TerminalKeys
-from vipflow.record.session import RecorderSession, SessionConfig
+from vipflow.record.session import RecorderSession, SessionConfig, record_values
+from vipflow.task_config import CameraSpec, load_task_config
 
 # Hardware drivers (vipflow.hardware.factory) that stream on their own while a person moves the arm.
 SOURCES = ("realsense", "replay", "fake")
@@ -38,6 +40,10 @@ def register(sub) -> None:
         description="Record N episodes with episode and reset timers. Keys: space start, s success, "
         "f failure, r discard & re-record, q quit. Interrupted recordings are recovered on the next run.",
     )
+    p.add_argument("--task-config", type=Path, default=None, metavar="YAML",
+                   help="task config (vipflow task new, config/tasks/*.yaml): dataset, task, episodes, "
+                   "episode and reset time, goal text, image format, rate and camera size; explicit options "
+                   "override it (default: none)")
     add_options(p, SessionConfig)  # what to record; the camera and robot below are the hardware factory's
     p.add_argument(
         "--source",
@@ -54,9 +60,10 @@ def register(sub) -> None:
         "Default: franky for realsense, replay/fake otherwise",
     )
     p.add_argument("--robot-ip", default="172.16.0.2", help="Franka control IP for --robot franky")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--fps", type=int, default=30)
+    for name in ("width", "height", "fps"):
+        default = getattr(CameraSpec, name)
+        p.add_argument(f"--{name}", type=int, default=None,
+                       help=f"camera {name} (default: the task config's, else {default})")
     p.add_argument("--serial", default=None, help="RealSense serial number (default: the first camera)")
     add_live_arguments(p)
     p.set_defaults(func=_run)
@@ -78,10 +85,21 @@ def open_sources(args: argparse.Namespace) -> tuple[Camera, Robot]:
     return hw.camera, hw.robot
 
 
+def session_config(args: argparse.Namespace) -> SessionConfig:
+    """defaults < --task-config < flags, for the session and (filled into ``args``) the camera size."""
+    tc = load_task_config(args.task_config) if args.task_config else None
+    cfg = from_args(SessionConfig, args, record_values(tc) if tc else {}, {"source": args.source})
+    camera = tc.camera if tc else CameraSpec()
+    for name in ("width", "height", "fps"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(camera, name))
+    return cfg
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        cfg = from_args(SessionConfig, args, {"source": args.source})
-    except ConfigError as exc:
+        cfg = session_config(args)
+    except ConfigError as exc:  # TaskConfigError too
         return fail(exc)
     try:
         camera, robot = open_sources(args)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from vipflow.cli import fail
 from vipflow.cli.options import add_options, from_args
 from vipflow.config_schema import REQUIRED, option
+from vipflow.data_root import data_path, under_root
 from vipflow.durable import OutputError
 from vipflow.encoders import Encoder, EncoderError, load_encoder
 from vipflow.episodes.errors import EpisodeError
@@ -72,11 +73,11 @@ class RewardsOptions:
         1, "last frames per goal episode", deprecated=("--goal-last-k",), bounds="[1, 10000]", group=GOAL
     )
     labels: tuple[str, ...] | None = option(
-        None, "one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
-        default_text="episode metadata",
+        None, "set one label per input, for AUROC", choices=("success", "failure", "unlabeled"),
+        default_text="episode metadata", flag="--set-labels", deprecated=("--labels",),
     )
     gamma: float = option(0.98, "LIV's cos/(1-gamma) scale", bounds="[0, 1)")
-    out: Path = option(Path("rewards_out"), "output folder")
+    out: Path = option(None, "output folder", default_text=under_root("rewards"))
     device: str = option("cpu", "cpu or cuda[:N]")
     dtype: str = option("float32", "encoder dtype", choices=tuple(DTYPES))
     encode_batch_size: int = option(
@@ -88,6 +89,9 @@ class RewardsOptions:
         "frame's bag time) to open with the episode in Foxglove; the episode is not touched",
     )
 
+    def __post_init__(self) -> None:
+        if self.out is None:  # resolved when the command runs, so $VIPFLOW_DATA / --data-root apply
+            object.__setattr__(self, "out", data_path("rewards"))
 
 
 def register(sub) -> None:
@@ -260,7 +264,7 @@ def _summary(scored: list[Scored], goal_names: list[str]) -> dict:
 
 def _score_all(args: RewardsOptions, live: LivePublisher | None, overwrite: bool = False) -> int:
     if args.labels is not None and len(args.labels) != len(args.inputs):
-        return fail(f"--labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
+        return fail(f"--set-labels has {len(args.labels)} entries for {len(args.inputs)} inputs")
     prepare_output_dir(args.out, overwrite=overwrite, marker="summary.json", what="rewards",
                        datasets=args.inputs, resumable=False)
     recordings = [open_recording(p) for p in args.inputs]  # fail on a bad path before loading a model

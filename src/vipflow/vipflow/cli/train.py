@@ -1,6 +1,7 @@
 """`vipflow train`: offline RWR / BC / AWR policy from recorded episodes.
 
-    vipflow train ~/vipflow_data/close_drawer --encoder vip --encoder-weights vip.pt --tau 1 --out runs/drawer
+    vipflow train ~/vipflow_data/datasets/close_drawer --encoder vip --encoder-weights vip.pt --tau 1 \\
+        --out runs/drawer
     vipflow train --task-config config/tasks/close_drawer.yaml --encoder-weights vip.pt
     vipflow train --resume runs/drawer [--steps 30000]
 
@@ -22,8 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_options, given, terminal_defaults
+from vipflow.cli.options import add_options, given, show_defaults, terminal_defaults
 from vipflow.config_schema import ConfigError, from_json, resolve, schema_fields, to_flat
+from vipflow.data_root import data_path
 from vipflow.durable import OutputError
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
@@ -58,7 +60,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def build_train_parser(prog: str = "vipflow train") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    return add_train_arguments(parser)
+    add_train_arguments(parser)
+    show_defaults(parser)  # as `vipflow --help` does: every default shown
+    return parser
 
 
 def register(sub) -> None:
@@ -113,7 +117,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool]:
     if not cfg.run_dir:
         name = Path(args.task_config).stem if args.task_config else (cfg.tasks[0] if cfg.tasks else "policy")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        cfg = replace(cfg, run_dir=str(Path(f"runs/{name}-{cfg.weighting.method}-{stamp}").absolute()))
+        cfg = replace(cfg, run_dir=str(data_path("runs", f"{name}-{cfg.weighting.method}-{stamp}")))
     return cfg, False
 
 

@@ -1,7 +1,7 @@
 """`vipflow train-encoder`: VIP / LIV / LSTD encoder training, from scratch or from official weights.
 
-    vipflow train-encoder ~/videos --objective vip --arch resnet50 --out runs/vip_ego
-    vipflow train-encoder demos/ --objective liv --init-weights ~/.liv/resnet50/model.pt --steps 10000
+    vipflow train-encoder ~/videos --objective vip --encoder-arch resnet50 --out runs/vip_ego
+    vipflow train-encoder demos/ --objective liv --encoder-weights ~/.liv/resnet50/model.pt --steps 10000
     vipflow train-encoder --resume runs/vip_ego --steps 40000
     torchrun --nproc_per_node 8 -m vipflow.cli.main train-encoder ~/ego4d --batch-size 256 ...
 
@@ -118,5 +118,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {result.steps} steps: {quality}")
     print(f"encoder: {result.encoder_path}")
     print(f"curves:  {result.run_dir / 'training_curves.png'}")
-    print(f"use it:  vipflow rewards VIDEO --encoder {result.encoder_name} --weights {result.encoder_path}")
+    print(f"use it:  vipflow rewards VIDEO --encoder {result.encoder_name} "
+          f"--encoder-weights {result.encoder_path}")
     return 0

@@ -2,7 +2,8 @@
 
     vipflow weights list
     vipflow weights download vip r3m liv [--out DIR] [--force]
-    vipflow weights export vip model.pt vip.safetensors [--encoder-arch resnet50] [--legacy-vip-crop]
+    vipflow weights export vip model.pt [--out DIR] [--encoder-arch resnet50] [--legacy-vip-crop]
+        # -> DIR/vip_resnet50.safetensors
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from vipflow.cli import fail
-from vipflow.cli.options import add_flag
+from vipflow.cli.options import add_deprecated_positional, add_flag
 from vipflow.durable import OutputError
 from vipflow.encoders import (
     WEIGHTS,
@@ -23,7 +24,7 @@ from vipflow.encoders import (
     save_encoder,
 )
 from vipflow.encoders.families import FAMILIES
-from vipflow.outputs import check_output_file
+from vipflow.outputs import check_output_dir, check_output_file
 
 
 def register(sub) -> None:
@@ -31,8 +32,8 @@ def register(sub) -> None:
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
 
     ls = wsub.add_parser("list", help="known official files and whether they are present")
-    ls.add_argument("--dir", type=Path, default=None, help="weights folder (default: $VIPFLOW_WEIGHTS_DIR "
-                    "or ~/.cache/vipflow/weights)")
+    ls.add_argument("--dir", type=Path, default=None, help="weights folder to look in (default: "
+                    "$VIPFLOW_WEIGHTS_DIR, else cache/weights under the data root)")
     ls.set_defaults(func=_list)
 
     dl = wsub.add_parser("download", help="fetch official files, verify them, put them in the weights folder")
@@ -45,7 +46,10 @@ def register(sub) -> None:
     ex = wsub.add_parser("export", help="convert an official .pt into our .safetensors export")
     ex.add_argument("encoder", choices=list(FAMILIES))
     ex.add_argument("source", type=Path, help="official checkpoint (e.g. ~/.vip/resnet50/model.pt)")
-    ex.add_argument("dest", type=Path, help="output .safetensors")
+    ex.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="folder for the export ENCODER_ARCH.safetensors (default: the weights folder, "
+                    "$VIPFLOW_WEIGHTS_DIR or cache/weights under the data root)")
+    add_deprecated_positional(ex, "dest", "--out DIR")
     add_flag(ex, "--encoder-arch", deprecated=("--arch",), dest="encoder_arch", default=None,
              help="backbone (default: read from the file)")
     ex.add_argument("--legacy-vip-crop", action="store_true",
@@ -85,10 +89,15 @@ def _download(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        check_output_file(args.dest, option="DEST")
+        if args.dest is not None:
+            check_output_file(args.dest, option="DEST")
+        else:
+            check_output_dir(args.out or default_weights_dir())
         enc = load_encoder(args.encoder, args.source, arch=args.encoder_arch,
                            legacy_vip_crop=args.legacy_vip_crop, optimize=False)
-        path = save_encoder(enc, args.dest)
+        dest = args.dest or (args.out or default_weights_dir()) / f"{enc.name}_{enc.arch}.safetensors"
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        path = save_encoder(enc, check_output_file(dest, option="--out"))
     except (EncoderError, OutputError) as exc:
         return fail(exc)
     print(f"{path}: {enc.name}/{enc.arch}, {enc.embed_dim}-d, fingerprint {enc.fingerprint[:16]}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vipflow.config_schema import check_fields, option, schema_fields
+from vipflow.data_root import data_path, under_root
 from vipflow.encoder_training.dataset import AUGMENTATIONS
 from vipflow.encoder_training.errors import TrainingConfigError
 from vipflow.encoder_training.losses import LIVLossConfig, LSTDLossConfig, VIPLossConfig
@@ -148,13 +149,14 @@ class TrainConfig:
     )
     val_max_videos: int = option(32, "at most this many held-out videos", bounds="[0, 1000000]")
     out_dir: str = option(
-        "runs/train_encoder",
+        "",
         "run folder: checkpoints, metrics.csv, training_curves.png, encoder.safetensors",
-        flag="--out", deprecated=("--out-dir",), resume=FREE,
+        flag="--out", deprecated=("--out-dir",), resume=FREE, default_text=under_root("runs/train_encoder"),
     )
     progress: bool = option(True, "show a progress bar", resume=FREE, terminal=True)
     episode_labels: tuple[str, ...] | None = option(
-        DEFAULT_EPISODE_LABELS, "episode labels to train on", choices=LABELS, metavar="LABEL"
+        DEFAULT_EPISODE_LABELS, "keep episodes with these labels", choices=LABELS, metavar="LABEL",
+        flag="--label", deprecated=("--episode-labels",),
     )
     extra: dict = option({}, "what the command line remembers for --resume (its data)", cli=False)
 
@@ -162,6 +164,7 @@ class TrainConfig:
         if self.episode_labels is not None:
             self.episode_labels = tuple(self.episode_labels)
         self.crop_scale = tuple(self.crop_scale)
+        self.out_dir = self.out_dir or str(data_path("runs", "train_encoder"))  # $VIPFLOW_DATA applies
         if self.betas is not None:
             self.betas = tuple(self.betas)
         check_fields(self, TrainingConfigError)

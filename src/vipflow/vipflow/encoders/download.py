@@ -114,10 +114,10 @@ def _offline_message(w: WeightsFile, dest_dir: Path, errors: list[str]) -> str:
     return (
         f"could not reach the host for {w.key!r}:\n  " + "\n  ".join(errors) + "\n"
         "This machine looks offline (or a proxy/firewall blocks it). What to do:\n"
-        f"  1. on a machine with internet: vipflow weights download {w.key} --dir ./weights\n"
+        f"  1. on a machine with internet: vipflow weights download {w.key} --out ./weights\n"
         f"     (or fetch {w.urls[0]} with any browser)\n"
         f"  2. copy the file here as {dest_dir / w.filename}\n"
-        f"     (or anywhere, and pass --weights PATH / load_encoder({w.family!r}, PATH))"
+        f"     (or anywhere, and pass --encoder-weights PATH / load_encoder({w.family!r}, PATH))"
     )
 
 

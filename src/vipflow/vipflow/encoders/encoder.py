@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from vipflow.data_root import data_path
 from vipflow.encoders.checkpoints import (
     ExportInfo,
     infer_conv_arch,
@@ -117,8 +118,10 @@ class Encoder:
 
 
 def default_weights_dir() -> Path:
-    """Where `vipflow weights download` puts files: $VIPFLOW_WEIGHTS_DIR or ~/.cache/vipflow/weights."""
-    return Path(os.environ.get("VIPFLOW_WEIGHTS_DIR", Path.home() / ".cache" / "vipflow" / "weights"))
+    """Where `vipflow weights download` puts files: $VIPFLOW_WEIGHTS_DIR, else ``cache/weights`` under
+    the data root."""
+    folder = os.environ.get("VIPFLOW_WEIGHTS_DIR")
+    return Path(folder) if folder else data_path("cache", "weights")
 
 
 def _default_weights(name: str, arch: str) -> Path:
@@ -128,11 +131,11 @@ def _default_weights(name: str, arch: str) -> Path:
     if found is None:
         raise WeightsNotFoundError(
             f"no weights given for encoder {name!r} ({arch}) and none found in {default_weights_dir()}.\n"
-            "  - pass a file (official .pt or our .safetensors export): --weights PATH, or\n"
+            "  - pass a file (official .pt or our .safetensors export): --encoder-weights PATH, or\n"
             f"    load_encoder({name!r}, PATH)\n"
             f"  - or fetch the official file on a machine with internet: vipflow weights download {name}\n"
             "  - or, for tests and training from scratch only, ask for a random init explicitly: "
-            "random_init=True / --random-init"
+            "load_encoder(..., random_init=True) / `vipflow rewards --random-init`"
         )
     return found
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from vipflow.actions import actions_from_states
 from vipflow.config_schema import REQUIRED, option
+from vipflow.data_root import data_path, under_root
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.evaluation.backend import Backend
 from vipflow.evaluation.ledger import Ledger, RolloutOutcome
@@ -47,7 +48,7 @@ class EvaluationConfig:
 
     output_dir: Path = option(
         REQUIRED, "rollout episodes and the ledger go here", flag="--out", deprecated=("--output",),
-        default_text="results/<task>/<name>/seed<seed>",
+        default_text=under_root("results/<task>/<name>/seed<seed>"),
     )
     policy_name: str = option(
         REQUIRED, "the comparison table's column, e.g. VIP-RWR", flag="--name",
@@ -71,8 +72,8 @@ class EvaluationConfig:
 
 def results_dir(task: str, name: str, seed: int) -> Path:
     """Where an evaluation's ledger and episodes go by default: ``results/<task>/<name>/seed<N>``
-    (one ledger per policy and seed, the layout ``vipflow evaluate table`` globs)."""
-    return Path("results") / task / name / f"seed{seed}"
+    under the data root (one ledger per policy and seed, the layout ``vipflow evaluate table`` globs)."""
+    return data_path("results", task, name, f"seed{seed}")
 
 
 def evaluation_from_task(

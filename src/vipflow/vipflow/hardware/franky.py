@@ -9,7 +9,9 @@ acceleration and jerk on top of our safety layer. franky is imported lazily: ins
 
 The gripper moves asynchronously and only when the commanded width changes by more than
 ``gripper_deadband_m``; its width is polled in a background thread so a slow gripper request
-never blocks a control tick.
+never blocks a control tick. A command below the measured width is a ``grasp`` (force
+``gripper_force``): the Franka Hand's ``move`` stops at an object without squeezing, and a
+held grip is labelled "close" (``vipflow.actions.gripper_commands``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class FrankyRobot:
         relative_dynamics_factor: float = 0.1,
         gripper: bool = True,
         gripper_speed: float = 0.05,
+        gripper_force: float = 20.0,
         gripper_deadband_m: float = 0.005,
         gripper_poll_s: float = 0.05,
     ) -> None:
@@ -62,6 +65,7 @@ class FrankyRobot:
         self.relative_dynamics_factor = relative_dynamics_factor
         self.use_gripper = gripper
         self.gripper_speed = gripper_speed
+        self.gripper_force = gripper_force
         self.gripper_deadband_m = gripper_deadband_m
         self.gripper_poll_s = gripper_poll_s
         self._fk: ModuleType | None = None
@@ -154,7 +158,10 @@ class FrankyRobot:
         if self._gripper is None:
             return
         if self._commanded_width is None or abs(width - self._commanded_width) > self.gripper_deadband_m:
-            self._gripper.move_async(width, self.gripper_speed)
+            if width < self._width - self.gripper_deadband_m:  # closing: hold what is there with force
+                self._gripper.grasp_async(width, self.gripper_speed, self.gripper_force, epsilon_outer=0.08)
+            else:
+                self._gripper.move_async(width, self.gripper_speed)
             self._commanded_width = width
 
     def _poll_gripper(self) -> None:

@@ -78,7 +78,7 @@ class SimRobot:
     def send(self, target: RobotTarget) -> None:
         if not self._running:
             raise RobotError("simulated Franka is not started; call robot.start() first")
-        self.sim.step(target)
+        self.sim.command(target)
 
     def hold(self) -> None:
         self.sim.hold()

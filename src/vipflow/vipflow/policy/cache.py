@@ -22,6 +22,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from vipflow.data_root import data_path
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "VIPFLOW_CACHE"
@@ -39,11 +41,9 @@ class FrameEncoder(Protocol):
 
 
 def default_cache_dir() -> Path:
-    root = (
-        os.environ.get(CACHE_ENV)
-        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vipflow"
-    )
-    return Path(root) / "embeddings"
+    """``$VIPFLOW_CACHE/embeddings``, else ``cache/embeddings`` under the data root."""
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root) if root else data_path("cache")) / "embeddings"
 
 
 def hash_arrays(*arrays: np.ndarray) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from vipflow.actions import ACTION_SPACES, PROPRIO_FEATURES
 from vipflow.config_schema import check_fields, option
+from vipflow.data_root import under_root
 from vipflow.encoders.families import FAMILIES
 from vipflow.episodes.meta import LABELS
 from vipflow.policy.policy_config import HEADS, TASK_CONDITIONING
@@ -35,7 +36,7 @@ class TrainConfig:
     )
     run_dir: str = option(
         "", "run directory", flag="--out", deprecated=("-o",), metavar="RUN_DIR", group=RUN, resume=FREE,
-        default_text="runs/<task>-<method>-<time>",
+        default_text=under_root("runs/<task>-<method>-<time>"),
     )
     # Episode selection (empty = no filter). An episode must carry every tag in ``tags``.
     labels: tuple[str, ...] = option(
@@ -68,7 +69,7 @@ class TrainConfig:
     )
     cache_dir: str | None = option(
         None, "embedding cache folder, or 'off'", group=OBSERVE, resume=FREE,
-        default_text="$VIPFLOW_CACHE or ~/.cache/vipflow/embeddings",
+        default_text="$VIPFLOW_CACHE/embeddings, else " + under_root("cache/embeddings"),
     )
     rate_hz: float = option(
         25.0, "control grid rate", flag="--rate", metavar="HZ", bounds="[1, 1000]", group=OBSERVE

@@ -60,7 +60,7 @@ class SessionConfig:
     goal_text: str = option("", "goal sentence stored with every episode")
     operator: str = option("", "who records")
     tags: tuple[str, ...] = option(
-        (), "tag stored with every episode (repeatable)", flag="--tag", repeat=True
+        (), "tag stored with every episode (repeatable)", flag="--add-tag", deprecated=("--tag",), repeat=True
     )
     source: str = option("", "what produced the frames (stored with every episode)", cli=False)
     image_format: str = option("raw", "how frames are stored", choices=("raw", "jpeg", "png"))
@@ -71,6 +71,21 @@ class SessionConfig:
     resume: bool = option(False, "continue numbering in a non-empty dataset")
     queue_s: float = option(2.0, "seconds of samples the writer may fall behind before drops", cli=False)
     camera_timeout_s: float = option(1.0, "seconds without a frame before the camera is lost", cli=False)
+
+
+def record_values(tc) -> dict[str, Any]:
+    """What a task config (``vipflow.task_config.TaskConfig``) says about recording, as the middle
+    layer of ``defaults < task YAML < flags`` (`vipflow record --task-config`)."""
+    return {
+        "dataset": str(tc.dataset_dir),
+        "task": tc.task,
+        "num_episodes": tc.record.episodes,
+        "episode_time_s": tc.record.horizon / tc.rate_hz,
+        "reset_time_s": tc.record.reset_s,
+        "goal_text": tc.goal_text,
+        "image_format": tc.record.image_format,
+        "nominal_rate_hz": tc.rate_hz,
+    }
 
 
 @dataclass

@@ -52,6 +52,7 @@ class ScriptedExpert:
 
     max_step = 0.04  # metres of target lead per period; the servo law caps joint speed anyway
     reach_tol = 0.015
+    turn_axis = (0.0, 0.0, 1.0)  # world axis of the wrist turn ``plan`` returns (yaw by default)
 
     def __init__(self, style: ExpertStyle | None = None, horizon: int = 50, seed: int = 0):
         self.style = style or ExpertStyle()
@@ -69,7 +70,9 @@ class ScriptedExpert:
         """Read the scene at the episode start."""
 
     def plan(self, sim: KitchenSim, ee: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
-        """(waypoint xyz, gripper width, wrist yaw rad, phase finished) for the current phase."""
+        """(waypoint xyz, gripper width, wrist turn rad, phase finished) for the current phase.
+
+        The wrist turns about ``turn_axis`` (world frame) from the home orientation."""
         raise NotImplementedError
 
     def handle(self, sim: KitchenSim, site: str) -> np.ndarray:
@@ -108,7 +111,7 @@ class ScriptedExpert:
         position = ee[:3] + delta + self.rng.normal(0.0, self.style.target_noise, size=3)
         self.t += 1
         self.phase_t += 1
-        return RobotTarget(gripper_width=gripper, ee_pose=self._pose(sim, position, yaw))
+        return RobotTarget(gripper_width=gripper, ee_pose=self._pose(sim, position, yaw, self.turn_axis))
 
     def _stop_target(self, sim: KitchenSim, ee: np.ndarray) -> RobotTarget:
         """``freeze`` holds hand and fingers; ``give_up`` lets go and backs away 8 cm."""
@@ -120,8 +123,10 @@ class ScriptedExpert:
         return RobotTarget(gripper_width=width, ee_pose=self._pose(sim, position, 0.0))
 
     @staticmethod
-    def _pose(sim: KitchenSim, position: np.ndarray, yaw: float) -> np.ndarray:
-        rot = Rotation.from_rotvec([0.0, 0.0, yaw]) * Rotation.from_quat(sim.home_ee_pose[3:])
+    def _pose(
+        sim: KitchenSim, position: np.ndarray, turn: float, axis: tuple[float, ...] = (0.0, 0.0, 1.0)
+    ) -> np.ndarray:
+        rot = Rotation.from_rotvec(turn * np.asarray(axis)) * Rotation.from_quat(sim.home_ee_pose[3:])
         return np.concatenate([position, rot.as_quat()])
 
     def reached(self, ee: np.ndarray, waypoint: np.ndarray) -> bool:
@@ -214,11 +219,88 @@ class HingeCabinetExpert(DoorExpert):
     grasp_height = -0.12  # low on the handle: the cabinet is at the edge of the arm's reach
 
 
+class KnobExpert(ScriptedExpert):
+    """Straddle a burner knob's grip bar, close the fingers, turn the wrist about the knob axis
+    (world +y, toward the stove) by ``turn`` rad (the goal is 0.88 +- 0.3)."""
+
+    site = ""
+    turn = 1.0
+    turn_rate = 0.1  # rad per period
+    turn_axis = (0.0, 1.0, 0.0)
+
+    def start(self, sim: KitchenSim) -> None:
+        self.knob0 = self.handle(sim, self.site)
+
+    def plan(self, sim, ee):
+        h = self.knob0
+        open_ = GRIPPER_MAX_WIDTH_M
+        if self.phase == 0:
+            wp = h + np.array([0.0, -0.05, 0.0])
+            return wp, open_, 0.0, self.reached(ee, wp)
+        if self.phase == 1:
+            return h, open_, 0.0, self.reached(ee, h) or self.phase_t > 8
+        if self.phase == 2:
+            return h, 0.0, 0.0, self.phase_t >= 3
+        return h, 0.0, min(self.turn, self.turn_rate * (self.phase_t + 1)), False
+
+
+class BottomBurnerExpert(KnobExpert):
+    site = "knob2_site"
+
+
+class TopBurnerExpert(KnobExpert):
+    site = "knob4_site"
+
+
+class KettleExpert(ScriptedExpert):
+    """Fingers closed, wrist pitched down (the kettle sits low, near the base), come down in
+    front of the kettle's body and push the kettle ~40 cm back (+y) onto the far burner."""
+
+    turn_axis = (1.0, 0.0, 0.0)
+    pitch = -0.8
+
+    def start(self, sim: KitchenSim) -> None:
+        self.kettle0 = self.handle(sim, "kettle_site")
+
+    def plan(self, sim, ee):
+        front = self.kettle0 + np.array([0.0, -0.15, -0.17])
+        if self.phase == 0:
+            return front, 0.0, self.pitch, self.reached(ee, front)
+        return front + np.array([0.0, 0.38, 0.0]), 0.0, self.pitch, False
+
+
+class PlayMotion(ScriptedExpert):
+    """Exploration, not a task: the hand moves to random waypoints within ``reach`` of where it
+    started (near a handle, so it bumps and drags things), dwelling 6-15 periods at each, with
+    the fingers opening or closing and the wrist turning at random. Play data for pretraining."""
+
+    reach = np.array([0.15, 0.12, 0.10])
+    max_turn = 0.4
+
+    def start(self, sim: KitchenSim) -> None:
+        self.origin = sim.state().ee_pose[:3].copy()
+        self.moves: list[tuple[np.ndarray, float, float, int]] = []
+
+    def plan(self, sim, ee):
+        while len(self.moves) <= self.phase:
+            self.moves.append((
+                self.origin + self.rng.uniform(-self.reach, self.reach),
+                float(self.rng.choice([0.0, GRIPPER_MAX_WIDTH_M])),
+                float(self.rng.uniform(-self.max_turn, self.max_turn)),
+                int(self.rng.integers(6, 16)),
+            ))
+        waypoint, width, turn, dwell = self.moves[self.phase]
+        return waypoint, width, turn, self.phase_t >= dwell
+
+
 EXPERTS: dict[str, type[ScriptedExpert]] = {
     "slide_cabinet": SlideCabinetExpert,
     "microwave": MicrowaveExpert,
     "hinge_cabinet": HingeCabinetExpert,
     "light_switch": LightSwitchExpert,
+    "kettle": KettleExpert,
+    "bottom_burner": BottomBurnerExpert,
+    "top_burner": TopBurnerExpert,
 }
 
 

@@ -25,7 +25,16 @@ import numpy as np
 from vipflow.hardware import CameraTimeout, RobotError, RobotState, RobotTarget
 from vipflow.hardware.franka import FINGER_MAX_M
 from vipflow.hardware.simulator import SimCamera, SimClock, SimRobot
-from vipflow.sim.control import N_ARM, ServoConfig, ik_step, servo_command, site_pose, solve_ik
+from vipflow.sim.control import (
+    N_ARM,
+    LeadConfig,
+    ServoConfig,
+    TrackingLead,
+    ik_step,
+    servo_command,
+    site_pose,
+    solve_ik,
+)
 from vipflow.sim.render import KitchenRenderer
 from vipflow.sim.tasks import CameraView, KitchenEnv, KitchenTask, get_task
 
@@ -53,6 +62,7 @@ class KitchenSim:
         image_size: int = 224,
         *,
         servo: ServoConfig | None = None,
+        lead: LeadConfig | None = None,
         view: CameraView | None = None,
     ):
         self.task: KitchenTask = get_task(task)
@@ -72,6 +82,7 @@ class KitchenSim:
         self._t_ns = START_NS
         self._steps = 0
         self._driver: Driver | None = None
+        self._lead = TrackingLead(lead)
         mujoco.mj_forward(self.model, self.data)
         origin = self.data.site_xpos[self._task_site]
         self._renderer = KitchenRenderer(
@@ -152,18 +163,32 @@ class KitchenSim:
         return self._steps
 
     def step(self, target: RobotTarget | None = None) -> None:
-        """Advance one 40 ms control period toward ``target`` (the driver's, or hold, if None)."""
+        """Advance one 40 ms control period with the *hand* moving the arm toward ``target``
+        (the driver's if None, else holding the last servo targets): kinesthetic teaching,
+        where no robot controller tracks anything. The robot's commands go through ``command``.
+        """
         with self._lock:
             if target is None and self._driver is not None:
                 target = self._driver(self)
+            self._lead.idle()
             if target is not None:
-                self._apply(target)
-            mujoco.mj_step(self.model, self.data, nstep=SUBSTEPS)
-            self._t_ns += PERIOD_NS
-            self._steps += 1
-            self._stepped.notify_all()
+                self._apply(target, lead=False)
+            self._advance()
 
-    def _apply(self, target: RobotTarget) -> None:
+    def command(self, target: RobotTarget) -> None:
+        """One control period of the robot's controller tracking ``target`` (``Robot.send``):
+        the hand's servo law plus integral action on the tracking error (``TrackingLead``)."""
+        with self._lock:
+            self._apply(target, lead=True)
+            self._advance()
+
+    def _advance(self) -> None:
+        mujoco.mj_step(self.model, self.data, nstep=SUBSTEPS)
+        self._t_ns += PERIOD_NS
+        self._steps += 1
+        self._stepped.notify_all()
+
+    def _apply(self, target: RobotTarget, *, lead: bool) -> None:
         values = [target.gripper_width, target.ee_pose, target.joint_pos]
         if not all(np.all(np.isfinite(v)) for v in values if v is not None):
             raise RobotError("simulated Franka refused a target with NaN/inf values; filter commands first")
@@ -172,11 +197,15 @@ class KitchenSim:
             if pose.shape != (7,):
                 raise RobotError(f"ee_pose target must be [x,y,z,qx,qy,qz,qw], got shape {pose.shape}")
             pose[3:] /= np.linalg.norm(pose[3:])
+            if lead:
+                pose = self._lead.aim(site_pose(self.model, self.data, self._ee_site), pose, pose=True)
             step = ik_step(self.model, self.data, self._ee_site, pose, self.servo)
         else:
             joints = np.asarray(target.joint_pos, dtype=np.float64)
             if joints.shape != (N_ARM,):
                 raise RobotError(f"joint_pos target must have 7 values, got shape {joints.shape}")
+            if lead:
+                joints = self._lead.aim(self.data.qpos[:N_ARM].copy(), joints, pose=False)
             step = joints - self.data.qpos[:N_ARM]
         period_s = PERIOD_NS / 1e9
         self.data.ctrl[:N_ARM] = servo_command(self.model, self.data, step, period_s, self.servo)
@@ -184,6 +213,7 @@ class KitchenSim:
         self.data.ctrl[N_ARM : N_ARM + 2] = finger
 
     def _hold_here(self, finger: float | None = None) -> None:
+        self._lead.reset()
         step = np.zeros(N_ARM)
         self.data.ctrl[:N_ARM] = servo_command(self.model, self.data, step, PERIOD_NS / 1e9, self.servo)
         if finger is not None:
@@ -204,6 +234,10 @@ class KitchenSim:
                 ee_pose=site_pose(self.model, self.data, self._ee_site),
                 gripper_width=float(self.data.qpos[N_ARM] + self.data.qpos[N_ARM + 1]),
             )
+
+    def set_view(self, view: CameraView | None = None) -> None:
+        """Film from ``view`` (relative to the task site; None: the task's own view)."""
+        self._renderer.set_view(view or self.task.view)
 
     def render(self) -> np.ndarray:
         """The current camera image, (S, S, 3) uint8 RGB."""

@@ -79,7 +79,8 @@ class KitchenRenderer:
         prepare_model_for_rendering(model, size)
         self._model = model
         self._size = size
-        self._camera = free_camera(view, origin)
+        self._origin = np.array(origin, dtype=np.float64)
+        self._camera = free_camera(view, self._origin)
         self._lock = lock
         self._local = threading.local()
         self._all: list[mujoco.Renderer] = []
@@ -99,6 +100,11 @@ class KitchenRenderer:
             self._all.append(renderer)
             _close_at_exit(self)
         return renderer
+
+    def set_view(self, view: CameraView) -> None:
+        """Film from another free camera (relative to the same task site)."""
+        with self._lock:
+            self._camera = free_camera(view, self._origin)
 
     def capture(self, data: mujoco.MjData) -> mujoco.Renderer:
         """Copy the current state into this thread's scene; call with the simulation locked."""

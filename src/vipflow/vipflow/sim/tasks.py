@@ -132,12 +132,53 @@ TASKS: dict[str, KitchenTask] = {
 }
 
 
+def _burner(level: str, *, knob: int, lookat_z: float) -> KitchenTask:
+    """A burner task: turn its knob (``KnobExpert``), the gripper starting 10 cm in front of it."""
+    return KitchenTask(
+        name=f"{level}_burner",
+        kitchen_name=f"{level} burner",
+        site=f"knob{knob}_site",
+        reset_offset=(0.0, -0.10, 0.0),
+        reset_noise=0.02,
+        gripper_open=True,
+        view=CameraView(lookat=(0.0, 0.0, lookat_z)),
+        goal_text=f"turn on the {level} burner",
+    )
+
+
+# FrankaKitchen's other three tasks. Their scripted motions film pretraining video for the
+# kitchen encoder (vipflow.sim.encoder); they have no failure styles or benchmark entries.
+VIDEO_TASKS: dict[str, KitchenTask] = {
+    task.name: task
+    for task in (
+        KitchenTask(
+            name="kettle",
+            kitchen_name="kettle",
+            site="kettle_site",
+            reset_offset=(0.0, -0.16, 0.0),
+            reset_noise=0.02,
+            gripper_open=False,
+            view=CameraView(lookat=(0.0, 0.15, -0.1)),
+            goal_text="move the kettle to the back burner",
+            # The kettle sits low and close to the base: reachable with the wrist pitched down
+            # (KettleExpert) from this elbow-up posture, not from the home pose's.
+            posture=(2.417, 1.034, -0.692, -2.464, 2.374, 1.793, -0.465),
+            horizon=80,
+        ),
+        _burner("bottom", knob=2, lookat_z=0.05),
+        _burner("top", knob=4, lookat_z=0.0),
+    )
+}
+KITCHEN_TASKS: dict[str, KitchenTask] = {**TASKS, **VIDEO_TASKS}  # all seven FrankaKitchen tasks
+
+
 def get_task(name: str) -> KitchenTask:
     """Look a task up by name; accepts FrankaKitchen's spelling ("slide cabinet") too."""
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
     try:
-        return TASKS[key]
+        return KITCHEN_TASKS[key]
     except KeyError:
         raise UnknownTaskError(
-            f"unknown simulated task {name!r}; choose one of {sorted(TASKS)}"
+            f"unknown simulated task {name!r}; choose one of {sorted(TASKS)} "
+            f"(or, for pretraining video only, {sorted(VIDEO_TASKS)})"
         ) from None

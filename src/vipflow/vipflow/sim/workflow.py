@@ -55,6 +55,7 @@ class RewardReport:
     labels: list[str]
     kinds: list[str]
     values: list[np.ndarray]
+    embeddings: list[np.ndarray]
     voc_success: float
     bump_rate_success: float
     auroc_final_value: float | None
@@ -118,6 +119,7 @@ def score_demos(encoder: Encoder, dataset: Path) -> RewardReport:
         labels=labels,
         kinds=kinds,
         values=vals,
+        embeddings=embeddings,
         voc_success=float(np.mean([voc(v) for v in good])),
         bump_rate_success=float(np.mean([bump_rate(step_rewards(v)) for v in good])),
         auroc_final_value=score,
@@ -127,6 +129,20 @@ def score_demos(encoder: Encoder, dataset: Path) -> RewardReport:
 def resolved_clip(weight_clip: float | None) -> float | None:
     """The workflow's --weight-clip as a WeightingConfig clip: None keeps the method's default, 0: no cap."""
     return math.inf if weight_clip == 0 else weight_clip
+def reward_quality(encoder: Encoder, dataset: Path) -> dict[str, Any]:
+    """An encoder's reward quality on a dataset of demos it never trained on: VOC and bump rate
+    of the successful ones, each against its own final frame (as VIP evaluates), and the AUROC
+    of the final value (goal: the mean final frame of the successes), success vs failure."""
+    report = score_demos(encoder, dataset)
+    good = [e for e, lab in zip(report.embeddings, report.labels, strict=True) if lab == "success"]
+    own = [values(e, e[-1], encoder.similarity) for e in good]
+    return {
+        "voc": float(np.mean([voc(v) for v in own])),
+        "bump_rate": float(np.mean([bump_rate(step_rewards(v)) for v in own])),
+        "auroc_final_value": report.auroc_final_value,
+        "n_success": len(good),
+        "n_failure": report.labels.count("failure"),
+    }
 
 
 def train_config(
