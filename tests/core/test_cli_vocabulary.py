@@ -8,6 +8,7 @@ with a warning naming the new one."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_one_vocabulary(command):
     progress = {s for s in spellings if "progress" in s}
     expected = {"--progress", "--no-progress"} if command in LONG_COMMANDS else set()
     assert progress == expected, f"{command}: progress switch {progress}"
-    marked = {s for s in spellings if "label" in s or "tag" in s}
+    marked = {s for s in spellings if re.search(r"(?<![a-z])(label|tag)", s.lstrip("-"))}  # not advantage
     assert marked <= FILTERS | ASSIGNS, f"{command}: label/tag flags {marked - FILTERS - ASSIGNS}"
     if marked & FILTERS:
         assert command in FILTERING_COMMANDS, f"{command}: {marked & FILTERS} filter, but nothing is selected"

@@ -167,9 +167,9 @@ def test_sim_paired_session_via_the_cli(tmp_path, capsys):
     assert [r.start["reset_seed"] for r in b.rollouts] == [3000, 3001]
     assert "| slide_cabinet | A − B | 2 |" in capsys.readouterr().out
     assert main(["evaluate", "table", str(out), "--baseline", "B", "--out", str(tmp_path / "t")]) == 0
-    md = (tmp_path / "t.md").read_text()
+    md = (tmp_path / "t" / "table.md").read_text()  # --out names the table folder
     assert "| slide_cabinet | A − B | 2 |" in md and "McNemar" in md
-    assert main(["evaluate", "table", str(out), "--baseline", "C"]) == 2
+    assert main(["evaluate", "table", str(out), "--baseline", "C", "--out", str(tmp_path / "t2")]) == 2
 
 
 def test_paired_dry_run_on_the_fake_backend_via_the_cli(tmp_path, monkeypatch, capsys):

@@ -31,6 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from vipflow.config_schema import option
+from vipflow.data_root import data_path
 from vipflow.durable import atomic_write_text
 from vipflow.evaluation.ledger import Ledger, LedgerError
 from vipflow.evaluation.operator import Operator, OperatorAbort
@@ -57,8 +58,8 @@ class PairedConfig:
 
 
 def paired_dir(task: str, seed: int) -> Path:
-    """Default output of a paired session: ``results/<task>/paired/seed<N>``."""
-    return Path("results") / task / "paired" / f"seed{seed}"
+    """Default output of a paired session: ``results/<task>/paired/seed<N>`` under the data root."""
+    return data_path("results", task, "paired", f"seed{seed}")
 
 
 def trial_orders(n_policies: int, trials: int, order: str, seed: int) -> list[list[int]]:
