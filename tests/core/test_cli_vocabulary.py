@@ -8,6 +8,7 @@ with a warning naming the new one."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rwr_policy_node.train import build_parser as ros_train_parser  # noqa: E402
 
 ROS_TRAIN = "ros2 run rwr_policy_node train"
 OUTPUT = {"-o", "--output", "--out-dir", "--output-dir", "--dir", "--dest", "--out"}
-LONG_COMMANDS = {"train", "train-encoder", "demo", "rewards", "evaluate run", ROS_TRAIN}
+LONG_COMMANDS = {"train", "train-encoder", "demo", "rewards", "evaluate run", "evaluate paired", ROS_TRAIN}
 # The justified exceptions to "--out is the only output flag", each with its reason.
 NOT_AN_OUTPUT_FOLDER = {("weights list", "--dir"): "an input: the weights folder to look in"}
 # Labels and tags: the bare names filter which episodes are used; add-/remove-/set- names assign.
@@ -77,7 +78,7 @@ def test_one_vocabulary(command):
     progress = {s for s in spellings if "progress" in s}
     expected = {"--progress", "--no-progress"} if command in LONG_COMMANDS else set()
     assert progress == expected, f"{command}: progress switch {progress}"
-    marked = {s for s in spellings if "label" in s or "tag" in s}
+    marked = {s for s in spellings if re.search(r"(?<![a-z])(label|tag)", s.lstrip("-"))}  # not advantage
     assert marked <= FILTERS | ASSIGNS, f"{command}: label/tag flags {marked - FILTERS - ASSIGNS}"
     if marked & FILTERS:
         assert command in FILTERING_COMMANDS, f"{command}: {marked & FILTERS} filter, but nothing is selected"

@@ -97,6 +97,12 @@ def test_parser_builder_is_reusable_and_defaults_match_the_paper():
     add_train_arguments(parser)
     cfg, _ = config_from_args(parser.parse_args(["data", "--out", "r"]))
     assert (cfg.lr, cfg.batch_size, cfg.steps, cfg.hidden_sizes) == (1e-3, 32, 20_000, (256, 256))
-    assert (cfg.weighting.method, cfg.weighting.temperature) == ("rwr", 0.1)
+    w = cfg.weighting
+    assert (w.method, w.temperature, w.reward_scale) == ("rwr", 1.0, "std")
+    # the task YAML schema, the demo and bench/paper default to the same temperature
+    from vipflow.demo_config import WorkflowConfig
+    from vipflow.task_config import PolicySpec
+
+    assert PolicySpec().tau == WorkflowConfig().temperature == w.temperature
     with pytest.raises(SystemExit):
         parser.parse_args(["--proprio", "elbow"])

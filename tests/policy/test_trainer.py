@@ -33,28 +33,36 @@ def _mean_dx(policy, synthetic) -> np.ndarray:
     return policy.act(synthetic.embedding(p), synthetic.proprio(p))[:, 0]
 
 
-def test_rwr_moves_toward_progress_and_bc_does_not(synthetic, small_config, tmp_path):
+def test_rwr_and_iql_move_toward_progress_and_bc_does_not(synthetic, small_config, tmp_path):
     episodes = synthetic.episodes(pairs=6)
     dx = {}
-    for method in ("rwr", "bc"):
+    weightings = {
+        "rwr": WeightingConfig(method="rwr", temperature=5.0),
+        "iql": WeightingConfig(method="iql", value_steps=600),  # default expectile and beta
+        "bc": WeightingConfig(method="bc"),
+    }
+    for method, weighting in weightings.items():
         cfg = small_config(
             run_dir=str(tmp_path / method),
             steps=1500,
             save_every=1500,
             eval_every=500,
             val_fraction=0.0,
-            weighting=WeightingConfig(method=method, temperature=5.0),
+            weighting=weighting,
         )
         data, result = _fit(episodes, cfg)
-        if method == "rwr":
+        if method != "bc":
             assert data.weight_stats.max / data.weight_stats.min > 5  # progress transitions dominate
-        dx[method] = _mean_dx(load_policy(result.run_dir), synthetic)
-    # RWR: forward (positive dx) at every probed state, most of the demonstrated step size
-    assert (dx["rwr"] > 0).all()
-    assert dx["rwr"].mean() > 0.5 * synthetic.dx
+        policy = load_policy(result.run_dir)
+        assert policy.config.method == method
+        dx[method] = _mean_dx(policy, synthetic)
+    # RWR and IQL: forward (positive dx) at every probed state, most of the demonstrated step size
+    for method in ("rwr", "iql"):
+        assert (dx[method] > 0).all(), method
+        assert dx[method].mean() > 0.5 * synthetic.dx, method
+        assert dx[method].mean() > 3 * abs(dx["bc"].mean()), method
     # BC averages +dx and -dx: no consistent direction, far below the step size
     assert abs(dx["bc"].mean()) < 0.25 * synthetic.dx
-    assert dx["rwr"].mean() > 3 * abs(dx["bc"].mean())
 
 
 def test_gaussian_head_trains_and_acts_with_its_mean(synthetic, small_config):
@@ -99,6 +107,20 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(synthetic, small_config
     with open(tmp_path / "crashed/metrics.csv") as f:
         steps = [int(r["step"]) for r in csv.DictReader(f)]
     assert steps == sorted(set(steps)) and steps[-1] == 300
+
+
+def test_iql_resume_reproduces_the_uninterrupted_run_exactly(synthetic, small_config, tmp_path):
+    """The critics are refitted on resume (same seed, same data): the data hash and the final
+    weights match the uninterrupted run."""
+    episodes = synthetic.episodes(pairs=2)
+    iql = WeightingConfig(method="iql", value_steps=200)
+    data, full = _fit(episodes, small_config(run_dir=str(tmp_path / "full"), steps=200, weighting=iql))
+    cfg = small_config(run_dir=str(tmp_path / "stopped"), steps=200, weighting=iql)
+    stopped, part = _fit(episodes, cfg, on_step=lambda step, loss: step == 77)
+    assert part.interrupted and stopped.data_hash == data.data_hash
+    _, resumed = _fit(episodes, cfg, resume=True)
+    reference, got = _weights(full), _weights(resumed)
+    assert all(np.array_equal(got[k].numpy(), reference[k].numpy()) for k in reference)
 
 
 def test_same_seed_same_weights_other_seed_differs(synthetic, small_config, tmp_path):

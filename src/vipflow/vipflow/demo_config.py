@@ -12,6 +12,7 @@ from pathlib import Path
 from vipflow.config_schema import check_fields, option
 from vipflow.data_root import data_path, under_root
 from vipflow.encoder_inference import precision_option, runtime_option
+from vipflow.policy.weights import WeightingConfig
 
 KITCHEN_TASKS = ("slide_cabinet", "microwave", "hinge_cabinet", "light_switch")  # == vipflow.sim.TASKS
 
@@ -67,15 +68,15 @@ class WorkflowConfig:
     encoder_runtime: str = runtime_option()
     encoder_precision: str = precision_option()
     methods: tuple[str, ...] = option(("rwr", "bc"), "policies trained and compared", cli=False)
-    # RWR weights exp(tau * R), normalised to mean 1, clipped at ``weight_clip``. The kitchen
-    # encoder's per-step rewards have std ~0.7 (the paper's tau = 0.1/1 assume its ResNet-50
-    # VIP's scale). Chosen on slide_cabinet, seed 0, 10 rollouts: tau 1 -> 3/10, 2 -> 4/10,
-    # 3 -> 4/10, 5 -> 9/10 (ESS 1.3 of 900), 10 -> 6/10; tau 5 clipped at 20 -> 9/10 (ESS 9.9).
+    # RWR weights exp(tau * R / std(R)), normalised to mean 1 and clipped: the same defaults as
+    # `vipflow train` (docs/training-policies.md says why these values).
     temperature: float = option(
-        5.0, "RWR temperature tau, for the kitchen encoder's reward scale", bounds="[0, 1000]"
+        WeightingConfig.temperature, "RWR temperature tau on standardised rewards (as `train --tau`)",
+        bounds="[0, 1000]",
     )
     weight_clip: float | None = option(
-        20.0, "clip RWR weights at this multiple of their mean (0 or none: no clip)", bounds="[0, inf]"
+        None, "cap the weights at this multiple of their mean (0: no cap)", bounds="[0, inf]",
+        default_text="the method's: 20 for RWR",
     )
     policy_steps: int = option(
         20_000, "policy training steps (the paper's; ~20-30 s per policy on a CPU)", flag="--steps",

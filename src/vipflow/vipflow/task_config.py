@@ -80,9 +80,11 @@ class RewardSpec:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    algorithm: str = _f("rwr", "offline method: rwr, bc or awr")
+    algorithm: str = _f("rwr", "offline method: rwr, bc, awr or iql")
+    # == WeightingConfig.temperature (vipflow.policy.weights; not imported here: it pulls in torch)
     tau: float = _f(
-        0.1, "RWR temperature τ: weight exp(τ·R) (VIP paper: 0.1; CloseDrawer: 1)", bounds="[0, 1000]"
+        1.0, "RWR temperature τ: weight exp(τ·R/σ_R), rewards standardised by their training std "
+        "(VIP paper: 0.1; CloseDrawer: 1)", bounds="[0, 1000]",
     )
     action_space: str = _f("ee_delta", "ee_delta (7-D) or joint_delta (8-D)")
     proprio: tuple[str, ...] = _f(("ee_pose", "gripper"), "proprioceptive features the policy observes")

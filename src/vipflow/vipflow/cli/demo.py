@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from vipflow.cli import fail
@@ -52,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = from_args(WorkflowConfig, args)
     except ConfigError as exc:
         return fail(exc)
-    cfg = replace(cfg, weight_clip=cfg.weight_clip or None)  # 0: no clip
     try:
         resume = prepare_output_dir(cfg.out_dir, resume=args.resume, overwrite=args.overwrite,
                                     marker=DEMO_JSON, what="demo")

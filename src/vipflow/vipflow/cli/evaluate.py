@@ -4,12 +4,17 @@
         --encoder-weights kitchen.safetensors --goal-image goal.png
     vipflow evaluate run --task-config config/tasks/close_drawer.yaml --policy runs/drawer \\
         --name VIP-RWR --backend franky --robot-ip 172.16.0.2 --encoder-weights vip.pt
+    vipflow evaluate paired --policy runs/rwr --name VIP-RWR --policy runs/bc --name VIP-BC \
+        --backend sim --task slide_cabinet --encoder-weights kitchen.safetensors --goal-image goal.png
     vipflow evaluate show results/slide_cabinet/VIP-RWR/seed0
     vipflow evaluate table results/*/*/seed*/ledger.json --out results/table   # table.md, table.png, bars.png
+    vipflow evaluate table results/slide_cabinet/paired/seed0 --baseline VIP-BC
 
 On hardware the operator is prompted before each rollout (reset the scene) and after it
 (s = success, f = failure); Ctrl-C stops the arm safely and ends the session with everything
-so far saved. The simulator resets and judges itself.
+so far saved. The simulator resets and judges itself. `paired` runs several policies trial by
+trial from the same start (the simulator's reset seed; on a robot one scene per trial, photographed,
+restored by the operator before each further policy, in a random order the operator is not told).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from vipflow.durable import OutputError, atomic_write_text
 from vipflow.encoders import EncoderError
 from vipflow.episodes import EpisodeError
 from vipflow.evaluation.ledger import Ledger, LedgerError
-from vipflow.evaluation.run import RunOptions, build_session
+from vipflow.evaluation.paired import SESSION_JSON, PairedConfig, session_ledgers
+from vipflow.evaluation.run import PairedSources, RunOptions, build_paired, build_session
 from vipflow.evaluation.session import (
     EvaluationConfig,
 )
@@ -64,13 +70,26 @@ def register(sub) -> None:
     add_live_arguments(run)
     run.set_defaults(func=cmd_run)
 
+    paired = cmds.add_parser(
+        "paired", help="several policies trial by trial from the same starts (one ledger each + session.json)"
+    )
+    add_options(paired, PairedSources)
+    add_options(paired, PairedConfig)
+    add_options(paired, RunOptions, skip=("policy",))
+    add_options(paired, EvaluationConfig, skip=("policy_name", "output_dir"))
+    add_live_arguments(paired)
+    paired.set_defaults(func=cmd_paired)
+
     show = cmds.add_parser("show", help="print a ledger: success rate, rollouts, timing")
     show.add_argument("ledger", type=Path, help="ledger.json or its directory")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.set_defaults(func=cmd_show)
 
     table = cmds.add_parser("table", help="comparison table across policies and seeds (markdown + PNG)")
-    table.add_argument("ledgers", nargs="+", type=Path, help="ledger.json files or their directories")
+    table.add_argument("ledgers", nargs="+", type=Path,
+                       help="ledger.json files or their folders, or paired session folders (session.json)")
+    table.add_argument("--baseline", metavar="NAME",
+                       help="paired differences of every policy against NAME (default: every pair)")
     table.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="folder for table.md, table.png and bars.png (success rates with Wilson 95%% "
                        f"whiskers) (default: {under_root('results/table')})")
@@ -94,6 +113,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
               f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
               "one is marked aborted and not counted)", file=sys.stderr)
+        return exit_code(session.stop_signal)
+    return 0
+
+
+def cmd_paired(args: argparse.Namespace) -> int:
+    try:
+        with open_live(args) as live:
+            session = build_paired(
+                from_args(PairedSources, args), from_args(PairedConfig, args),
+                from_args(RunOptions, args, {"policy": ""}),
+                terminal_defaults(EvaluationConfig) | given(args, EvaluationConfig), live=live,
+            )
+            ledgers = session.run()
+    except _ERRORS as exc:
+        return fail(exc)
+    for ledger in ledgers.values():
+        print_summary(ledger)
+    table = comparison_table(ledgers.values())
+    if table.paired:
+        print("\n".join(table.paired_markdown()))
+    print(f"session: {session.session_path}")
+    if session.stop_signal is not None:
+        print(f"{signal_name(session.stop_signal)}: paired session stopped early; the arm was held and the "
+              f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted "
+              "and not counted); continue it with the same command and --resume", file=sys.stderr)
         return exit_code(session.stop_signal)
     return 0
 
@@ -129,11 +173,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledgers(paths: list[Path]) -> list[Ledger]:
+    """Ledgers from ledger files, their folders and paired session folders."""
+    out: list[Ledger] = []
+    for p in paths:
+        is_session = p.name == SESSION_JSON or (p / SESSION_JSON).is_file()
+        out += session_ledgers(p) if is_session else [Ledger.load(p)]
+    return out
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     try:
         out = check_output_dir(args.out or data_path("results", "table"))
         md_path, png_path, bars = (check_output_file(out / name, option="--out") for name in TABLE_FILES)
-        table = comparison_table(Ledger.load(p) for p in args.ledgers)
+        table = comparison_table(_ledgers(args.ledgers), baseline=args.baseline)
         md = table.to_markdown()
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(md_path, md + "\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Protocol
 
+import numpy as np
+
 from vipflow.evaluation.operator import Operator
 from vipflow.evaluation.sim_backend import SimBackend
 from vipflow.hardware import Camera, Clock, MonotonicClock, Robot, RobotError
@@ -27,8 +29,19 @@ class Backend(Protocol):
 
     def start(self) -> None: ...
 
-    def reset(self, index: int, total: int, operator: Operator) -> None:
-        """Bring the scene to a start state for rollout ``index``."""
+    def reset(self, index: int, total: int, operator: Operator) -> dict[str, Any] | None:
+        """Bring the scene to a start state for rollout ``index``; what identifies that start
+        (the simulator's reset seed), or None when nothing does (an operator's reset)."""
+        ...
+
+    def restore(self, index: int, total: int, operator: Operator, photo: str | None) -> dict[str, Any] | None:
+        """Bring the scene back to the start of trial ``index`` for the next policy of a paired
+        session (``photo``: the picture of that start, for the operator)."""
+        ...
+
+    def scene_photo(self) -> np.ndarray | None:
+        """A picture of the scene as it is now (RGB), stored with a paired trial; None where the
+        start is identified otherwise (the simulator's seed)."""
         ...
 
     def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
@@ -70,6 +83,15 @@ class HardwareBackend:
             self.robot.hold()
         operator.prepare(index, total)
         self.robot.recover()  # clears a reflex from the previous rollout; harmless otherwise
+
+    def restore(self, index: int, total: int, operator: Operator, photo: str | None) -> None:
+        with contextlib.suppress(RobotError):
+            self.robot.hold()
+        operator.restore(index, total, photo)
+        self.robot.recover()
+
+    def scene_photo(self) -> np.ndarray | None:
+        return self.camera.read().rgb
 
     def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
         return operator.judge(index), "operator"

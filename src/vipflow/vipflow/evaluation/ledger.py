@@ -58,6 +58,21 @@ class RolloutOutcome:
     return_: float | None = None  # sum of per-tick rewards (v_T - v_0)
     final_value: float | None = None
     holds: dict[str, int] = field(default_factory=dict)
+    # Where the rollout started, for pairing rollouts of different policies: the simulator's
+    # {"reset_seed": s}; in a paired session also {"session": id, "photo": path} (``paired``).
+    start: dict[str, Any] | None = None
+    trial: int | None = None  # trial of a paired session (its policies share the start)
+    order: int | None = None  # position of this policy's run within its trial (0 = first)
+
+    def start_key(self, task: str) -> tuple | None:
+        """What identifies the start state, so rollouts of two policies from the same start pair up:
+        the task's reset seed in the simulator, (session, trial) on a robot; None if unknown."""
+        start = self.start or {}
+        if "reset_seed" in start:
+            return ("reset", task, int(start["reset_seed"]))
+        if "session" in start and self.trial is not None:
+            return ("session", str(start["session"]), int(self.trial))
+        return None
 
 
 @dataclass
@@ -85,6 +100,15 @@ class Ledger:
     @property
     def n(self) -> int:
         return len(self.judged)
+
+    def outcomes_by_start(self) -> dict[tuple, bool]:
+        """Judged outcomes keyed by :meth:`RolloutOutcome.start_key` (rollouts without one are left out)."""
+        out = {}
+        for r in self.judged:
+            key = r.start_key(self.task)
+            if key is not None:
+                out[key] = bool(r.success)
+        return out
 
     @property
     def success_rate(self) -> float | None:

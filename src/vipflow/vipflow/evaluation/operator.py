@@ -1,8 +1,10 @@
 """The person running an evaluation: resets the scene between rollouts and judges success.
 
 The VIP paper judged success visually; so does a real-robot session here: after each rollout
-the operator presses a key (s = success, f = failure), the DROID-style prompt. A simulator
-judges itself and never asks.
+the operator presses a key (s = success, f = failure), the DROID-style prompt. In a paired session
+the operator sets up each trial once and puts the scene back to that start (a photo shows it)
+before each further policy, without being told which policy runs: the judge stays blind to the
+randomised order. A simulator judges itself and never asks.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class Operator(Protocol):
 
     def judge(self, index: int) -> bool:
         """Ask whether rollout ``index`` succeeded."""
+        ...
+
+    def restore(self, index: int, total: int, photo: str | None) -> None:
+        """Block until the scene is back at the start of trial ``index`` (``photo`` shows it), for
+        the next policy of a paired session. The operator is not told which policy runs next."""
         ...
 
 
@@ -46,6 +53,15 @@ class ConsoleOperator:
         )
         if answer == "q":
             raise OperatorAbort(f"operator quit before rollout {index + 1}")
+
+    def restore(self, index: int, total: int, photo: str | None) -> None:
+        where = f" as in {photo}" if photo else ""
+        answer = self._read(
+            f"[trial {index + 1}/{total}] Put the scene and the arm back exactly as at the start of this "
+            f"trial{where}, keep clear of the robot, then press Enter (q to quit): "
+        )
+        if answer == "q":
+            raise OperatorAbort(f"operator quit while restoring trial {index + 1}")
 
     def judge(self, index: int) -> bool:
         while True:

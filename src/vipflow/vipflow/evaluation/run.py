@@ -20,10 +20,11 @@ from vipflow.encoder_inference import precision_option, runtime_option
 from vipflow.encoders import load_encoder
 from vipflow.evaluation.backend import Backend, open_backend
 from vipflow.evaluation.operator import ConsoleOperator
+from vipflow.evaluation.paired import PairedConfig, PairedSession, paired_dir
 from vipflow.evaluation.session import EvaluationSession, Goal, evaluation_from_task, results_dir
 from vipflow.hardware.factory import make_spec
 from vipflow.live.publisher import LivePublisher
-from vipflow.outputs import prepare_output_dir
+from vipflow.outputs import check_output_dir, prepare_output_dir
 from vipflow.policy import load_policy
 from vipflow.policy.goals import goal_embedding
 from vipflow.policy.provenance import TrainedWith, trained_with
@@ -78,7 +79,7 @@ class RunOptions:
 
 def build_session(
     opts: RunOptions, flags: Mapping[str, Any], *, resume: bool = False, overwrite: bool = False,
-    live: LivePublisher | None = None,
+    live: LivePublisher | None = None, backend: Backend | None = None,
 ) -> EvaluationSession:
     """The session `vipflow evaluate run` runs: ``opts`` and ``flags`` (the EvaluationConfig values given,
     dotted names, ``progress`` included) resolved against the task config and the policy's own record of
@@ -116,11 +117,50 @@ def build_session(
         goal_text=flags.get("goal_text"), image_format=flags.get("image_format", "raw"),
     )
     cfg = replace(cfg, progress=flags["progress"])
-    backend = _backend(backend_name, opts, task, seed)
+    backend = backend or _backend(backend_name, opts, task, seed)  # given: shared by a paired session
     priority = (opts.rt_priority or None) if backend_name == "franky" else None  # simulated time: no point
     return EvaluationSession(backend, encoder, policy, cfg, ConsoleOperator(), limits=limits, goal=goal,
                              encoder_info=info, realtime_priority=priority,
                              encoder_factory=factory, live=live, resume=resume)
+
+
+@dataclass(frozen=True)
+class PairedSources:
+    """The policies of `evaluate paired`, each with its table name."""
+
+    policies: tuple[str, ...] = option(
+        REQUIRED, "policy run dir, checkpoint dir or file (repeat: one per policy)", flag="--policy",
+        repeat=True,
+    )
+    names: tuple[str, ...] = option(
+        (), "the table column of each --policy, in the same order (repeat)", flag="--name", repeat=True,
+        default_text="the policy dirs' names",
+    )
+
+
+def build_paired(
+    sources: PairedSources, paired: PairedConfig, opts: RunOptions, flags: Mapping[str, Any], *,
+    live: LivePublisher | None = None,
+) -> PairedSession:
+    """The session `vipflow evaluate paired` runs: one `evaluate run` session per policy (ledger in
+    ``<out>/<name>``), all on one backend, trial by trial from the same starts."""
+    names = sources.names or tuple(Path(p).expanduser().resolve().name for p in sources.policies)
+    if len(names) != len(sources.policies):
+        raise ValueError(
+            f"give one --name per --policy ({len(sources.policies)} policies, {len(names)} names)"
+        )
+    tc = load_task_config(opts.task_config) if opts.task_config else None
+    task = flags.get("task") or (tc.task if tc else None)
+    if not task:
+        raise ValueError("name the task (--task or --task-config)")
+    out = check_output_dir(paired.output_dir or paired_dir(task, flags.get("seed", 0)), option="--out")
+    arms: list[EvaluationSession] = []
+    for policy, name in zip(sources.policies, names, strict=True):
+        arm_flags = {**flags, "policy_name": name, "output_dir": out / name}
+        arms.append(build_session(replace(opts, policy=policy), arm_flags, resume=paired.resume, live=live,
+                                  backend=arms[0].backend if arms else None))
+    return PairedSession(arms, ConsoleOperator(), out, order=paired.order, resume=paired.resume,
+                         progress=flags["progress"])
 
 
 def _differs(option: str, given: object, trained: object) -> None:

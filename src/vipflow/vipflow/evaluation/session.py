@@ -234,7 +234,7 @@ class EvaluationSession:
                 )
             start = self._continue(Ledger.load(self.ledger_path))
         self.backend.start()
-        self.perception = self._perception()
+        self.start_perception()
         try:
             # the encoder (inline) and the policy run with the session's threads whoever calls it, so
             # the same evaluation gives the same embeddings and values from any process (bit for bit)
@@ -243,20 +243,44 @@ class EvaluationSession:
                 for i in progress(todo, desc, enabled=cfg.progress, total=cfg.rollouts, initial=start,
                                   unit="rollout"):
                     try:
-                        self.backend.reset(i, cfg.rollouts, self.operator)
+                        scene = self.backend.reset(i, cfg.rollouts, self.operator)
                     except OperatorAbort:
                         break
-                    outcome = self._rollout(i)
-                    self.ledger.rollouts.append(outcome)
-                    self._save()
-                    if outcome.judged_by == "aborted":
+                    if self.rollout(i, start=scene).judged_by == "aborted":
                         break
         finally:
-            if isinstance(self.perception, ProcessPerception):
-                self.perception.close()
+            self.stop_perception()
             self.backend.stop()
             self._save()
         return self.ledger
+
+    def start_perception(self, shared: str | ProcessPerception | None = None) -> str | ProcessPerception:
+        """Set up perception for the session's rollouts (``shared``: one already set up for another
+        policy of a paired session that uses the same encoder)."""
+        self.perception = shared if shared is not None else self._perception()
+        return self.perception
+
+    def stop_perception(self) -> None:
+        if isinstance(self.perception, ProcessPerception):
+            self.perception.close()
+
+    def rollout(self, index: int, *, start: dict[str, Any] | None = None, trial: int | None = None,
+                order: int | None = None) -> RolloutOutcome:
+        """Run, judge and record rollout ``index`` from the scene the backend was just reset to
+        (``start``: what identifies it; ``trial``/``order``: its place in a paired session)."""
+        outcome = self._rollout(index)
+        outcome.start, outcome.trial, outcome.order = start, trial, order
+        self.ledger.rollouts.append(outcome)
+        self._save()
+        return outcome
+
+    def resume_from(self, ledger: Ledger) -> None:
+        """Continue an interrupted session: keep the rollouts (and the timing and safety reports)
+        the saved ledger holds; new rollouts are appended to it."""
+        earlier = {"timing": ledger.timing, "safety": ledger.safety}
+        parts = [*ledger.config.get("earlier_parts", []), earlier]
+        ledger.config = self.ledger.config | {"earlier_parts": parts}
+        self.ledger = ledger
 
     def _continue(self, old: Ledger) -> int:
         """Take over the judged rollouts of an interrupted session (``--resume``) after checking that it
@@ -311,6 +335,9 @@ class EvaluationSession:
     def _rollout(self, i: int) -> RolloutOutcome:
         cfg = self.config
         name = f"rollout_{i:03d}"
+        retries = sum(1 for r in self.ledger.rollouts if r.index == i)  # resumed: aborted ones are redone
+        if retries:
+            name += f"_retry{retries}"
         meta = EpisodeMeta(
             task=cfg.task, goal_text=cfg.goal_text, source="rollout", action_space=self.space,
             nominal_rate_hz=cfg.rate_hz, index=i, session=cfg.output_dir.name,

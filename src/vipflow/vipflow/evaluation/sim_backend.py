@@ -1,7 +1,9 @@
 """The FrankaKitchen simulator as an evaluation backend: it resets and judges itself.
 
 Rollout ``i`` of a session with seed ``s`` starts from ``KitchenSim.reset(s * 1000 + i)``, so a
-(policy, seed) pair is reproducible rollout by rollout and different seeds see different starts.
+(policy, seed) pair is reproducible rollout by rollout, different seeds see different starts, and
+rollout ``i`` of two policies evaluated with the same seed start from the same scene (the ledger
+records the reset seed, which pairs them in ``vipflow evaluate table``).
 Perception runs inline: the physics clock does not advance while the encoder runs, so the
 threaded mode's wall-clock decoupling has nothing to decouple here.
 
@@ -45,9 +47,18 @@ class SimBackend:
         self.robot.start()
         self.camera.start()
 
-    def reset(self, index: int, total: int, operator: Operator) -> None:
-        self.sim.reset(self.seed * 1000 + index)
+    def reset(self, index: int, total: int, operator: Operator) -> dict[str, Any]:
+        seed = self.seed * 1000 + index
+        self.sim.reset(seed)
         self.camera.start()  # the reset scene is the first frame of the rollout
+        return {"reset_seed": seed}
+
+    def restore(self, index: int, total: int, operator: Operator, photo: str | None) -> dict[str, Any]:
+        """The same start again for the next policy of a paired trial: the same reset seed."""
+        return self.reset(index, total, operator)
+
+    def scene_photo(self) -> np.ndarray | None:
+        return None  # the reset seed identifies the start exactly
 
     def judge(self, index: int, operator: Operator) -> tuple[bool, str]:
         return bool(self.sim.success()), "sim"

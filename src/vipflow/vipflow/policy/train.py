@@ -52,4 +52,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_step=None, encoder=None)
     ref = EncoderRef(encoder.name, encoder.arch, encoder.fingerprint, encoder.embed_dim, encoder.similarity)
     data = prepare(episodes, goals, ref, cfg, task_texts, goal_source)
     log.info("%s: %s", cfg.weighting.method, data.weight_stats.summary())
+    warning = data.weight_stats.warning(cfg.weighting)
+    if warning:
+        log.warning("warning: %s", warning)
     return fit(data, cfg, resume=resume, on_step=on_step)

@@ -248,6 +248,7 @@ def fit(
             "wall_s_this_session": wall,
             "steps_per_s": result.steps_per_s,
             "weight_stats": data.weight_stats.to_json(),
+            "weight_warning": data.weight_stats.warning(cfg.weighting),
         },
     )
     return result

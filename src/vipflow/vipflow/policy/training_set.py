@@ -20,6 +20,7 @@ from vipflow.policy.model import torch_threads
 from vipflow.policy.policy_config import EncoderRef, Normalization, PolicyConfig, unit_rows
 from vipflow.policy.train_config import TrainConfig
 from vipflow.policy.transitions import EpisodeData, check_episodes, split_episodes, stack_transitions
+from vipflow.policy.values import ValueData
 from vipflow.policy.weights import WeightStats, compute_weights
 
 
@@ -89,10 +90,15 @@ def prepare(
     features = table[tr.task_index] if table is not None else np.zeros((len(tr.obs), 0), np.float32)
     x = np.concatenate([norm.obs(tr.obs), features], axis=1)
     y = norm.action(tr.actions)
+    values = ValueData(
+        inputs=x,
+        next_inputs=np.concatenate([norm.obs(tr.next_obs), features], axis=1),
+        actions=y,
+        episode_index=tr.episode_index,
+        success_end=tr.success_end,
+    )
     with torch_threads(cfg.num_threads):
-        w, stats = compute_weights(
-            cfg.weighting, tr.rewards, ~val, episode_index=tr.episode_index, inputs=x, seed=cfg.seed
-        )
+        w, stats = compute_weights(cfg.weighting, tr.rewards, ~val, values, seed=cfg.seed)
     policy = PolicyConfig(
         encoder=encoder,
         action_space=episodes[0].action_space,
@@ -119,6 +125,8 @@ def prepare(
             "mean": float(tr.rewards.mean()),
             "min": float(tr.rewards.min()),
             "max": float(tr.rewards.max()),
+            "std_train": float(tr.rewards[~val].std()),
+            "scale": stats.reward_scale,
         },
         "episodes": [
             {

@@ -45,10 +45,12 @@ class Transitions:
     """All transitions of a dataset, stacked in episode order."""
 
     obs: np.ndarray  # (N, D+P) raw embedding ++ proprio at tick t
+    next_obs: np.ndarray  # (N, D+P) the same at tick t+1
     actions: np.ndarray  # (N, A)
     rewards: np.ndarray  # (N,) VIP eq. 4 reward of t -> t+1
     task_index: np.ndarray  # (N,) index into the sorted task list
     episode_index: np.ndarray  # (N,)
+    success_end: np.ndarray  # (N,) bool: last transition of an episode labelled success
 
 
 def _group(episodes: list[EpisodeData], key) -> dict[str, list[str]]:
@@ -123,7 +125,7 @@ def stack_transitions(
     missing = [t for t in tasks if t not in goals]
     if missing:
         raise GoalError(f"no goal for task(s) {missing}")
-    obs, acts, rews, task_idx, ep_idx = [], [], [], [], []
+    obs, next_obs, acts, rews, task_idx, ep_idx, ends = [], [], [], [], [], [], []
     for i, e in enumerate(episodes):
         goal = goals[e.task]
         if goal.shape != e.embeddings.shape[1:]:
@@ -134,16 +136,20 @@ def stack_transitions(
         r = step_rewards(values(e.embeddings, goal, similarity, gamma=gamma))
         n = len(e.actions)
         obs.append(np.concatenate([e.embeddings[:-1], e.proprio[:-1]], axis=1))
+        next_obs.append(np.concatenate([e.embeddings[1:], e.proprio[1:]], axis=1))
         acts.append(e.actions)
         rews.append(np.asarray(r, np.float64))
         task_idx.append(np.full(n, tasks.index(e.task)))
         ep_idx.append(np.full(n, i))
+        ends.append((np.arange(n) == n - 1) & (e.label == "success"))
     return Transitions(
         obs=np.concatenate(obs).astype(np.float32),
+        next_obs=np.concatenate(next_obs).astype(np.float32),
         actions=np.concatenate(acts).astype(np.float32),
         rewards=np.concatenate(rews),
         task_index=np.concatenate(task_idx),
         episode_index=np.concatenate(ep_idx),
+        success_end=np.concatenate(ends),
     )
 
 

@@ -8,6 +8,7 @@ together with the numbers, results.json for machines.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -17,8 +18,9 @@ import matplotlib.pyplot as plt
 
 from vipflow.evaluation.table import comparison_table
 from vipflow.plots import LabeledCurve, plot_labeled_curves, plot_success_bars
+from vipflow.policy.weights import WeightingConfig
 from vipflow.runs import read_series
-from vipflow.sim.workflow import RewardReport, WorkflowResult
+from vipflow.sim.workflow import RewardReport, WorkflowResult, resolved_clip
 
 COLORS = {"success": "tab:green", "failure": "tab:red", "unlabeled": "tab:gray"}
 
@@ -86,8 +88,8 @@ def write_report(result: WorkflowResult, out_dir: Path | None = None) -> Path:
         f"{cfg.image_size}×{cfg.image_size} px: {n_ok} success, {len(result.demos) - n_ok} failure "
         f"({', '.join(f'{k}: {sum(v)}/{len(v)} succeeded' for k, v in kinds.items())})",
         f"- policies: MLP [256, 256] on embedding + ee pose + gripper, `ee_delta` actions, "
-        f"{cfg.policy_steps} steps (the paper: 20,000); RWR weights exp(τ·R) with τ = {cfg.temperature}, "
-        f"normalised to mean 1{'' if cfg.weight_clip is None else f', clipped at {cfg.weight_clip:g}'}",
+        f"{cfg.policy_steps} steps (the paper: 20,000); RWR weights exp(τ·R/std(R)) with "
+        f"τ = {cfg.temperature}, normalised to mean 1, capped at {_clip_text(cfg)}",
         f"- seeds: demos recorded with seed {cfg.seed}; each policy trained and evaluated with seeds "
         f"{', '.join(map(str, cfg.policy_seeds))}",
         f"- evaluation: {cfg.rollouts} rollouts × {cfg.resolved_eval_horizon} steps per policy and seed",
@@ -183,6 +185,11 @@ def results_json(result: WorkflowResult) -> dict:
         "commands": [{"stage": stage, "command": command} for stage, command in result.commands],
         "stage_seconds": result.stage_seconds,
     }
+
+
+def _clip_text(cfg) -> str:
+    clip = WeightingConfig(method="rwr", clip=resolved_clip(cfg.weight_clip)).effective_clip
+    return "no cap" if clip in (None, math.inf) else f"{clip:g} × the mean"
 
 
 def _seed_row(name: str, seed: int, ledger) -> str:

@@ -9,6 +9,7 @@ module only wires them together for the simulator and measures.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import time
 from collections.abc import Callable
@@ -125,6 +126,9 @@ def score_demos(encoder: Encoder, dataset: Path) -> RewardReport:
     )
 
 
+def resolved_clip(weight_clip: float | None) -> float | None:
+    """The workflow's --weight-clip as a WeightingConfig clip: None keeps the method's default, 0: no cap."""
+    return math.inf if weight_clip == 0 else weight_clip
 def reward_quality(encoder: Encoder, dataset: Path) -> dict[str, Any]:
     """An encoder's reward quality on a dataset of demos it never trained on: VOC and bump rate
     of the successful ones, each against its own final frame (as VIP evaluates), and the AUROC
@@ -152,7 +156,9 @@ def train_config(
         encoder_runtime=cfg.encoder_runtime,
         encoder_precision=cfg.encoder_precision,
         cache_dir=str(cfg.out_dir / "embedding_cache"),
-        weighting=WeightingConfig(method=method, temperature=cfg.temperature, clip=cfg.weight_clip or None),
+        weighting=WeightingConfig(
+            method=method, temperature=cfg.temperature, clip=resolved_clip(cfg.weight_clip)
+        ),
         steps=cfg.policy_steps,
         eval_every=max(cfg.policy_steps // 20, 1),
         save_every=cfg.policy_steps,
