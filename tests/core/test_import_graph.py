@@ -17,21 +17,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "vipflow" / "vipflow"
 
-# Cycles that only function-level imports hide, in areas other changes own. Empty them, don't grow them.
-KNOWN_HIDDEN_CYCLES = [
-    # encoders: download() verifies a file with load_encoder, load_encoder looks for downloads.
-    {"vipflow.encoders.download", "vipflow.encoders.encoder"},
-]
 # Between areas: the replay driver (vipflow.hardware.replay) reads episodes, and episodes store
 # hardware samples (Frame, RobotState) and derive actions from them (vipflow.actions, whose
 # targets are hardware types). Module by module this is acyclic (test above).
 KNOWN_AREA_CYCLES = [{"vipflow.actions", "vipflow.episodes", "vipflow.hardware"}]
-# Function-level vipflow imports without a reason yet, in modules the configuration / training /
-# ROS changes are rewriting (issue 15, deliverables 1, 3 and 5). Empty this list, don't grow it.
-KNOWN_UNEXPLAINED = {
-    "vipflow.encoders.download": 2,  # the hidden cycle above
-    "vipflow.encoders.encoder": 1,  # the hidden cycle above
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -177,7 +166,7 @@ def test_areas_depend_on_each_other_only_as_the_layout_implies():
 
 def test_function_level_imports_hide_no_new_cycle():
     graph = _graph(function_level=True)
-    assert [c for c in _cycles(graph) if c not in KNOWN_HIDDEN_CYCLES] == []
+    assert _cycles(graph) == []
     # Gone (issue 15): video <-> episodes (review) hidden by video.open_recording's import.
     assert [c for c in _cycles(_areas(graph)) if c not in KNOWN_AREA_CYCLES] == []
 
@@ -192,4 +181,4 @@ def test_function_level_vipflow_imports_say_why():
                 where = f"{path.name}:{node.lineno}: {lines[node.lineno - 1]}"
                 unexplained.setdefault(module, []).append(where)
     counts = {m: len(v) for m, v in unexplained.items()}
-    assert counts == KNOWN_UNEXPLAINED, unexplained
+    assert counts == {}, unexplained

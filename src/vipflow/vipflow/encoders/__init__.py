@@ -5,7 +5,7 @@
     save_encoder(enc, "vip.safetensors")                  # our export (safetensors + metadata)
 """
 
-from vipflow.encoders.download import WEIGHTS, WeightsFile, download, get_weights_file
+from vipflow.encoders.download import download
 from vipflow.encoders.encoder import Encoder, default_weights_dir, load_encoder, save_encoder
 from vipflow.encoders.errors import (
     CheckpointLayoutError,
@@ -21,6 +21,7 @@ from vipflow.encoders.errors import (
     WeightsNotFoundError,
 )
 from vipflow.encoders.families import FAMILIES, Family
+from vipflow.encoders.official import WEIGHTS, WeightsFile, get_weights_file
 from vipflow.encoders.preprocess import ImageTransform, PreprocessConfig
 
 __all__ = [

@@ -14,87 +14,20 @@ import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
+from vipflow.encoders.encoder import load_encoder
 from vipflow.encoders.errors import (
     ChecksumMismatchError,
     EncoderError,
     OfflineError,
-    UnknownEncoderError,
     WeightsDownloadError,
 )
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    key: str  # name on the command line
-    family: str
-    arch: str
-    filename: str
-    urls: tuple[str, ...]
-    licence: str
-    sha256: str | None = None  # full digest, when the publisher gives one
-    sha256_prefix: str | None = None  # leading hex digits (torchvision file names)
-
-
-WEIGHTS: dict[str, WeightsFile] = {
-    w.key: w
-    for w in (
-        WeightsFile(
-            "vip", "vip", "resnet50", "vip_resnet50.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/vip/model.pt",),
-            "CC BY-NC 4.0 (non-commercial)",
-        ),
-        WeightsFile(
-            "r3m-resnet50", "r3m", "resnet50", "r3m_resnet50.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_50.pt",), "MIT",
-        ),
-        WeightsFile(
-            "r3m-resnet34", "r3m", "resnet34", "r3m_resnet34.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_34.pt",), "MIT",
-        ),
-        WeightsFile(
-            "r3m-resnet18", "r3m", "resnet18", "r3m_resnet18.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_18.pt",), "MIT",
-        ),
-        WeightsFile(
-            "liv", "liv", "rn50", "liv_rn50.pt",
-            ("https://huggingface.co/jasonyma/LIV/resolve/main/model.pt",), "MIT",
-        ),
-        WeightsFile(
-            "resnet50", "resnet50", "resnet50", "resnet50-0676ba61.pth",
-            ("https://download.pytorch.org/models/resnet50-0676ba61.pth",),
-            "BSD-3-Clause (torchvision)", sha256_prefix="0676ba61",
-        ),
-    )
-}
-# `weights download r3m` means the ResNet-50 one, like the official loader's default.
-ALIASES = {"r3m": "r3m-resnet50"}
+from vipflow.encoders.official import WeightsFile, default_weights_dir, get_weights_file
 
 Opener = Callable[..., object]
-
-
-def get_weights_file(key: str) -> WeightsFile:
-    key = ALIASES.get(key, key)
-    if key not in WEIGHTS:
-        raise UnknownEncoderError(f"no official weights named {key!r}; choose one of {', '.join(WEIGHTS)}")
-    return WEIGHTS[key]
-
-
-def find_downloaded(family: str, arch: str) -> Path | None:
-    """The downloaded file for (family, arch), also checking torchvision's own cache for ResNet-50."""
-    from vipflow.encoders.encoder import default_weights_dir
-
-    for w in WEIGHTS.values():
-        if w.family == family and w.arch == arch:
-            for folder in (default_weights_dir(), Path(torch.hub.get_dir()) / "checkpoints"):
-                if (folder / w.filename).is_file():
-                    return folder / w.filename
-    return None
 
 
 def _fetch(url: str, part: Path, opener: Opener) -> str:
@@ -129,8 +62,6 @@ def download(
     opener: Opener = urllib.request.urlopen,
 ) -> Path:
     """Download, verify (digest where published, then a strict load) and move into place."""
-    from vipflow.encoders.encoder import default_weights_dir, load_encoder
-
     w = key if isinstance(key, WeightsFile) else get_weights_file(key)
     dest_dir = Path(dest_dir) if dest_dir is not None else default_weights_dir()
     dest = dest_dir / w.filename

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from vipflow.data_root import data_path
 from vipflow.encoders.agreement import choose_precision
 from vipflow.encoders.checkpoints import (
     ExportInfo,
@@ -36,6 +34,7 @@ from vipflow.encoders.inference import (
     weights_version,
 )
 from vipflow.encoders.nets import LIVNet, tokenize
+from vipflow.encoders.official import default_weights_dir, find_downloaded
 from vipflow.encoders.preprocess import ImageTransform, PreprocessConfig
 
 _DTYPE_PRECISION = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
@@ -193,16 +192,7 @@ class Encoder:
             return self._runner("text", tokens, runtime, precision)(tokens)
 
 
-def default_weights_dir() -> Path:
-    """Where `vipflow weights download` puts files: $VIPFLOW_WEIGHTS_DIR, else ``cache/weights`` under
-    the data root."""
-    folder = os.environ.get("VIPFLOW_WEIGHTS_DIR")
-    return Path(folder) if folder else data_path("cache", "weights")
-
-
 def _default_weights(name: str, arch: str) -> Path:
-    from vipflow.encoders.download import find_downloaded
-
     found = find_downloaded(name, arch)
     if found is None:
         raise WeightsNotFoundError(
