@@ -9,7 +9,6 @@ each global batch, and a resumed run continues the exact sample stream from its 
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -155,15 +154,6 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def worker_start_method() -> str | None:
-    """``forkserver`` once OpenVINO is loaded in this process, else the platform default (fork).
-
-    Forking a process in which OpenVINO's CPU plugin has run kills the parent with SIGSEGV when the
-    worker exits (seen when `vipflow demo` had embedded frames in the same process); a forkserver's
-    workers start from a clean process instead, at the price of pickling the dataset once per worker."""
-    return "forkserver" if "openvino" in sys.modules else None
-
-
 def make_loader(
     dataset: SubTrajectoryDataset, sampler: StepSampler, num_workers: int, pin_memory: bool
 ) -> DataLoader:
@@ -176,5 +166,4 @@ def make_loader(
         worker_init_fn=seed_worker,
         persistent_workers=False,
         prefetch_factor=4 if num_workers > 0 else None,
-        multiprocessing_context=worker_start_method() if num_workers > 0 else None,
     )
