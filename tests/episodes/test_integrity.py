@@ -218,7 +218,7 @@ def test_training_skips_a_damaged_episode_of_a_dataset_but_refuses_it_by_name(da
     from vipflow.policy.train_config import TrainConfig
 
     class MeanColour:
-        fingerprint, embed_dim = "mean-colour", 3
+        fingerprint, embed_dim, inference_tag = "mean-colour", 3, "eager-fp32"
 
         def embed_images(self, frames, batch_size=32, progress=False):
             return np.asarray(frames, np.float32).mean(axis=(1, 2))
