@@ -109,12 +109,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(ledger.rollout_table_markdown())
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
-    if session.stop_signal is not None:
-        print(f"{signal_name(session.stop_signal)}: evaluation stopped early; the arm was held and the "
-              f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted "
-              "one is marked aborted and not counted)", file=sys.stderr)
-        return exit_code(session.stop_signal)
-    return 0
+    return _stopped(session.stop_signal, "evaluation",
+                    f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted one is marked aborted and not counted)")
+
+
+def _stopped(stop_signal: int | None, what: str, kept: str) -> int:
+    """Exit status of a session; when a signal ended it, one line on what was kept (130/143)."""
+    if stop_signal is None:
+        return 0
+    print(f"{signal_name(stop_signal)}: {what} stopped early; the arm was held and the {kept}", file=sys.stderr)
+    return exit_code(stop_signal)
 
 
 def cmd_paired(args: argparse.Namespace) -> int:
@@ -134,12 +138,9 @@ def cmd_paired(args: argparse.Namespace) -> int:
     if table.paired:
         print("\n".join(table.paired_markdown()))
     print(f"session: {session.session_path}")
-    if session.stop_signal is not None:
-        print(f"{signal_name(session.stop_signal)}: paired session stopped early; the arm was held and the "
-              f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted "
-              "and not counted); continue it with the same command and --resume", file=sys.stderr)
-        return exit_code(session.stop_signal)
-    return 0
+    return _stopped(session.stop_signal, "paired session",
+                    f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted and not counted); continue it with the same "
+                    "command and --resume")
 
 
 # -- show / table --------------------------------------------------------------------------------------
