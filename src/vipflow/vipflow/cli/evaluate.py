@@ -110,14 +110,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_summary(ledger)
     print(f"ledger: {session.ledger_path}")
     return _stopped(session.stop_signal, "evaluation",
-                    f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} (the interrupted one is marked aborted and not counted)")
+                    f"{len(ledger.rollouts)} rollout(s) so far are kept in {session.ledger_path} "
+                    "(the interrupted one is marked aborted and not counted)")
 
 
 def _stopped(stop_signal: int | None, what: str, kept: str) -> int:
     """Exit status of a session; when a signal ended it, one line on what was kept (130/143)."""
     if stop_signal is None:
         return 0
-    print(f"{signal_name(stop_signal)}: {what} stopped early; the arm was held and the {kept}", file=sys.stderr)
+    print(f"{signal_name(stop_signal)}: {what} stopped early; the arm was held and the {kept}",
+          file=sys.stderr)
     return exit_code(stop_signal)
 
 
@@ -139,8 +141,8 @@ def cmd_paired(args: argparse.Namespace) -> int:
         print("\n".join(table.paired_markdown()))
     print(f"session: {session.session_path}")
     return _stopped(session.stop_signal, "paired session",
-                    f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted and not counted); continue it with the same "
-                    "command and --resume")
+                    f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted "
+                    "and not counted); continue it with the same command and --resume")
 
 
 # -- show / table --------------------------------------------------------------------------------------
