@@ -141,8 +141,8 @@ def cmd_paired(args: argparse.Namespace) -> int:
         print("\n".join(table.paired_markdown()))
     print(f"session: {session.session_path}")
     return _stopped(session.stop_signal, "paired session",
-                    f"trials so far are kept in {session.output_dir} (the interrupted rollout is marked aborted "
-                    "and not counted); continue it with the same command and --resume")
+                    f"trials so far are kept in {session.output_dir} (the interrupted rollout is "
+                    "marked aborted and not counted); continue it with the same command and --resume")
 
 
 # -- show / table --------------------------------------------------------------------------------------
