@@ -12,13 +12,11 @@ import torch
 
 import vipflow
 from vipflow.cli.main import build_parser
-from vipflow.config_schema import ConfigError, from_mapping, param_specs
 from vipflow.encoders import inference as inf
 from vipflow.encoders import load_encoder
 from vipflow.encoders.agreement import GATE, agreement, calibration_episodes, embed_episodes
 from vipflow.encoders.compiled_cache import MANIFEST, CompiledCache
 from vipflow.encoders.inference import PrecisionNotSupportedError, RuntimeNotAvailableError
-from vipflow.task_config import EncoderSpec
 
 KITCHEN = Path(vipflow.__file__).parent / "assets" / "kitchen_vip_no_slide_cabinet.safetensors"
 BF16 = pytest.mark.skipif(not inf.native_bf16(torch.device("cpu")), reason="this CPU has no native bf16")
@@ -113,8 +111,9 @@ def test_weights_change_rebuilds_the_compiled_model(tmp_path):
 
 def test_cache_off_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    enc = load_encoder("vip", arch="convnet-small", random_init=True, runtime="onnxruntime",
-                       compiled_cache="off")
+    enc = load_encoder(
+        "vip", arch="convnet-small", random_init=True, runtime="onnxruntime", compiled_cache="off"
+    )
     assert enc.embed_images(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1, 1024)
     assert not any(tmp_path.iterdir()) and not CompiledCache("off").enabled
 
@@ -171,19 +170,6 @@ def test_every_embedding_command_has_the_one_runtime_and_precision_option(argv, 
     with pytest.raises(SystemExit):
         build_parser().parse_args([*argv, "--precision", "int4"])
     assert "argument --precision: 'int4' is not one of" in capsys.readouterr().err
-
-
-def test_task_yaml_and_node_parameters_take_the_same_declaration():
-    from rwr_policy_node.params import PolicyNodeParams
-    from vip_reward_node.params import RewardNodeParams
-
-    assert (EncoderSpec().runtime, EncoderSpec().precision) == (inf.AUTO, inf.AUTO)
-    with pytest.raises(ConfigError, match=r"encoder\.precision: 'int4' is not one of"):
-        from_mapping(EncoderSpec, {"precision": "int4"}, "encoder")
-    for schema in (RewardNodeParams, PolicyNodeParams):
-        specs = {s.name: s for s in param_specs(schema)}
-        assert specs["encoder_runtime"].choices == (*inf.RUNTIMES, inf.AUTO)
-        assert specs["encoder_precision"].choices == (*inf.PRECISIONS, inf.AUTO)
 
 
 def test_agreement_metrics():

@@ -11,10 +11,12 @@ import pytest
 from rosproc import launch_plan, plan_specs, rate_hz, validate_episodes, wait_until
 
 from vipflow.episodes import list_episodes
+from vipflow.ros.remote_keys import PROMPT_TOPIC, prompt_qos
 
 
 @pytest.mark.slow
 def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
+    import rclpy.qos
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool, String
@@ -38,10 +40,13 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
     recorder = nodes["demo_recorder"]
     assert recorder.cmd  # the plan's parameters went in as a file
     probe = ros.probe
-    prompts = probe.collect(String, "/vip/prompts")
     success = probe.collect(Bool, "/kitchen/success")
     keys = probe.publisher(String, "/vip/keys")
     states = probe.collect(JointState, "/kitchen/joint_states", qos_profile_sensor_data)
+    first = ("ready for episode_0000", "reset the scene for episode_0000")
+    wait_until(lambda: any(q in recorder.log() for q in first), 180, "the recorder", *nodes.values())
+    # like a keys tool started late: the prompt topic is latched, so the question already asked arrives
+    prompts = probe.collect(String, PROMPT_TOPIC, prompt_qos(rclpy.qos))
 
     def said(text: str) -> int:
         return sum(text in m.data for _, m in prompts)
@@ -49,12 +54,7 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
     def press(key: str) -> None:
         keys.publish(String(data=key))
 
-    wait_until(
-        lambda: said("ready for") >= 1 or said("reset the scene for") >= 1,
-        180,
-        "the recorder",
-        *nodes.values(),
-    )
+    wait_until(lambda: any(said(q) for q in first), 30, "the latched first prompt", recorder)
     wait_until(lambda: keys.get_subscription_count() >= 2, 30, "recorder and kitchen on /vip/keys")
     for i, label in enumerate(("s", "f")):
         press("space")

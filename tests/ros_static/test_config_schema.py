@@ -20,7 +20,9 @@ from vipflow.config_schema import (
     to_flat,
     unflatten,
 )
+from vipflow.encoders import inference as inf
 from vipflow.runtime.limits import SafetyLimits
+from vipflow.task_config import EncoderSpec
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,10 @@ def test_node_topic_parameters_default_to_the_task_topics():
 
     t, hw = TopicSpec(), TopicHardwareConfig()
     assert (hw.image_topic, hw.joint_states_topic, hw.ee_pose_topic, hw.gripper_topic) == (
-        t.image, t.joint_states, t.ee_pose, t.gripper
+        t.image,
+        t.joint_states,
+        t.ee_pose,
+        t.gripper,
     )
     reward = RewardNodeParams()
     assert (reward.image_topic, reward.embedding_topic) == (t.image, t.embedding)
@@ -174,3 +179,16 @@ def test_evaluate_parameters_default_to_the_evaluation_session():
     node = EvaluateNodeParams()
     for name in ("horizon", "rollouts", "seed", "image_format"):
         assert getattr(node, name) == default_of(EvaluationConfig, name), name
+
+
+def test_task_yaml_and_node_parameters_take_the_same_declaration():
+    from rwr_policy_node.params import PolicyNodeParams
+    from vip_reward_node.params import RewardNodeParams
+
+    assert (EncoderSpec().runtime, EncoderSpec().precision) == (inf.AUTO, inf.AUTO)
+    with pytest.raises(ConfigError, match=r"encoder\.precision: 'int4' is not one of"):
+        from_mapping(EncoderSpec, {"precision": "int4"}, "encoder")
+    for schema in (RewardNodeParams, PolicyNodeParams):
+        specs = {s.name: s for s in param_specs(schema)}
+        assert specs["encoder_runtime"].choices == (*inf.RUNTIMES, inf.AUTO)
+        assert specs["encoder_precision"].choices == (*inf.PRECISIONS, inf.AUTO)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import rclpy
+import rclpy.qos
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -18,6 +19,7 @@ from std_msgs.msg import String
 from demo_recorder.params import KeysNodeParams
 from vipflow.record.keys import TerminalKeys
 from vipflow.ros.node_support import declare_parameters
+from vipflow.ros.remote_keys import prompt_qos
 from vipflow.ros.topic_hardware import string_cdr, string_of
 
 
@@ -26,7 +28,7 @@ class KeysNode(Node):
         super().__init__("keys")
         p = declare_parameters(self, KeysNodeParams, ParameterDescriptor, read_only=False)
         self.keys_out = self.create_publisher(String, p.key_topic, 10)
-        self.create_subscription(String, p.prompt_topic, self._on_prompt, 10, raw=True)
+        self.create_subscription(String, p.prompt_topic, self._on_prompt, prompt_qos(rclpy.qos), raw=True)
         print(f"keys -> {p.key_topic}; prompts from {p.prompt_topic}. Ctrl-C leaves this tool.", flush=True)
 
     def _on_prompt(self, raw: bytes) -> None:

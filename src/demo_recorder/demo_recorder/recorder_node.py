@@ -13,6 +13,7 @@ import threading
 
 import rclpy
 import rclpy.executors
+import rclpy.qos
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -40,10 +41,7 @@ class RecorderNode(Node):
             self.create_subscription(
                 message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
             )
-        self.link = OperatorLink(
-            self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
-        )
-        self.create_subscription(String, p.key_topic, self.link.on_key, 10, raw=True)
+        self.link = OperatorLink.on_node(self, rclpy.qos, String, p.key_topic, p.prompt_topic)
         out = PromptWriter(self.link.say)
         self.session = RecorderSession(p.session_config(), self.camera, self.robot, self.link.keys, out)
         self.finished = False

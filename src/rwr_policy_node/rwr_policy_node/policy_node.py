@@ -23,6 +23,7 @@ import threading
 
 import rclpy
 import rclpy.executors
+import rclpy.qos
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.msg import State
 from rcl_interfaces.msg import ParameterDescriptor
@@ -276,10 +277,7 @@ class EvaluateNode(PolicyNode):
         from vipflow.policy.goals import goal_embedding
 
         p: EvaluateNodeParams = self.params
-        self.link = OperatorLink(
-            self.create_publisher(String, p.prompt_topic, 10).publish, self.get_logger().info
-        )
-        self.create_subscription(String, p.key_topic, self.link.on_key, 10, raw=True)
+        self.link = OperatorLink.on_node(self, rclpy.qos, String, p.key_topic, p.prompt_topic)
         operator = ConsoleOperator(ask=self.link.ask)
         if p.judge == "topic":
             self._success = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import rclpy
 import rclpy.executors
+import rclpy.qos
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
@@ -21,6 +22,7 @@ from std_srvs.srv import Trigger
 from vip_bringup.kitchen_bridge import KitchenBridge
 from vip_bringup.kitchen_params import KitchenSimParams
 from vipflow.ros.node_support import declare_parameters, spin
+from vipflow.ros.remote_keys import prompt_qos
 from vipflow.ros.topic_hardware import string_cdr
 
 
@@ -40,7 +42,7 @@ class KitchenSimNode(Node):
             p.success_topic: Bool,
         }
         self.outputs = {topic: self.create_publisher(msg, topic, 10) for topic, msg in types.items()}
-        self.prompts = self.create_publisher(String, p.prompt_topic, 10)
+        self.prompts = self.create_publisher(String, p.prompt_topic, prompt_qos(rclpy.qos))
         self.create_subscription(PoseStamped, p.command_topic, self.bridge.on_pose_command, 10, raw=True)
         self.create_subscription(
             Float64, p.gripper_command_topic, self.bridge.on_gripper_command, 10, raw=True

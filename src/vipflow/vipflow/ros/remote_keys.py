@@ -20,6 +20,21 @@ from vipflow.ros.topic_hardware import string_cdr, string_of
 KEY_TOPIC = "/vip/keys"
 PROMPT_TOPIC = "/vip/prompts"
 CONFIRM_KEYS = ("enter", "space")
+PROMPT_HISTORY = 5
+
+
+def prompt_qos(qos):
+    """The prompt topic's QoS, from ``rclpy.qos`` (passed in: the core never imports rclpy).
+
+    Latched (transient local, the last ``PROMPT_HISTORY`` prompts): a keys tool, or a test, that
+    joins after a node asked "ready for episode_0000?" still sees the question it must answer.
+    Keys stay volatile: a stale "q" must never end a later session.
+    """
+    return qos.QoSProfile(
+        depth=PROMPT_HISTORY,
+        reliability=qos.ReliabilityPolicy.RELIABLE,
+        durability=qos.DurabilityPolicy.TRANSIENT_LOCAL,
+    )
 
 
 class PromptWriter(io.TextIOBase):
@@ -77,6 +92,14 @@ class OperatorLink:
         self.publish, self.log = publish, log
         self.keys = QueueKeys()
         self.stop = threading.Event()
+
+    @classmethod
+    def on_node(cls, node, qos, string_type: type, key_topic: str, prompt_topic: str) -> OperatorLink:
+        """A link wired onto an rclpy ``node``: latched prompts out (``prompt_qos``), raw keys in."""
+        publisher = node.create_publisher(string_type, prompt_topic, prompt_qos(qos))
+        link = cls(publisher.publish, node.get_logger().info)
+        node.create_subscription(string_type, key_topic, link.on_key, 10, raw=True)
+        return link
 
     def say(self, line: str) -> None:
         self.log(line)
