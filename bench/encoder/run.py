@@ -9,11 +9,12 @@ fp32 - those this CPU supports natively. Weights are random (timing does not dep
 Reported per path and thread count: batch-1 latency p50/p99, batch-32 images/s; per path: the
 largest relative embedding difference from eager fp32 and the agreement gate on the calibration
 set (docs/encoders.md); the cost of the first start (export + compile) and of a cached start;
-preprocessing time (torch) at 224x224 and 480x640; the CPU's flags. Top-level keys:
+preprocessing time (torch) at 224x224 and 480x640; ``machine`` (vipflow.benchmark: CPU model
+and instruction-set flags, load average at start and end). Top-level keys:
 
 * ``speedup_exact_b1``: eager fp32 p50 / p50 of the fastest path within 1e-5 of it, at 2 threads;
 * ``speedup_fast_b1``: the same for the fastest path that passes the agreement gate;
-* ``max_rel_diff_exact``: that exact path's largest relative difference; ``cpu_flags``.
+* ``max_rel_diff_exact``: that exact path's largest relative difference.
 
 Acceptance on a CPU with AMX-BF16: speedup_exact_b1 >= 1.8, speedup_fast_b1 >= 7; without native
 bf16: speedup_exact_b1 >= 1.5.
@@ -25,9 +26,6 @@ bf16: speedup_exact_b1 >= 1.5.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import time
 import warnings
@@ -37,10 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vipflow.benchmark import finished, machine, write_report
 from vipflow.encoders import Encoder, load_encoder
 from vipflow.encoders.agreement import agreement, calibration_episodes, embed_episodes
 from vipflow.encoders.compiled_cache import CompiledCache
-from vipflow.encoders.inference import RUNTIMES, cpu_flags, installed, isa_flags, supported_precisions
+from vipflow.encoders.inference import RUNTIMES, installed, supported_precisions
 from vipflow.interrupt import run_script
 
 EXACT = 1e-5
@@ -96,13 +95,6 @@ def preprocessing_ms(encoder: Encoder, reps: int = 20) -> dict:
     return out
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iters", type=int, default=100, help="batch-1 repetitions per path and thread count")
@@ -112,7 +104,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts")
     ap.add_argument("--out", type=Path, default=Path("bench/results/encoder.json"))
     args = ap.parse_args()
-    load_before = os.getloadavg()
+    host = machine()  # other processes share the CPU: see how busy it was
 
     with warnings.catch_warnings():  # random weights are intended here
         warnings.simplefilter("ignore", UserWarning)
@@ -122,7 +114,7 @@ def main() -> None:
     one = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     many = rng.integers(0, 256, (args.batch, 224, 224, 3), dtype=np.uint8)
 
-    print(f"CPU flags: {' '.join(sorted(isa_flags()))}; paths: {', '.join(paths)}", flush=True)
+    print(f"CPU flags: {' '.join(host['cpu_flags'])}; paths: {', '.join(paths)}", flush=True)
     startup = {name: startup_seconds(encoder, name, one) for name in paths if not name.startswith("eager")}
     episodes, labels = calibration_episodes(224)
     reference = embed_episodes(paths["eager-fp32"], episodes)
@@ -169,7 +161,6 @@ def main() -> None:
         "model": "vip resnet50 (random weights), 224x224 uint8 RGB in, 1024-d out, preprocessing included",
         **achieved,
         "max_rel_diff_exact": quality[best_exact]["max_rel_diff"],
-        "cpu_flags": sorted(isa_flags()),
         "exact_path": best_exact,
         "fast_path": best_fast,
         "speedup_b1_at_max_threads": speedup,
@@ -178,24 +169,17 @@ def main() -> None:
         "timing": timing,
         "agreement": quality,
         "startup": startup,
-        "cpu_model": cpu_model(),
-        "all_cpu_flags_count": len(cpu_flags()),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-        "load_avg_before": list(load_before),  # other processes share the CPU: see how busy it was
-        "load_avg_after": list(os.getloadavg()),
         "settings": {"iters": args.iters, "batch_iters": args.batch_iters, "warmup": args.warmup,
                      "threads": args.threads},
     }
     torch.set_num_threads(1)
     report["preprocessing_ms_1_thread"] = preprocessing_ms(encoder)  # torch; the networks' times above
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    report["machine"] = finished(host)
+    write_report(args.out, report)
     print(f"speedup_exact_b1 {report['speedup_exact_b1']:.2f} ({best_exact}, max rel diff "
           f"{report['max_rel_diff_exact']:.1e}); speedup_fast_b1 {report['speedup_fast_b1']:.2f} "
           f"({best_fast}); targets {targets} met {report['met']}")
     print(f"startup {startup}; preprocessing (ms, 1 thread) {report['preprocessing_ms_1_thread']}")
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from vipflow.sim import configure_gl
 
 configure_gl()
 
+from vipflow.benchmark import finished, machine, write_report  # noqa: E402
 from vipflow.demo_config import KitchenEncoderConfig  # noqa: E402
 from vipflow.encoders import load_encoder  # noqa: E402
 from vipflow.episodes import list_episodes  # noqa: E402
@@ -144,6 +144,7 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    host = machine()
     t0 = time.perf_counter()
     tasks = {}
     for task in args.tasks:
@@ -157,13 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             "held_out_demos": args.held_out, "in_domain_demos": args.in_domain_demos,
             "encoder": dataclasses.asdict(KitchenEncoderConfig()),
         },
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "torch": torch.__version__},
+        "machine": finished(host),
         "seconds": time.perf_counter() - t0,
         "tasks": tasks,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, result)
     print(markdown(result))
     return 0
 

@@ -30,10 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vipflow.benchmark import finished, machine, write_report
 from vipflow.cli.options import add_options, from_args
 from vipflow.encoder_inference import InferenceConfig
 from vipflow.encoders import load_encoder
-from vipflow.encoders.inference import isa_flags
 from vipflow.hardware import MonotonicClock
 from vipflow.hardware.envelope import WATCHDOG_MAX_STALE_TICKS
 from vipflow.hardware.fake import FakeCamera, FakeRobot
@@ -200,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live-block", type=int, default=50, help="--live: ticks per publishing / quiet block")
     p.add_argument("--out", type=Path, default=Path("bench/results/loop.json"))
     args = p.parse_args(argv)
+    host = machine()
 
     torch.set_num_threads(args.torch_threads)
     encoder = encoder_factory(args)()
@@ -232,11 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         "encoder": {"name": encoder.name, "arch": encoder.arch, "weights": "random",
                     "embed_dim": encoder.embed_dim, "inference": encoder.inference_tag},
         "max_observation_age_ms": WatchdogLimits().max_observation_age_s * 1e3,
-        "cpu_flags": sorted(isa_flags()),
         "camera": {"height": args.height, "width": args.width, "fps": args.camera_fps},
         "torch_threads": args.torch_threads,
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
-                    "load_avg": list(os.getloadavg())},
+        "machine": finished(host),
         "ours_threaded": runs["threaded"],
         "ours_process": runs["process"],
         "baseline_inline": runs["inline"],
@@ -244,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "acceptance": acceptance,
         "acceptance_threaded": acceptance_threaded,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
+    write_report(args.out, out)
     for run in runs.values():
         lp, fa, enc = run["loop_period_ms"], run["frame_age_ms"], run["encoder_latency_ms"]
         print(
@@ -255,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{fa['p50']}/{fa['p99']} ms, holds {run['holds']}"
             + (f", live {run['live']}" if "live" in run else "")
         )
-    print(f"acceptance (process): {acceptance}; threaded: {acceptance_threaded} -> {args.out}")
+    print(f"acceptance (process): {acceptance}; threaded: {acceptance_threaded}")
     return 0 if all(acceptance.values()) else 1
 
 

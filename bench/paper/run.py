@@ -38,8 +38,6 @@ import fcntl
 import hashlib
 import json
 import math
-import os
-import platform
 import shutil
 import time
 import warnings
@@ -53,6 +51,7 @@ from vipflow.sim import configure_gl
 
 configure_gl()
 
+from vipflow.benchmark import finished, machine, write_report  # noqa: E402
 from vipflow.config_schema import ConfigError, from_flat  # noqa: E402
 from vipflow.demo_config import KitchenEncoderConfig, WorkflowConfig  # noqa: E402
 from vipflow.encoders import Encoder, load_encoder, save_encoder  # noqa: E402
@@ -403,8 +402,9 @@ def pct(x: float | None) -> float | None:
     return None if x is None else 100.0 * x
 
 
-def aggregate(args: argparse.Namespace) -> tuple[dict, dict]:
-    """(paper.json, details): rows per (task, encoder, method) and reward quality; see docs/simulation.md."""
+def aggregate(args: argparse.Namespace, host: dict) -> tuple[dict, dict]:
+    """(paper.json, details): rows per (task, encoder, method) and reward quality; see docs/simulation.md.
+    ``host``: :func:`vipflow.benchmark.machine` at this process's start."""
     found = collect(args)
     rows, details = [], []
     for (task, encoder, label), by_seed in sorted(found.items()):
@@ -465,30 +465,11 @@ def aggregate(args: argparse.Namespace) -> tuple[dict, dict]:
     info = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "methods"}
         | {"methods": {m.label: dataclasses.asdict(m.weighting) for m in args.methods}},
-        "machine": machine(),
+        "machine": finished(host),
         "cells": details,
         "cost": cost_estimate(args),
     }
     return paper, info
-
-
-def machine() -> dict:
-    """The CPU the times were measured on (model, vector flags, load): absolute times only mean
-    something next to these."""
-    info: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    flags = info.get("flags", "").split()
-    return {
-        "cpus": os.cpu_count(),
-        "model": info.get("model name", platform.processor()),
-        "flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4"))),
-        "load_average": os.getloadavg(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 def cost_estimate(args: argparse.Namespace) -> dict:
@@ -640,11 +621,10 @@ def png(paper: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_outputs(args: argparse.Namespace) -> str:
-    paper, details = aggregate(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(paper, indent=2) + "\n")
-    args.out.with_name(args.out.stem + "_details.json").write_text(json.dumps(details, indent=2) + "\n")
+def write_outputs(args: argparse.Namespace, host: dict) -> str:
+    paper, details = aggregate(args, host)
+    write_report(args.out, paper)
+    write_report(args.out.with_name(args.out.stem + "_details.json"), details)
     md = markdown(paper)
     args.out.with_suffix(".md").write_text(md + "\n")
     png(paper, args.out.with_suffix(".png"))
@@ -653,6 +633,7 @@ def write_outputs(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    host = machine()
     torch.set_num_threads(1)  # rendering, encoding and training share the CPU; see WorkflowConfig
     if not args.aggregate:
         i, n = (int(x) for x in args.shard.split("/"))
@@ -664,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             if task not in prepared:
                 prepared[task] = prepare_task(args, task)
             run_unit(args, task, seed, prepared[task])
-    print(write_outputs(args))
+    print(write_outputs(args, host))
     return 0
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import resource
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vipflow.benchmark import finished, machine, write_report
 from vipflow.episodes import EpisodeMeta, EpisodeWriter, read_episode
 from vipflow.hardware.fake import FakeCamera
 from vipflow.hardware.franka import HOME_Q, forward_kinematics
@@ -182,6 +182,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the recorded bags")
     ap.add_argument("--disk-stall-ms", type=float, default=0.0, help="block one write per second this long")
     args = ap.parse_args()
+    host = machine()
     if args.disk_stall_ms:
         install_disk_stalls(args.disk_stall_ms)
     root = Path(tempfile.mkdtemp(prefix="vipflow-bench-", dir=args.dir))
@@ -204,11 +205,7 @@ def main() -> None:
         "benchmark": "record",
         "seconds": args.seconds,
         "workload": f"{W}x{H} rgb8 @ {FPS} Hz + robot state @ {STATE_HZ} Hz (fake hardware, real time)",
-        "machine": {
-            "cpus": __import__("os").cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": finished(host),
         "sources": sources,
         "recorder": rec,
         "naive": naive,
@@ -222,8 +219,7 @@ def main() -> None:
         },
         "bags_kept_in": str(root) if args.keep else None,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_report(args.out, result)
     print(json.dumps(result["verdict"], indent=2))
     for name in ("sources", "recorder", "naive"):
         p = result[name]
@@ -237,7 +233,6 @@ def main() -> None:
             else ""
         )
         print(f"{name:9s} cpu {p['cpu_share']:.2f} core{extra}")
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

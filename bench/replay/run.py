@@ -28,8 +28,6 @@ the report uses seeds 0-4, which tuning never saw.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import re
 import sys
 import tempfile
@@ -43,6 +41,7 @@ from vipflow.sim import configure_gl
 configure_gl()
 
 from vipflow.actions import target_from_action  # noqa: E402
+from vipflow.benchmark import finished, machine, write_report  # noqa: E402
 from vipflow.episodes import list_episodes, read_episode  # noqa: E402
 from vipflow.sim.demos import demo_styles, record_demos  # noqa: E402
 from vipflow.sim.experts import make_expert  # noqa: E402
@@ -180,6 +179,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    host = machine()
     t0 = time.perf_counter()
     tasks = {}
     with tempfile.TemporaryDirectory(prefix="replay_") as scratch:
@@ -192,12 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "replay",
         "config": {"tasks": args.tasks, "seeds": args.seeds, "demos_per_seed": args.demos,
                    "tuning_seeds": [11, 12]},
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "machine": finished(host),
         "seconds": time.perf_counter() - t0,
         "tasks": tasks,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, result)
     print(markdown(result))
     return 0
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "ros"))
 from rosproc import Domain, Node, Probe, ensure_workspace, node_env, wait_until  # noqa: E402
 
+from vipflow.benchmark import finished, machine, write_report  # noqa: E402
 from vipflow.episodes import messages as m  # noqa: E402
 from vipflow.hardware import Frame  # noqa: E402
 from vipflow.rewards import values as reward_values  # noqa: E402
@@ -51,16 +51,6 @@ def summary(ms: list[float]) -> dict:
         "p99": pct(ms, 99),
         "max": round(float(max(ms)), 3) if ms else None,
     }
-
-
-def cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return sorted(f for f in line.split(":")[1].split() if f.startswith(("avx", "amx", "sse4")))
-    except OSError:
-        pass
-    return []
 
 
 def frames(n: int, size: int) -> list[np.ndarray]:
@@ -249,26 +239,18 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results/ros.json"))
     args = p.parse_args()
     ensure_workspace()
-    load_start = list(os.getloadavg())
+    host = machine()
     with tempfile.TemporaryDirectory(prefix="bench_ros_") as tmp:
         reward = bench_reward(args, Path(tmp))
         (Path(tmp) / "p").mkdir()
         policy = bench_policy(args, Path(tmp) / "p")
     out = {
         "benchmark": "ros",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu_flags": cpu_flags(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "load_avg_start": load_start,
-            "load_avg_end": list(os.getloadavg()),
-        },
+        "machine": finished(host),
         "reward_node": reward,
         "policy_node": policy,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
+    write_report(args.out, out)
     r, q = reward, policy
     print(
         f"reward node: DDS p50/p99 {r['dds_latency_ms']['p50']}/{r['dds_latency_ms']['p99']} ms, in-process "
@@ -280,7 +262,7 @@ def main() -> int:
         f"policy node: {q['ticks']} ticks, period p50/p99/max "
         f"{lp.get('p50')}/{lp.get('p99')}/{lp.get('max')} ms, "
         f"deadline misses {q['deadline_misses']}; load {out['machine']['load_avg_start']} -> "
-        f"{out['machine']['load_avg_end']}; wrote {args.out}"
+        f"{out['machine']['load_avg_end']}"
     )
     return 0
 

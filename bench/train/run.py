@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 import warnings
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from vipflow.benchmark import finished, machine, write_report
 from vipflow.encoders import load_encoder
 from vipflow.episodes import EpisodeMeta, EpisodeWriter
 from vipflow.hardware import Frame, RobotState
@@ -89,6 +88,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="convnet-small, 1,000 steps, 300 baseline steps")
     ap.add_argument("--out", type=Path, default=Path("bench/results/train.json"))
     args = ap.parse_args()
+    host = machine()
     if args.quick:
         args.encoder_arch, args.steps, args.baseline_steps = "convnet-small", 1_000, 300
 
@@ -131,12 +131,7 @@ def main() -> None:
     base_per_step = base_s / args.baseline_steps
     report = {
         "benchmark": "train",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "torch_default_threads": torch.get_num_threads(),
-        },
+        "machine": finished(host) | {"torch_default_threads": torch.get_num_threads()},
         "dataset": {
             "episodes": args.episodes,
             "transitions_per_episode": args.steps_per_episode,
@@ -177,9 +172,8 @@ def main() -> None:
             base_1t_s / args.baseline_steps / (result.wall_s / result.step), 2
         ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -33,6 +30,7 @@ import torchvision
 from torch.utils.data import DataLoader, IterableDataset
 from torchvision import transforms
 
+from vipflow.benchmark import finished, machine, write_report
 from vipflow.encoder_training.cache import FrameCache
 from vipflow.encoder_training.config import TrainConfig
 from vipflow.encoder_training.dataset import SampleSpec, StepSampler, SubTrajectoryDataset, make_loader
@@ -163,6 +161,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the generated data here")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_vip.json")
     args = ap.parse_args()
+    host = machine()
     torch.set_num_threads(args.threads)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_train_vip_"))
@@ -179,21 +178,19 @@ def main() -> None:
             "benchmark": "train_vip",
             "what": "VIP training samples/s on CPU, frame cache vs per-sample JPEG + glob (official design)",
             "settings": vars(args) | {"workdir": str(work), "out": str(args.out)},
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+            "machine": finished(host),
             "runs": runs,
             "speedup_train": head["speedup_train"],
             "speedup_loader": head["speedup_loader"],
             "target_speedup": 3.0,
             "meets_target": head["speedup_train"] >= 3.0,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1))
+        write_report(args.out, report)
         for r in runs:
             print(
                 f"{r['image_size']}px: training speedup {r['speedup_train']:.2f}x "
                 f"(loader alone {r['speedup_loader']:.1f}x)"
             )
-        print(f"-> {args.out}")
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -11,10 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+from vipflow.encoders.inference import ISA_FLAGS
+
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "paper" / "run.py"
 ROW_KEYS = {
     "task", "encoder", "method", "success_mean", "success_lo", "success_hi", "vs_bc_diff", "vs_bc_lo",
     "vs_bc_hi", "seeds", "rollouts_per_seed",
+}  # fmt: skip
+MACHINE_KEYS = {
+    "cpu_model", "cpus", "cpu_flags", "python", "platform", "torch", "load_avg_start", "load_avg_end",
 }  # fmt: skip
 
 
@@ -51,6 +56,9 @@ def test_paper_json_schema_and_resume(tmp_path):
     sessions = sorted(work.glob("slide_cabinet/seed*/sim-pretrained/evaluation-*/session.json"))
     assert len(sessions) == 2 and all(json.loads(s.read_text())["trials_planned"] == 2 for s in sessions)
     assert {c["method"] for c in details["cells"]} == {"bc", "rwr"}
+    machine = details["machine"]  # what every benchmark records (vipflow.benchmark)
+    assert set(machine) == MACHINE_KEYS and set(machine["cpu_flags"]) <= set(ISA_FLAGS)
+    assert len(machine["load_avg_start"]) == len(machine["load_avg_end"]) == 3
 
     # run again: everything is found finished; nothing is recorded, trained or evaluated again
     stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file() and "paper" not in p.name}

@@ -26,6 +26,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
+import platform
 import tempfile
 import threading
 import warnings
@@ -76,16 +77,27 @@ def weights_version(module: nn.Module) -> tuple:
 
 
 @functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` of Linux /proc/cpuinfo ('' elsewhere, or where it has none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
-        if line.startswith("flags") and ":" in line:
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        name, colon, value = line.partition(":")
+        if colon and name.strip() == field:
+            return value.strip()
+    return ""
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    return frozenset(_cpuinfo("flags").split())
+
+
+def cpu_model() -> str:
+    """The CPU's name ("Intel(R) Xeon(R) ..."): the same flags can come with very different speeds."""
+    return _cpuinfo("model name") or platform.processor()
 
 
 # The instruction sets that decide inference speed; what benchmarks and reports record.
