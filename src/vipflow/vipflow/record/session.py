@@ -33,6 +33,7 @@ from vipflow.hardware import Camera, HardwareError, Robot
 from vipflow.interrupt import signum_of
 from vipflow.live.publisher import LivePublisher
 from vipflow.record.keys import KeySource
+from vipflow.runtime.priority import freeze_heap
 
 START_KEYS = ("space", "enter")
 SUCCESS_KEYS = ("s",)
@@ -345,6 +346,7 @@ class RecorderSession:
             if self.cfg.resume:
                 self._check_resume()
             self._check_space()  # fail before the operator starts demonstrating, not after
+            freeze_heap()  # no collector pause of the whole heap while the episodes record
             self._episodes(result, index)
         finally:
             result.stop_signal = self.stop_signal

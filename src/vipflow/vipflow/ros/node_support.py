@@ -31,6 +31,7 @@ from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.policy.errors import PolicyError
 from vipflow.runtime.limits import LimitsError
+from vipflow.runtime.priority import freeze_heap
 
 
 def ros_default(spec: ParamSpec) -> Any:
@@ -162,6 +163,7 @@ def spin(
     code = 0
     try:
         node = make_node()
+        freeze_heap()  # start-up done: no collector pause of the loaded libraries while the node works
         if threads > 1:
             executor = executors.MultiThreadedExecutor(num_threads=threads)
         else:

@@ -28,7 +28,7 @@ from vipflow.runtime.perception import (
     Perception,
     ThreadedPerception,
 )
-from vipflow.runtime.priority import raise_to_realtime
+from vipflow.runtime.priority import freeze_heap, raise_to_realtime
 from vipflow.runtime.safety import Hold, SafetyLayer
 from vipflow.runtime.timing import TimingSamples, clock_kind
 
@@ -165,6 +165,7 @@ class ControlLoop:
         self._stop_request = None
         stale_run, holding, last_commanded = 0, False, None
         reason, error = "completed", None
+        freeze_heap()  # no collector pause of the whole heap inside the ticks
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)  # the encoder thread must hand back the GIL quickly
         self.perception.start()

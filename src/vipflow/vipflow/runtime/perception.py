@@ -23,6 +23,8 @@ import numpy as np
 
 from vipflow.hardware import Camera, CameraTimeout, Clock, Frame, HardwareError
 
+WARM_UP_FRAME = (64, 64, 3)  # any size: the encoder's transform resizes to its input resolution
+
 
 class EncoderLike(Protocol):
     """What perception needs of an encoder (``vipflow.encoders.Encoder`` fits)."""
@@ -53,6 +55,17 @@ class Perception(Protocol):
     def take_encoder_latencies_ms(self) -> list[float]: ...
 
     def stop(self) -> None: ...
+
+
+def warm_up(encoder: EncoderLike) -> None:
+    """One throw-away batch-1 encode on the calling thread, with its torch thread count.
+
+    The first encode after a change of thread count (or the first call of a compiled runtime)
+    selects kernels: 200-250 ms measured in the evaluate node, where it delayed the first
+    rollout's frames past the 4-period gap `vipflow episodes validate` fails. Done before the
+    loop's first tick waits for an observation, it costs start-up time instead.
+    """
+    encoder.embed_images(np.zeros((1, *WARM_UP_FRAME), dtype=np.uint8), batch_size=1)
 
 
 class _Encoding:
@@ -118,6 +131,11 @@ class ThreadedPerception(_Encoding):
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            warm_up(self.encoder)
+        except Exception as exc:  # a broken encoder fails here, before the first tick
+            self.error = exc
+            return
         while not self._stop.is_set():
             try:
                 frame = self.camera.read(timeout_s=self.read_timeout_s)
@@ -192,7 +210,7 @@ def _encoder_worker(factory: Callable[[], EncoderLike], torch_threads: int | Non
 
             torch.set_num_threads(torch_threads)
         encoder = factory()
-        encoder.embed_images(np.zeros((1, 224, 224, 3), np.uint8), batch_size=1)  # first call is slow
+        warm_up(encoder)
         conn.send("ready")
     except Exception as exc:
         conn.send(f"error: {type(exc).__name__}: {exc}")
