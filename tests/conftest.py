@@ -47,16 +47,6 @@ def mount_tmpfs(tmp_path):
         subprocess.run(["umount", str(d)], check=False)
 
 
-# torch's DataLoader installs a Python SIGCHLD handler the first time it starts workers and keeps it
-# for the life of the process. Once bf16 kernels (OpenVINO's or torch's oneDNN, on AMX) have run in the
-# pytest process, delivering that signal killed the process with SIGSEGV (si_code SI_KERNEL) when any
-# child exited. The suite runs every command in one process, which no user does; workers are still
-# watched by the DataLoader's own liveness checks.
-from torch.utils.data._utils import signal_handling as _torch_signal_handling  # noqa: E402
-
-_torch_signal_handling._SIGCHLD_handler_set = True
-
-
 # The suite runs mujoco's EGL renderer (Mesa llvmpipe), OpenVINO, ONNX Runtime, torch and rclpy in one
 # process, which no vipflow command does. After every test had reported, that process crashed at exit
 # with SIGSEGV in libGLdispatch's destructor (core dump: exit -> _dl_fini -> libGLdispatch, llvmpipe

@@ -40,6 +40,7 @@ from torch import nn
 from vipflow.encoder_inference import AUTO, PRECISIONS, RUNTIMES
 from vipflow.encoders.compiled_cache import CompiledCache, CorruptEntryError
 from vipflow.encoders.errors import EncoderError
+from vipflow.encoders.signal_stack import keep_signal_stack
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,10 @@ def _build_openvino(
     model = core.read_model(str(onnx_path))
     model.reshape({model.input(0): ov.PartialShape([1 if len(example) == 1 else -1, *example.shape[1:]])})
     compiled = core.compile_model(model, "CPU", _openvino_config(precision, threads))
+    keep_signal_stack()
     (out / "model.blob").write_bytes(compiled.export_model().getbuffer())
+    del compiled  # released now, on this thread, then the thread's signal stack is ours again
+    keep_signal_stack()
     onnx_path.unlink()
 
 
@@ -259,6 +263,7 @@ def _load_openvino(entry: Path, precision: str, threads: int) -> OpenVinoRunner:
 
     blob = (entry / "model.blob").read_bytes()
     compiled = ov.Core().import_model(blob, "CPU", _openvino_config(precision, threads))
+    keep_signal_stack()
     return OpenVinoRunner(compiled)
 
 
