@@ -125,18 +125,29 @@ def test_gripper_goal_grasps_when_closing_and_moves_when_opening():
     assert gripper_goal(0.078, 0.08, 0.005) == "move"  # inside the deadband: no force grasp
 
 
-def test_callback_backend_resets_and_judges_through_callbacks():
+def test_callback_backend_resets_and_judges_through_callbacks(ros_bus):
+    """The simulator publishes nothing while it resets: the rollout starts on the new scene's first
+    frame and state, not on the old scene's last ones followed by a reset-long gap."""
     clock = MonotonicClock()
     arm = FakeRobot(clock)
-    arm.start()
-    resets, success = [], {"value": False}
-    backend = CallbackBackend(
-        FakeCamera(clock), arm, reset_fn=resets.append, success_fn=lambda: success["value"]
-    )
-    backend.reset(3, 10, operator=None)
-    assert resets == [3] and arm.holds
-    success["value"] = True
-    assert backend.judge(3, operator=None) == (True, "simulator")
+    with ros_bus(FakeCamera(clock), arm) as bus:
+        resets, success, reset_done = [], {"value": False}, []
+
+        def reset_sim(index: int) -> None:  # like kitchen_sim's reset service
+            bus.freeze_state.set()
+            time.sleep(0.15)
+            resets.append(index)
+            reset_done.append(clock.now_ns())
+            bus.freeze_state.clear()
+
+        backend = CallbackBackend(
+            bus.topic_camera, bus.topic_robot, reset_fn=reset_sim, success_fn=lambda: success["value"]
+        )
+        backend.reset(3, 10, operator=None)
+        assert resets == [3] and arm.commands, "the arm holds its pose (a target at the current pose)"
+        assert bus.topic_robot.state().stamp_ns >= reset_done[0], "the first tick would see the old scene"
+        success["value"] = True
+        assert backend.judge(3, operator=None) == (True, "simulator")
 
 
 def _checkpoint(tmp_path, encoder, fingerprint=None):

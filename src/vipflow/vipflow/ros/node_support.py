@@ -162,8 +162,9 @@ def spin(
     node = None
     code = 0
     try:
+        freeze_heap()  # the imported libraries: collected and frozen before anyone talks to the node
         node = make_node()
-        freeze_heap()  # start-up done: no collector pause of the loaded libraries while the node works
+        freeze_heap(collect=False)  # and what the node loaded, without a pause once its topics are up
         if threads > 1:
             executor = executors.MultiThreadedExecutor(num_threads=threads)
         else:

@@ -47,11 +47,13 @@ def raise_to_realtime(priority: int) -> Callable[[], None] | None:
 
 
 
-def freeze_heap() -> None:
-    """Collect once, then exempt every object alive now from the cyclic collector (``gc.freeze``).
+def freeze_heap(*, collect: bool = True) -> None:
+    """Exempt every object alive now from the cyclic collector (``gc.freeze``), after one full
+    collection unless ``collect`` is False (the collection is the pause; the freeze is instant).
 
     Call when start-up is done (models loaded, node built) and before each run; what is frozen is
     start-up state that lives as long as the process anyway.
     """
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
