@@ -226,6 +226,7 @@ class ServeNode(PolicyNode):
             rate_hz=p.rate_hz,
             task=p.task or None,
             torch_threads=p.torch_threads,
+            realtime_priority=p.rt_priority or None,
             on_tick=self.publish_tick,
             on_done=self._on_done,
         )
@@ -321,6 +322,7 @@ class EvaluateNode(PolicyNode):
             goal=goal,
             encoder_info=info,
             torch_threads=p.torch_threads,
+            realtime_priority=p.rt_priority or None,
         )
         self.output = config.output_dir
         self._thread = threading.Thread(target=self._run, name="evaluation", daemon=True)

@@ -57,12 +57,14 @@ class PolicyRunner:
         rate_hz: float = 25.0,
         task: str | None = None,
         torch_threads: int | None = 1,
+        realtime_priority: int | None = None,
         on_tick: Callable[[TickRecord], None] | None = None,
         on_done: Callable[[LoopResult | None, BaseException | None], None] | None = None,
     ) -> None:
         self.camera, self.robot, self.encoder, self.policy = camera, robot, encoder, policy
         self.safety = SafetyLayer(limits, action_space=policy_action_space(policy), rate_hz=rate_hz)
         self.rate_hz, self.task, self.torch_threads = rate_hz, task, torch_threads
+        self.realtime_priority = realtime_priority
         self.on_tick, self.on_done = on_tick, on_done
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -139,6 +141,7 @@ class PolicyRunner:
                 task=self.task,
                 on_tick=self._tick,
                 torch_threads=self.torch_threads,
+                realtime_priority=self.realtime_priority,
             )
             with self._lock:
                 self._loop = loop
