@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import subprocess
 import sys
@@ -53,22 +54,24 @@ def mount_tmpfs(tmp_path):
 # threads still alive), turning a finished run into "Segmentation fault". The commands themselves exit
 # cleanly (tests/e2e and tests/ros check their exit status). So the test process ends with pytest's own
 # status after Python's atexit hooks (GL contexts freed, files flushed), without native destructors.
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus):
-    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+def pytest_sessionstart(session):
+    session.config.stash[_SESSION] = session
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    status = config.stash.get(_EXIT_STATUS, None)
-    if status is None:
+    session = config.stash.get(_SESSION, None)
+    if session is None:  # no session ran (usage error, --help): the normal exit
         return
+    status = int(session.exitstatus)  # final: after the terminal reporter's own adjustments
     atexit._run_exitfuncs()
-    config.get_terminal_writer().flush()
+    if config.pluginmanager.get_plugin("terminalreporter") is not None:
+        config.get_terminal_writer().flush()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         with contextlib.suppress(Exception):
             stream.flush()
+    ctypes.CDLL(None).fflush(None)  # C-level stdio of the native libraries
     os._exit(status)
 
 
-_EXIT_STATUS = pytest.StashKey[int]()
+_SESSION = pytest.StashKey[pytest.Session]()

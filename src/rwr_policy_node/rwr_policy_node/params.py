@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from vipflow.config_schema import option, option_from, require, to_flat
 from vipflow.encoder_inference import precision_option, runtime_option
-from vipflow.evaluation.run import RunOptions
 from vipflow.evaluation.session import EvaluationConfig
 from vipflow.ros.names import ACTION_TOPIC, POLICY_STATUS_TOPIC, SIM_RESET_SERVICE, SIM_SUCCESS_TOPIC
 from vipflow.ros.remote_keys import KEY_TOPIC, PROMPT_TOPIC
@@ -31,12 +30,12 @@ class PolicyNodeParams:
     encoder_runtime: str = runtime_option()
     encoder_precision: str = precision_option()
     torch_threads: int = option(1, "torch threads of the encoder thread (keeps the 25 Hz thread responsive)")
-    rt_priority: int = option_from(
-        RunOptions,
-        "rt_priority",
-        "SCHED_FIFO priority of the control-loop thread, 0: off (needs root, CAP_SYS_NICE or an rtprio "
-        "limit, as libfranka does; refused, the loop warns and runs at normal priority)",
-        group=None,
+    rt_priority: int = option(
+        40,
+        "SCHED_FIFO priority of the control-loop thread, 0: off; below ros2_control's controller_manager "
+        "(50), which runs the arm's 1 kHz loop on the same PC (needs root, CAP_SYS_NICE or an rtprio limit; "
+        "refused, the loop warns and runs at normal priority)",
+        bounds="[0, 99]",
     )
     rate_hz: float = option(25.0, "control rate (VIP paper: 25 Hz)")
     horizon: int = option(0, "ticks per ~/start (0 = until ~/stop)")

@@ -2,14 +2,14 @@
 
 OpenVINO's CPU plugin installs its own alternate signal stack (about 20 KB) on the thread that
 compiles or imports a model, and when that model is destroyed it puts back the stack it found.
-Destroyed out of creation order (model A, then B, then A freed, then B freed), B puts back A's
+Released in creation order (model A, then B created; A freed, then B freed), B puts back A's
 stack, which A already unmapped: the next signal delivered to the thread (Ctrl-C, SIGTERM, a
 child's SIGCHLD) cannot be given a frame and the kernel kills the process with SIGSEGV. Python
 installs its signal handlers with SA_ONSTACK, so every handled signal goes through that stack.
 
-``keep_signal_stack()`` after every compile, import and release of a compiled model makes the
-thread's alternate stack one that lives as long as the process: every model then finds ours,
-puts ours back, and no signal lands on freed memory. It is large enough for the AMX tile state
+``keep_signal_stack()`` after every compile and import makes the thread's alternate stack one
+that lives as long as the process: every model then finds ours and puts ours back when it is
+released, and no signal lands on freed memory. It is large enough for the AMX tile state
 (an 8 KB register file the kernel saves in every signal frame of a thread that used AMX).
 """
 

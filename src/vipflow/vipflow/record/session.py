@@ -346,7 +346,7 @@ class RecorderSession:
             if self.cfg.resume:
                 self._check_resume()
             self._check_space()  # fail before the operator starts demonstrating, not after
-            freeze_heap()  # no collector pause of the whole heap while the episodes record
+            freeze_heap(unless_frozen=True)  # no collector pause of the start-up heap while episodes record
             self._episodes(result, index)
         finally:
             result.stop_signal = self.stop_signal

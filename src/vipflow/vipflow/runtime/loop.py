@@ -165,7 +165,7 @@ class ControlLoop:
         self._stop_request = None
         stale_run, holding, last_commanded = 0, False, None
         reason, error = "completed", None
-        freeze_heap()  # no collector pause of the whole heap inside the ticks
+        freeze_heap(unless_frozen=True)  # no collector pause of the whole start-up heap inside the ticks
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)  # the encoder thread must hand back the GIL quickly
         self.perception.start()

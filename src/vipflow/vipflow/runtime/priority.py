@@ -46,14 +46,16 @@ def raise_to_realtime(priority: int) -> Callable[[], None] | None:
     return restore
 
 
-
-def freeze_heap(*, collect: bool = True) -> None:
+def freeze_heap(*, collect: bool = True, unless_frozen: bool = False) -> None:
     """Exempt every object alive now from the cyclic collector (``gc.freeze``), after one full
     collection unless ``collect`` is False (the collection is the pause; the freeze is instant).
 
-    Call when start-up is done (models loaded, node built) and before each run; what is frozen is
-    start-up state that lives as long as the process anyway.
+    Call when start-up is done (models loaded, node built). Frozen garbage is never freed, so a
+    run or a session calls it with ``unless_frozen``: only the process's first one freezes, and
+    later runs' objects (episode writers, results) stay collectable.
     """
+    if unless_frozen and gc.get_freeze_count():
+        return
     if collect:
         gc.collect()
     gc.freeze()
