@@ -43,17 +43,12 @@ WEIGHTS: dict[str, WeightsFile] = {
             ("https://pytorch.s3.amazonaws.com/models/rl/vip/model.pt",),
             "CC BY-NC 4.0 (non-commercial)",
         ),
-        WeightsFile(
-            "r3m-resnet50", "r3m", "resnet50", "r3m_resnet50.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_50.pt",), "MIT",
-        ),
-        WeightsFile(
-            "r3m-resnet34", "r3m", "resnet34", "r3m_resnet34.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_34.pt",), "MIT",
-        ),
-        WeightsFile(
-            "r3m-resnet18", "r3m", "resnet18", "r3m_resnet18.pt",
-            ("https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_18.pt",), "MIT",
+        *(  # the three R3M releases differ only in depth
+            WeightsFile(
+                f"r3m-resnet{depth}", "r3m", f"resnet{depth}", f"r3m_resnet{depth}.pt",
+                (f"https://pytorch.s3.amazonaws.com/models/rl/r3m/r3m_{depth}.pt",), "MIT",
+            )
+            for depth in (50, 34, 18)
         ),
         WeightsFile(
             "liv", "liv", "rn50", "liv_rn50.pt",
