@@ -253,8 +253,6 @@ def _build_openvino(
     compiled = core.compile_model(model, "CPU", _openvino_config(precision, threads))
     keep_signal_stack()
     (out / "model.blob").write_bytes(compiled.export_model().getbuffer())
-    del compiled  # released now, on this thread, then the thread's signal stack is ours again
-    keep_signal_stack()
     onnx_path.unlink()
 
 

@@ -26,6 +26,7 @@ class _StackT(ctypes.Structure):
     _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
 _local = threading.local()
 _kept: list[ctypes.Array] = []  # never freed: a thread's stack must outlive every model it compiled
 
@@ -33,7 +34,7 @@ _kept: list[ctypes.Array] = []  # never freed: a thread's stack must outlive eve
 def current_signal_stack() -> tuple[int, int, int]:
     """(address, flags, size) of the calling thread's alternate signal stack (Linux)."""
     st = _StackT()
-    if ctypes.CDLL(None, use_errno=True).sigaltstack(None, ctypes.byref(st)) != 0:
+    if _libc.sigaltstack(None, ctypes.byref(st)) != 0:
         raise OSError(ctypes.get_errno(), "sigaltstack failed")
     return st.ss_sp or 0, st.ss_flags, st.ss_size
 
@@ -51,5 +52,5 @@ def keep_signal_stack() -> None:
     if current_signal_stack()[0] == address:
         return
     st = _StackT(address, 0, SIGNAL_STACK_BYTES)
-    if ctypes.CDLL(None, use_errno=True).sigaltstack(ctypes.byref(st), None) != 0:
+    if _libc.sigaltstack(ctypes.byref(st), None) != 0:
         raise OSError(ctypes.get_errno(), "sigaltstack failed")
