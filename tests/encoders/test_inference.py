@@ -20,6 +20,7 @@ from vipflow.encoders.inference import PrecisionNotSupportedError, RuntimeNotAva
 
 KITCHEN = Path(vipflow.__file__).parent / "assets" / "kitchen_vip_no_slide_cabinet.safetensors"
 BF16 = pytest.mark.skipif(not inf.native_bf16(torch.device("cpu")), reason="this CPU has no native bf16")
+INT8 = pytest.mark.skipif(not inf.native_int8(torch.device("cpu")), reason="no int8 dot products on this CPU")
 
 
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,6 +60,9 @@ def test_liv_image_and_text_towers_compile(runtime):
     assert rel_diff(fast.embed_images(frames), liv.embed_images(frames)) <= 1e-5
     texts = ["close the drawer", "fold the towel on the table"]
     assert rel_diff(fast.embed_text(texts), liv.embed_text(texts)) <= 1e-5
+    if runtime == "openvino" and inf.native_int8(torch.device("cpu")):  # int8 quantizes image towers only
+        int8 = liv.with_inference(runtime, "int8")
+        np.testing.assert_array_equal(int8.embed_text(texts), fast.embed_text(texts))
 
 
 @pytest.mark.slow
@@ -107,6 +111,9 @@ def test_weights_change_rebuilds_the_compiled_model(tmp_path):
     with torch.no_grad():
         enc.module.convnet.fc.bias.add_(1.0)
     np.testing.assert_allclose(enc.embed_images(frames), before + 1.0, rtol=1e-5, atol=1e-5)
+    fc = enc.module.convnet.fc  # a parameter replaced, not modified: rebuilt as well
+    fc.bias = torch.nn.Parameter(fc.bias.detach() + 1.0)
+    np.testing.assert_allclose(enc.embed_images(frames), before + 2.0, rtol=1e-5, atol=1e-5)
 
 
 def test_cache_off_keeps_nothing(tmp_path, monkeypatch):
@@ -132,6 +139,36 @@ def test_runtime_and_precision_choices_are_checked(tmp_path, monkeypatch):
     assert small(tmp_path, runtime="auto").runtime == "eager"
     with pytest.raises(RuntimeNotAvailableError, match="pip install openvino"):
         small(tmp_path, runtime="openvino")
+
+
+@INT8
+def test_int8_is_quantized_once_on_the_calibration_set_and_cached(tmp_path, monkeypatch):
+    """int8 by name: OpenVINO quantizes the image tower (NNCF) on the calibration set at the
+    model's input size (non-square here), close to fp32; a second start imports the cached blob
+    without quantizing again."""
+    frames = np.random.default_rng(7).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    ref = small(tmp_path, runtime="eager").embed_images(frames)
+    enc = small(tmp_path, runtime="auto", precision="int8")
+    assert enc.inference_tag == "openvino-int8"
+    calibrated, original = [], type(enc)._calibration_inputs
+    monkeypatch.setattr(type(enc), "_calibration_inputs",
+                        lambda self, size: calibrated.append(size) or original(self, size))
+    got = enc.embed_images(frames)
+    assert calibrated == [(48, 64)]
+    assert 0 < rel_diff(got, ref) <= 0.05  # quantized: not fp32, but close
+    again = small(tmp_path, runtime="openvino", precision="int8")
+    np.testing.assert_allclose(again.embed_images(frames), got, rtol=0, atol=1e-6)
+    assert calibrated == [(48, 64)] and again.compiled_cache.rebuilt == 0
+
+
+def test_int8_is_refused_where_it_cannot_run(tmp_path, monkeypatch):
+    with pytest.raises(PrecisionNotSupportedError, match=r"int8: runtime 'onnxruntime' does not quantize"):
+        small(tmp_path, runtime="onnxruntime", precision="int8")
+    with pytest.raises(PrecisionNotSupportedError, match=r"int8: runtime 'eager' does not quantize"):
+        small(tmp_path, runtime="eager", precision="int8")
+    monkeypatch.setattr(inf, "cpu_flags", lambda: frozenset({"sse4_2", "avx2", "fma"}))
+    with pytest.raises(PrecisionNotSupportedError, match=r"no int8 dot-product instructions.*fp32, or auto"):
+        small(tmp_path, runtime="openvino", precision="int8")
 
 
 def test_cpu_without_native_bf16_refuses_bf16_and_auto_picks_fp32(tmp_path, monkeypatch, caplog):

@@ -17,7 +17,7 @@ from typing import Any
 from vipflow.config_schema import option
 
 RUNTIMES = ("eager", "openvino", "onnxruntime")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "int8", "fp16")
 AUTO = "auto"
 
 
@@ -32,8 +32,9 @@ def runtime_option(default: str | None = AUTO, **extra: Any) -> Any:
 def precision_option(default: str | None = AUTO, **extra: Any) -> Any:
     """The ``precision`` field of a schema (``default=None``: taken from a lower layer)."""
     return option(
-        default, "encoder precision: fp32 (equal to eager), bf16 (CPUs with native bf16), fp16 (GPU) or "
-        "auto (the fastest passing the agreement gate against fp32)", choices=(*PRECISIONS, AUTO),
+        default, "encoder precision: fp32 (equal to eager), bf16 (CPUs with native bf16), int8 (OpenVINO, "
+        "quantized; CPUs with VNNI/AMX-INT8; run `vipflow encoders check` on your episodes first), fp16 "
+        "(GPU) or auto (the fastest passing the agreement gate against fp32)", choices=(*PRECISIONS, AUTO),
         flag="--precision", **extra,
     )
 

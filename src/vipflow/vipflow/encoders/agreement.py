@@ -18,6 +18,9 @@ both labels, the change in AUROC of final values. `vipflow encoders check` repor
 
 ``auto`` precision uses a built-in **calibration set** (below) and takes the fastest precision
 (bench/encoder: bf16 before fp32) that passes; the decision is cached with the compiled models.
+int8, chosen by name only, is *quantized* on the calibration set (its activation ranges, at the
+model's input size); the synthetic set is kinder to it than real frames, so a user's own episodes
+are the test that counts (`vipflow encoders check`).
 """
 
 from __future__ import annotations
@@ -127,8 +130,9 @@ def agreement(
     )
 
 
-def calibration_episodes(size: int, length: int = 24) -> tuple[list[np.ndarray], list[str]]:
-    """The `auto` gate's calibration set: 6 synthetic episodes of ``length`` size x size frames.
+def calibration_episodes(size: int | tuple[int, int], length: int = 24) -> tuple[list[np.ndarray], list[str]]:
+    """The `auto` gate's calibration set: 6 synthetic episodes of ``length`` frames, ``size``
+    square or (height, width).
 
     A smooth textured scene (low-frequency noise, a lighting gradient) in which a door slides
     open over a differently textured inside while a block moves down the frame. Progress changes
@@ -137,26 +141,27 @@ def calibration_episodes(size: int, length: int = 24) -> tuple[list[np.ndarray],
     one opens half-way and closes again. The block keeps moving, so no two frames are the same.
     Deterministic (fixed seed), so the decision is reproducible.
     """
+    height, width = (size, size) if isinstance(size, int) else size
     rng = np.random.default_rng(20_240_613)
-    xx = np.linspace(0.0, 1.0, size)[None, :, None]
+    xx = np.linspace(0.0, 1.0, width)[None, :, None]
 
     def texture() -> np.ndarray:
         coarse = torch.from_numpy(rng.uniform(30, 225, (1, 3, 6, 6)).astype(np.float32))
-        smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)[0]
+        smooth = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)[0]
         return smooth.permute(1, 2, 0).numpy()
 
     t = np.linspace(0.0, 1.0, length)
     ease = t * t * (3 - 2 * t)  # smooth start and stop, like a hand
     openings = [0.8 * ease] * 4 + [0.27 * ease, 0.5 * np.sin(np.pi * np.minimum(t / 0.8, 1.0)) + 0.1 * t]
-    side = max(size // 6, 2)
+    side = max(min(height, width) // 6, 2)
     episodes, labels = [], []
     for i, opening in enumerate(openings):
         outside, inside = texture() * (0.8 + 0.3 * xx), texture() * 0.5
         colour = rng.uniform(0, 255, 3)
-        frames = np.empty((length, size, size, 3), np.uint8)
+        frames = np.empty((length, height, width, 3), np.uint8)
         for k in range(length):
             frame = np.where(xx < opening[k], inside, outside)
-            y, x = int(t[k] * (size - side)), int(opening[k] * (size - side))
+            y, x = int(t[k] * (height - side)), int(opening[k] * (width - side))
             frame[y : y + side, x : x + side] = colour
             frames[k] = np.clip(frame, 0, 255)
         episodes.append(frames)

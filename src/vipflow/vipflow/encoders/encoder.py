@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from vipflow.encoders.agreement import choose_precision
+from vipflow.encoders.agreement import CALIBRATION_VERSION, calibration_episodes, choose_precision
 from vipflow.encoders.checkpoints import (
     ExportInfo,
     infer_conv_arch,
@@ -28,10 +28,10 @@ from vipflow.encoders.families import Family, get_family, resolve_arch
 from vipflow.encoders.inference import (
     AUTO,
     Runner,
+    WeightsVersion,
     build_runner,
     check_precision,
     resolve_runtime,
-    weights_version,
 )
 from vipflow.encoders.nets import LIVNet, tokenize
 from vipflow.encoders.official import default_weights_dir, find_downloaded
@@ -74,6 +74,7 @@ class Encoder:
         self.preprocess = preprocess
         self.transform = ImageTransform(preprocess, channels_last=True)
         self.module = module.to(self.device, dtype).to(memory_format=torch.channels_last)
+        self._weights_version = WeightsVersion(self.module)
         self._fingerprint: tuple[tuple, str] | None = None
         self._configure_inference(runtime, precision, compiled_cache)
 
@@ -106,7 +107,7 @@ class Encoder:
     @property
     def fingerprint(self) -> str:
         """sha256 over family, arch, preprocessing and every weight; recomputed only after weights change."""
-        version = weights_version(self.module)
+        version = self._weights_version()
         if self._fingerprint is None or self._fingerprint[0] != version:
             h = hashlib.sha256()
             h.update(f"{self.name}|{self.arch}|{self.preprocess.to_json()}".encode())
@@ -136,7 +137,7 @@ class Encoder:
         return f"{self.runtime}-{precision}"
 
     def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
-        version = weights_version(self.module)
+        version = self._weights_version()
         compiled = runtime != "eager"
         batch = 1 if compiled and len(x) == 1 else None  # compiled: a batch-1 model for single frames
         threads = torch.get_num_threads() if compiled else 0
@@ -150,10 +151,20 @@ class Encoder:
             key = {}
             if compiled:
                 key = {"fingerprint": self.fingerprint, "tower": f"{self.name}-{self.arch}-{tower}"}
+            if precision == "int8":
+                key["calibration"] = CALIBRATION_VERSION
             runner = build_runner(runtime, precision, module, x, device=self.device,
-                                  cache=self.compiled_cache, key=key, frozen_copy=tower != "text")
+                                  cache=self.compiled_cache, key=key, frozen_copy=tower != "text",
+                                  calibration=lambda: self._calibration_inputs(tuple(x.shape[-2:])))
             self._runners[slot] = found = (version, runner)
         return found[1]
+
+    def _calibration_inputs(self, size: tuple[int, int]) -> np.ndarray:
+        """int8's calibration samples: the calibration set at the model's input size, as model input."""
+        episodes, _ = calibration_episodes(size)
+        with torch.inference_mode():
+            x = self.transform(torch.from_numpy(np.concatenate(episodes)).to(self.device))
+        return x.float().contiguous().cpu().numpy()
 
     def embed_images(self, frames: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """(N,H,W,3) uint8 RGB of any size -> (N, embed_dim) float32, in eval (inference) mode."""
@@ -179,14 +190,15 @@ class Encoder:
 
         ``auto`` runtime and precision run the text tower eagerly in fp32: it embeds a goal
         sentence once, so compiling it or a faster precision would only cost time. A named
-        runtime/precision applies to it as to the image tower.
+        runtime/precision applies to it as to the image tower, except int8 (image towers only),
+        under which it runs fp32.
         """
         if not isinstance(self.module, LIVNet):
             raise TextNotSupportedError(f"encoder {self.name!r} has no text tower; use 'liv' for text goals")
         if isinstance(texts, str):
             texts = [texts]
         runtime = "eager" if self.requested_runtime == AUTO else self.runtime
-        precision = "fp32" if self.requested_precision == AUTO else self.requested_precision
+        precision = "fp32" if self.requested_precision in (AUTO, "int8") else self.requested_precision
         tokens = tokenize(list(texts)).to(self.device)
         with torch.inference_mode():
             return self._runner("text", tokens, runtime, precision)(tokens)
