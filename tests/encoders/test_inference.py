@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +117,12 @@ def test_weights_change_rebuilds_the_compiled_model(tmp_path):
     fc = enc.module.convnet.fc  # a parameter replaced, not modified: rebuilt as well
     fc.bias = torch.nn.Parameter(fc.bias.detach() + 1.0)
     np.testing.assert_allclose(enc.embed_images(frames), before + 2.0, rtol=1e-5, atol=1e-5)
+    swapped = torch.nn.Linear(fc.in_features, fc.out_features)  # a submodule swapped: rebuilt too
+    with torch.no_grad():
+        swapped.weight.copy_(fc.weight)
+        swapped.bias.copy_(fc.bias + 1.0)
+    enc.module.convnet.fc = swapped
+    np.testing.assert_allclose(enc.embed_images(frames), before + 3.0, rtol=1e-5, atol=1e-5)
 
 
 def test_cache_off_keeps_nothing(tmp_path, monkeypatch):
@@ -162,13 +171,46 @@ def test_int8_is_quantized_once_on_the_calibration_set_and_cached(tmp_path, monk
 
 
 def test_int8_is_refused_where_it_cannot_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(inf, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
     with pytest.raises(PrecisionNotSupportedError, match=r"int8: runtime 'onnxruntime' does not quantize"):
         small(tmp_path, runtime="onnxruntime", precision="int8")
     with pytest.raises(PrecisionNotSupportedError, match=r"int8: runtime 'eager' does not quantize"):
         small(tmp_path, runtime="eager", precision="int8")
+    installed = inf.installed
+    monkeypatch.setattr(inf, "installed", lambda name: name != "nncf" and installed(name))
+    with pytest.raises(RuntimeNotAvailableError, match="NNCF, which is not installed: pip install nncf"):
+        small(tmp_path, runtime="openvino", precision="int8")
     monkeypatch.setattr(inf, "cpu_flags", lambda: frozenset({"sse4_2", "avx2", "fma"}))
     with pytest.raises(PrecisionNotSupportedError, match=r"no int8 dot-product instructions.*fp32, or auto"):
         small(tmp_path, runtime="openvino", precision="int8")
+
+
+TELEMETRY_PROBE = """
+import multiprocessing, sys
+import numpy as np
+starts = []
+start = multiprocessing.Process.start
+multiprocessing.Process.start = lambda self: starts.append(self) or start(self)
+from vipflow.encoders import load_encoder
+enc = load_encoder("vip", arch="convnet-small", random_init=True, runtime="openvino", precision="int8",
+                   compiled_cache=sys.argv[1])
+enc.embed_images(np.zeros((2, 32, 32, 3), np.uint8))
+from nncf.telemetry import wrapper
+print(isinstance(wrapper.telemetry, wrapper.NNCFTelemetryStub), [p.name for p in starts])
+"""
+
+
+@INT8
+def test_int8_quantization_sends_no_telemetry(tmp_path):
+    """NNCF reports usage to the network from forked processes unless told not to, and stays quiet
+    on its own only under pytest: so a child process quantizes, as the CLI or a node would."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NNCF_CI", "NNCF_DEV")}
+    env["HOME"] = str(tmp_path)  # where its client id would be written
+    done = subprocess.run([sys.executable, "-c", TELEMETRY_PROBE, str(tmp_path / "compiled")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "True []"  # the stub, and no process started
+    assert not (tmp_path / "intel").exists()
 
 
 def test_cpu_without_native_bf16_refuses_bf16_and_auto_picks_fp32(tmp_path, monkeypatch, caplog):

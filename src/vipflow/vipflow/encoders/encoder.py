@@ -107,7 +107,7 @@ class Encoder:
     @property
     def fingerprint(self) -> str:
         """sha256 over family, arch, preprocessing and every weight; recomputed only after weights change."""
-        version = self._weights_version()
+        version = self._weights()
         if self._fingerprint is None or self._fingerprint[0] != version:
             h = hashlib.sha256()
             h.update(f"{self.name}|{self.arch}|{self.preprocess.to_json()}".encode())
@@ -136,8 +136,14 @@ class Encoder:
         precision = self.precision  # first: resolving auto may settle the runtime
         return f"{self.runtime}-{precision}"
 
+    def _weights(self) -> tuple:
+        """The weights' version key (WeightsVersion), following a reassigned ``self.module``."""
+        if self._weights_version.module is not self.module:
+            self._weights_version = WeightsVersion(self.module)
+        return self._weights_version()
+
     def _runner(self, tower: str, x: torch.Tensor, runtime: str, precision: str) -> Runner:
-        version = self._weights_version()
+        version = self._weights()
         compiled = runtime != "eager"
         batch = 1 if compiled and len(x) == 1 else None  # compiled: a batch-1 model for single frames
         threads = torch.get_num_threads() if compiled else 0
@@ -242,8 +248,8 @@ def load_encoder(
     from scratch. ``hidden_dim`` sizes VIP's head (0: no head). ``legacy_vip_crop`` reproduces the
     released VIP forward's extra Resize(256)+CenterCrop(224) on 224x224 input. ``pil_resize``
     resizes and crops through PIL as the official READMEs' callers do (`PreprocessConfig.with_pil_resize`).
-    ``runtime`` (eager | openvino | onnxruntime | auto) and ``precision`` (fp32 | bf16 | fp16 |
-    auto; None: the module's dtype) choose how frames are embedded (docs/encoders.md, Inference);
+    ``runtime`` (eager | openvino | onnxruntime | auto) and ``precision`` (fp32 | bf16 | int8 |
+    fp16 | auto; None: the module's dtype) choose how frames are embedded (docs/encoders.md, Inference);
     ``compiled_cache``: folder of compiled models (None: $VIPFLOW_CACHE/compiled; "off").
     """
     family = get_family(name)
