@@ -70,9 +70,10 @@ class PolicyNode(Node):
             raise ConfigError(
                 f"node {name}: parameter 'policy' is empty; pass policy:=<run dir or checkpoint>"
             )
-        self.policy, self.encoder = load_policy_with_encoder(
+        self.policy, self.encoder, recipe = load_policy_with_encoder(
             p.policy, p.encoder_weights, p.device, runtime=p.encoder_runtime, precision=p.encoder_precision
         )
+        self.encoder_process = recipe if p.perception == "process" else None
         self.space = self.policy.config.action_space
         self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
         pose_out = self.create_publisher(PoseStamped, p.command_topic, 10)
@@ -217,9 +218,11 @@ class ServeNode(PolicyNode):
             task=p.task or None,
             torch_threads=p.torch_threads,
             realtime_priority=p.rt_priority or None,
+            encoder_process=self.encoder_process,
             on_tick=self.publish_tick,
             on_done=self._on_done,
         )
+        self.runner.open()
         self.create_service(Trigger, "~/start", self._start)
         self.create_service(Trigger, "~/stop", self._stop)
         if p.autostart:
@@ -255,6 +258,7 @@ class ServeNode(PolicyNode):
         self.runner.stop("node shutting down")
         self.runner.wait(5.0)
         self.publish_status({**self.runner.status(), "state": "shutdown"})
+        self.runner.close()
 
 
 class EvaluateNode(PolicyNode):
@@ -280,10 +284,12 @@ class EvaluateNode(PolicyNode):
                 reset_fn=self._reset_sim,
                 success_fn=lambda: self._success,
                 details={"success_topic": p.success_topic},
+                perception=p.perception,
             )
         else:
             backend = HardwareBackend(
-                self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic}
+                self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic},
+                perception=p.perception,
             )
         try:
             task = p.task or self.policy.config.only_task()
@@ -313,6 +319,7 @@ class EvaluateNode(PolicyNode):
             encoder_info=info,
             torch_threads=p.torch_threads,
             realtime_priority=p.rt_priority or None,
+            encoder_factory=self.encoder_process,
         )
         self.output = config.output_dir
         self._thread = threading.Thread(target=self._run, name="evaluation", daemon=True)

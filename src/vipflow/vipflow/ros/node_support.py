@@ -31,6 +31,7 @@ from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.policy.errors import PolicyError
 from vipflow.runtime.limits import LimitsError
+from vipflow.runtime.perception import EncoderWorkerError
 from vipflow.runtime.priority import freeze_heap
 
 
@@ -117,6 +118,7 @@ def import_interfaces(module: str, what: str, *names: str) -> tuple:
 NAMED_ERRORS = (
     ConfigError,
     EncoderError,
+    EncoderWorkerError,
     EpisodeError,
     HardwareError,
     PolicyError,
