@@ -218,11 +218,17 @@ def test_train_entry_point_shares_the_core_parser(capsys):
 
 def test_the_encoder_process_serves_every_run_until_closed(ros_bus, tmp_path, small_vip):
     """With a recipe the node's process never embeds a frame (its GIL stays with the executor and the
-    control thread): one encoder process, started by open(), serves run after run; close() ends it."""
+    control thread): one encoder process, started by open(), serves run after run; close() ends it.
+    The policy still runs on ``torch_threads`` threads (an encoder thread used to set them)."""
+    import torch
+
     weights = save_encoder(small_vip, tmp_path / "enc.safetensors")
-    policy, encoder, recipe = load_policy_with_encoder(str(_checkpoint(tmp_path, small_vip)), str(weights))
+    loaded, encoder, recipe = load_policy_with_encoder(str(_checkpoint(tmp_path, small_vip)), str(weights))
+    policy = ThreadsSeen(loaded)
     clock = MonotonicClock()
     done = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
     with ros_bus(FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)) as bus:
         runner = PolicyRunner(bus.topic_camera, bus.topic_robot, encoder, policy, PATIENT, torch_threads=1,
                               encoder_process=recipe, on_done=lambda r, e: done.append((r, e)))
@@ -238,3 +244,18 @@ def test_the_encoder_process_serves_every_run_until_closed(ros_bus, tmp_path, sm
         assert [p for p in multiprocessing.active_children() if p.name == "vipflow-encoder"] == [worker]
         runner.close()
         assert not worker.is_alive()
+    assert policy.threads == {1}
+    torch.set_num_threads(before)
+
+
+class ThreadsSeen:
+    """A loaded policy that notes torch's intra-op thread count at every act."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.config, self.threads = policy, policy.config, set()
+
+    def act(self, embedding, proprio, task=None):
+        import torch
+
+        self.threads.add(torch.get_num_threads())
+        return self.policy.act(embedding, proprio, task)

@@ -21,6 +21,7 @@ from typing import Any
 from vipflow.evaluation.backend import HardwareBackend
 from vipflow.evaluation.operator import Operator
 from vipflow.hardware import Camera, CameraTimeout, HardwareError, MonotonicClock, Robot
+from vipflow.policy.model import torch_threads
 from vipflow.runtime.limits import SafetyLimits
 from vipflow.runtime.loop import ControlLoop, LoopResult, TickRecord, policy_action_space
 from vipflow.runtime.perception import EncoderLike, ProcessPerception
@@ -175,7 +176,8 @@ class PolicyRunner:
                 self._loop = loop
                 stopped = self._stop_reason
             if stopped is None:
-                result = loop.run(ticks)
+                with torch_threads(self.torch_threads):  # the policy's too (an encoder thread sets its own)
+                    result = loop.run(ticks)
         except HardwareError as exc:  # the robot never came up; nothing was commanded
             error = exc
         except Exception as exc:  # a bug: the loop has already held the arm; report, don't die silently
