@@ -3,6 +3,8 @@ loading a checkpoint with its encoder, gripper goal choice, and the simulator ev
 
 from __future__ import annotations
 
+import multiprocessing
+import pickle
 import time
 from pathlib import Path
 
@@ -167,8 +169,10 @@ def _checkpoint(tmp_path, encoder, fingerprint=None):
 
 def test_load_policy_with_its_encoder_checks_the_fingerprint(tmp_path, small_vip):
     weights = save_encoder(small_vip, tmp_path / "enc.safetensors")
-    policy, encoder = load_policy_with_encoder(str(_checkpoint(tmp_path / "a", small_vip)), str(weights))
+    checkpoint = str(_checkpoint(tmp_path / "a", small_vip))
+    policy, encoder, recipe = load_policy_with_encoder(checkpoint, str(weights))
     assert encoder.fingerprint == small_vip.fingerprint and policy.config.encoder.arch == "convnet-small"
+    assert pickle.loads(pickle.dumps(recipe))().fingerprint == encoder.fingerprint  # the process's recipe
     with pytest.raises(EncoderMismatchError, match="load the same weights"):
         load_policy_with_encoder(str(_checkpoint(tmp_path / "b", small_vip, "0" * 64)), str(weights))
 
@@ -210,3 +214,48 @@ def test_train_entry_point_shares_the_core_parser(capsys):
         assert option in out
     assert train_main(["--resume", "/nowhere/run"]) == 2  # the core's named error, exit status 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_the_encoder_process_serves_every_run_until_closed(ros_bus, tmp_path, small_vip):
+    """With a recipe the node's process never embeds a frame (its GIL stays with the executor and the
+    control thread): one encoder process, started by open(), serves run after run; close() ends it.
+    The policy still runs on ``torch_threads`` threads (an encoder thread used to set them)."""
+    import torch
+
+    weights = save_encoder(small_vip, tmp_path / "enc.safetensors")
+    loaded, encoder, recipe = load_policy_with_encoder(str(_checkpoint(tmp_path, small_vip)), str(weights))
+    policy = ThreadsSeen(loaded)
+    clock = MonotonicClock()
+    done = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    with ros_bus(FakeCamera(clock, height=24, width=32), FakeRobot(clock, state_rate_hz=100.0)) as bus:
+        runner = PolicyRunner(bus.topic_camera, bus.topic_robot, encoder, policy, PATIENT, torch_threads=1,
+                              encoder_process=recipe, on_done=lambda r, e: done.append((r, e)))
+        runner.open()
+        (worker,) = [p for p in multiprocessing.active_children() if p.name == "vipflow-encoder"]
+        for _ in range(2):
+            assert runner.start(10)[0] and runner.wait(30.0)
+            result, error = done[-1]
+            assert error is None and result.completed
+            assert "no observation yet" not in result.holds
+            assert len(result.timing.encoder_latency) > 0  # frames were embedded, by the worker
+            assert worker.is_alive()
+        assert [p for p in multiprocessing.active_children() if p.name == "vipflow-encoder"] == [worker]
+        runner.close()
+        assert not worker.is_alive()
+    assert policy.threads == {1}
+    torch.set_num_threads(before)
+
+
+class ThreadsSeen:
+    """A loaded policy that notes torch's intra-op thread count at every act."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.config, self.threads = policy, policy.config, set()
+
+    def act(self, embedding, proprio, task=None):
+        import torch
+
+        self.threads.add(torch.get_num_threads())
+        return self.policy.act(embedding, proprio, task)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import warnings
 
+import numpy as np
 import pytest
 
 from tests.runtime.conftest import ScriptedPolicy
@@ -13,7 +16,7 @@ from vipflow.evaluation.backend import HardwareBackend
 from vipflow.evaluation.session import EvaluationConfig, EvaluationSession
 from vipflow.hardware import MonotonicClock
 from vipflow.hardware.fake import FakeCamera, FakeRobot
-from vipflow.runtime.perception import EncoderWorkerError, RemoteEncoder
+from vipflow.runtime.perception import WARM_UP_FRAME, EncoderWorkerError, RemoteEncoder
 
 pytestmark = pytest.mark.slow
 SMALL = functools.partial(load_encoder, "vip", arch="convnet-small", random_init=True)
@@ -53,3 +56,16 @@ def test_encoder_process_start_failure_is_named():
         remote.start()
     with pytest.raises(EncoderWorkerError, match="not running"):
         remote.embed_images(None)
+
+
+def test_ctrl_c_leaves_the_encoder_process_to_its_parent():
+    """Ctrl-C signals the whole process group: the encoder keeps serving until the parent (which
+    safe-stops the loop first) closes it."""
+    remote = RemoteEncoder(SMALL, startup_timeout_s=120)
+    remote.start()
+    try:
+        os.kill(remote._proc.pid, signal.SIGINT)
+        frames = np.zeros((1, *WARM_UP_FRAME), dtype=np.uint8)
+        assert remote.embed_images(frames).shape[0] == 1
+    finally:
+        remote.close()

@@ -29,7 +29,15 @@ class PolicyNodeParams:
     device: str = option("cpu", "torch device of encoder and policy: cpu, cuda or cuda:N")
     encoder_runtime: str = runtime_option()
     encoder_precision: str = precision_option()
-    torch_threads: int = option(1, "torch threads of the encoder thread (keeps the 25 Hz thread responsive)")
+    torch_threads: int = option(
+        1, "torch threads of the encoder and the policy (keeps the 25 Hz thread responsive)"
+    )
+    perception: str = option(
+        "process",
+        "where frames are embedded: process (the encoder in a process of its own: it cannot delay the 25 Hz "
+        "thread) or thread (in this process: one copy of the encoder in memory)",
+        choices=("process", "thread"),
+    )
     rt_priority: int = option(
         40,
         "SCHED_FIFO priority of the control-loop thread, 0: off; below ros2_control's controller_manager "

@@ -28,7 +28,6 @@ from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.msg import State
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
-from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from std_msgs.msg import Bool, Float32MultiArray, Float64, String
@@ -71,11 +70,11 @@ class PolicyNode(Node):
             raise ConfigError(
                 f"node {name}: parameter 'policy' is empty; pass policy:=<run dir or checkpoint>"
             )
-        self.policy, self.encoder = load_policy_with_encoder(
+        self.policy, self.encoder, recipe = load_policy_with_encoder(
             p.policy, p.encoder_weights, p.device, runtime=p.encoder_runtime, precision=p.encoder_precision
         )
+        self.encoder_process = recipe if p.perception == "process" else None
         self.space = self.policy.config.action_space
-        self.group = ReentrantCallbackGroup()  # services and actions may wait on each other
         self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
         pose_out = self.create_publisher(PoseStamped, p.command_topic, 10)
         joints_out = (
@@ -92,10 +91,8 @@ class PolicyNode(Node):
             self.Move, self.Grasp = import_interfaces(
                 "franka_msgs.action", f"gripper_move_action:={p.gripper_move_action}", "Move", "Grasp"
             )
-            self.move_client = ActionClient(self, self.Move, p.gripper_move_action, callback_group=self.group)
-            self.grasp_client = ActionClient(
-                self, self.Grasp, p.gripper_grasp_action, callback_group=self.group
-            )
+            self.move_client = ActionClient(self, self.Move, p.gripper_move_action)
+            self.grasp_client = ActionClient(self, self.Grasp, p.gripper_grasp_action)
         self.robot = TopicRobot(
             pose_out.publish,
             publish_joints=joints_out.publish if joints_out else None,
@@ -117,18 +114,12 @@ class PolicyNode(Node):
             self.SetHardwareComponentState, self.SwitchController = import_interfaces(
                 "controller_manager_msgs.srv", what, "SetHardwareComponentState", "SwitchController"
             )
-            self.recovery_client = ActionClient(
-                self, self.ErrorRecovery, p.error_recovery_action, callback_group=self.group
-            )
+            self.recovery_client = ActionClient(self, self.ErrorRecovery, p.error_recovery_action)
             cm = p.controller_manager.rstrip("/")
             self.hw_state_client = self.create_client(
-                self.SetHardwareComponentState,
-                f"{cm}/set_hardware_component_state",
-                callback_group=self.group,
+                self.SetHardwareComponentState, f"{cm}/set_hardware_component_state"
             )
-            self.switch_client = self.create_client(
-                self.SwitchController, f"{cm}/switch_controller", callback_group=self.group
-            )
+            self.switch_client = self.create_client(self.SwitchController, f"{cm}/switch_controller")
         self.finished = False
         self.exit_code = 0
 
@@ -227,11 +218,13 @@ class ServeNode(PolicyNode):
             task=p.task or None,
             torch_threads=p.torch_threads,
             realtime_priority=p.rt_priority or None,
+            encoder_process=self.encoder_process,
             on_tick=self.publish_tick,
             on_done=self._on_done,
         )
-        self.create_service(Trigger, "~/start", self._start, callback_group=self.group)
-        self.create_service(Trigger, "~/stop", self._stop, callback_group=self.group)
+        self.runner.open()
+        self.create_service(Trigger, "~/start", self._start)
+        self.create_service(Trigger, "~/stop", self._stop)
         if p.autostart:
             self._autostart = self.create_timer(0.5, self._autostart_once)
         self.get_logger().info(
@@ -265,6 +258,7 @@ class ServeNode(PolicyNode):
         self.runner.stop("node shutting down")
         self.runner.wait(5.0)
         self.publish_status({**self.runner.status(), "state": "shutdown"})
+        self.runner.close()
 
 
 class EvaluateNode(PolicyNode):
@@ -283,17 +277,19 @@ class EvaluateNode(PolicyNode):
         if p.judge == "topic":
             self._success = False
             self.create_subscription(Bool, p.success_topic, self._on_success, 10)
-            self.reset_client = self.create_client(Trigger, p.reset_service, callback_group=self.group)
+            self.reset_client = self.create_client(Trigger, p.reset_service)
             backend = CallbackBackend(
                 self.camera,
                 self.robot,
                 reset_fn=self._reset_sim,
                 success_fn=lambda: self._success,
                 details={"success_topic": p.success_topic},
+                perception=p.perception,
             )
         else:
             backend = HardwareBackend(
-                self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic}
+                self.camera, self.robot, name="franka_ros2", details={"command_topic": p.command_topic},
+                perception=p.perception,
             )
         try:
             task = p.task or self.policy.config.only_task()
@@ -323,6 +319,7 @@ class EvaluateNode(PolicyNode):
             encoder_info=info,
             torch_threads=p.torch_threads,
             realtime_priority=p.rt_priority or None,
+            encoder_factory=self.encoder_process,
         )
         self.output = config.output_dir
         self._thread = threading.Thread(target=self._run, name="evaluation", daemon=True)
@@ -358,11 +355,11 @@ class EvaluateNode(PolicyNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin(rclpy, ServeNode, name="rwr_policy_node", threads=4, args=args)
+    return spin(rclpy, ServeNode, name="rwr_policy_node", args=args)
 
 
 def evaluate_main(args: list[str] | None = None) -> int:
-    return spin(rclpy, EvaluateNode, name="evaluate", threads=4, args=args)
+    return spin(rclpy, EvaluateNode, name="evaluate", args=args)
 
 
 if __name__ == "__main__":

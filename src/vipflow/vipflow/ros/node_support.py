@@ -31,6 +31,7 @@ from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.policy.errors import PolicyError
 from vipflow.runtime.limits import LimitsError
+from vipflow.runtime.perception import EncoderWorkerError
 from vipflow.runtime.priority import freeze_heap
 
 
@@ -117,6 +118,7 @@ def import_interfaces(module: str, what: str, *names: str) -> tuple:
 NAMED_ERRORS = (
     ConfigError,
     EncoderError,
+    EncoderWorkerError,
     EpisodeError,
     HardwareError,
     PolicyError,
@@ -138,16 +140,20 @@ def _flush_publishers(rclpy, node, timeout_s: float = 1.0) -> None:
             publisher.wait_for_all_acked(duration_type(seconds=left))
 
 
-def spin(
-    rclpy, make_node: Callable[[], Any], *, name: str, threads: int = 1, args: list[str] | None = None
-) -> int:
+def spin(rclpy, make_node: Callable[[], Any], *, name: str, args: list[str] | None = None) -> int:
     """Run one node to completion; returns the process exit status.
 
-    ``name`` labels start-up errors (the node does not exist yet). ``threads`` > 1 uses a
-    MultiThreadedExecutor (service calls made from callbacks need it). The node may define
+    ``name`` labels start-up errors (the node does not exist yet). The node may define
     ``finished`` (True ends the spin), ``exit_code`` and ``close()``; ``close()`` runs while the
     context is still valid, so what it publishes goes out. SIGINT and SIGTERM end the spin and
     exit 0 after ``close()``; a second signal kills the process as usual.
+
+    Callbacks run on this thread (a SingleThreadedExecutor), so no callback may wait for another:
+    threads that need an answer (error recovery, a simulator reset) wait with ``wait_future`` on
+    their own thread. rclpy's MultiThreadedExecutor hands every callback to a thread pool and
+    rebuilds its wait set after each hand-off: in the policy node (~100 messages/s) that took 4.1 s
+    of GIL-holding CPU per 30 s instead of 1.6 s, and each hand-off could delay the 25 Hz control
+    thread (bench/ros: command period p99 42-48 ms with it).
     """
     executors = rclpy.executors
     rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -165,10 +171,7 @@ def spin(
         freeze_heap()  # the imported libraries: collected and frozen before anyone talks to the node
         node = make_node()
         freeze_heap(collect=False)  # and what the node loaded, without a pause once its topics are up
-        if threads > 1:
-            executor = executors.MultiThreadedExecutor(num_threads=threads)
-        else:
-            executor = executors.SingleThreadedExecutor()
+        executor = executors.SingleThreadedExecutor()
         executor.add_node(node)
         while not stop.is_set() and rclpy.ok() and not getattr(node, "finished", False):
             executor.spin_once(timeout_sec=0.1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -203,7 +204,13 @@ class EncoderWorkerError(RuntimeError):
 
 
 def _encoder_worker(factory: Callable[[], EncoderLike], torch_threads: int | None, conn) -> None:
-    """Body of the encoder process: build the encoder, then embed every batch it is sent."""
+    """Body of the encoder process: build the encoder, then embed every batch it is sent.
+
+    Ctrl-C reaches the whole foreground process group; the parent answers it with a safe stop and
+    then closes the pipe, which ends this process. Dying on the signal first would fail the frames
+    of the parent's last ticks and print a traceback, so SIGINT is ignored here.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         if torch_threads is not None:
             import torch
