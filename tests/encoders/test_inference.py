@@ -296,3 +296,22 @@ def test_auto_runs_the_text_tower_eagerly(tmp_path):
     exact = liv.with_inference("eager", "fp32").embed_text(["open the microwave"])
     np.testing.assert_array_equal(liv.embed_text(["open the microwave"]), exact)
     assert not any(tmp_path.iterdir())
+
+
+def test_read_only_frames_embed_without_a_warning():
+    """Frames from a ROS message or a memory map are read-only; torch warns (once per process, so
+    in a child process here) about tensors over them, though embedding only reads them."""
+    code = (
+        "import warnings, numpy as np\n"
+        "warnings.simplefilter('error')\n"
+        "from vipflow.encoders import load_encoder\n"
+        "with warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore')\n"
+        "    enc = load_encoder('vip', arch='convnet-small', random_init=True)\n"
+        "frames = np.frombuffer(bytes(2 * 32 * 32 * 3), np.uint8).reshape(2, 32, 32, 3)\n"
+        "assert not frames.flags.writeable\n"
+        "print(enc.embed_images(frames).shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(2, 1024)" and "not writable" not in done.stderr

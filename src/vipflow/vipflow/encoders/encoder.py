@@ -184,7 +184,7 @@ class Encoder:
         bar = tqdm(total=len(frames), desc=f"embed {self.name}", unit="frame", disable=not progress)
         with torch.inference_mode():
             for start in range(0, len(frames), batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_size]))
+                chunk = _tensor(np.ascontiguousarray(frames[start : start + batch_size]))
                 x = self.transform(chunk.to(self.device, non_blocking=True))
                 out[start : start + len(chunk)] = self._runner("image", x, self.runtime, precision)(x)
                 bar.update(len(chunk))
@@ -208,6 +208,16 @@ class Encoder:
         tokens = tokenize(list(texts)).to(self.device)
         with torch.inference_mode():
             return self._runner("text", tokens, runtime, precision)(tokens)
+
+
+def _tensor(frames: np.ndarray) -> torch.Tensor:
+    """A tensor view of uint8 frames, also read-only ones (a ROS message's buffer, a memory map):
+    torch warns about those because they could be written through, and the transform only reads."""
+    if frames.flags.writeable:
+        return torch.from_numpy(frames)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        return torch.from_numpy(frames)
 
 
 def _default_weights(name: str, arch: str) -> Path:
