@@ -83,6 +83,10 @@ def test_expert_mode_restarts_the_demo_on_the_recorders_start_key():
     params = KitchenSimParams(task="slide_cabinet", image_size=32, expert=True, expert_horizon=50)
     b = KitchenBridge(params)
     try:
+        still = pose_vector(decode(b.tick()[0], params)["pose_msg"])
+        for _ in range(25):  # the hand waits for the operator's first start key
+            out, _ = b.tick()
+        assert np.linalg.norm(pose_vector(decode(out, params)["pose_msg"])[:3] - still[:3]) < 0.005
         b.on_key(string_cdr("s"))  # not a start key
         assert b.resets == 0
         b.on_key(string_cdr("space"))

@@ -5,8 +5,8 @@
 robot). It takes pose targets (PoseStamped, the impedance controller's interface) and gripper
 widths (Float64), holds still when targets stop arriving, and returns every output message as
 CDR bytes: the camera image, joint states, end-effector pose, finger joints and the success
-flag. In expert mode a scripted expert moves the arm, restarted by the recorder's start key, as
-a stand-in for the person of kinesthetic teaching.
+flag. In expert mode a scripted expert moves the arm, started anew by each of the recorder's start
+keys (the arm holds still until the first), as a stand-in for the person of kinesthetic teaching.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ class KitchenBridge:
         self._success = False
         self.resets = 0
         self.publish_camera = params.publish_camera  # False: a camera dropout (fault injection)
-        if params.expert:
-            self._new_expert()
 
     # -- inputs ---------------------------------------------------------------------------------
     def on_pose_command(self, raw: bytes) -> None:

@@ -32,7 +32,9 @@ class KitchenSimParams:
         KEY_TOPIC, "expert mode: a start key (space/enter) resets the scene and the expert"
     )
     prompt_topic: str = option(PROMPT_TOPIC, "success changes are announced here (std_msgs/String)")
-    expert: bool = option(False, "a scripted expert moves the arm (the hand of kinesthetic teaching)")
+    expert: bool = option(
+        False, "a scripted expert moves the arm from each start key on (the hand of kinesthetic teaching)"
+    )
     expert_horizon: int = option(50, "expert mode: steps the expert plans for")
     command_timeout_s: float = option(0.5, "hold still when no pose target arrived for this long")
     publish_camera: bool = option(
