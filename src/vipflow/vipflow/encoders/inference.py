@@ -12,11 +12,11 @@ of the tower (``torch.onnx.export``; 5x quicker than the ``torch.export`` ->
   of a second. bf16 only where the CPU has it natively (AVX512-BF16 / AMX-BF16).
 * ``openvino`` ``int8``: the ONNX model quantized after training (NNCF) on the agreement gate's
   built-in calibration set (agreement.py) at the model's input size: weights and activations int8
-  (VNNI / AMX-INT8 kernels) except the first convolution and the last matrix product, which stay
-  in bf16 (f32 without native bf16); activation ranges are the calibration set's min-max. Both
-  choices are what makes a random ResNet-50 pass the gate on the calibration set (value Spearman
-  0.9989 without them, 0.9998 with). Only image towers are quantized; LIV's text tower runs fp32
-  under int8. ``auto`` never picks int8 (FAST_PRECISIONS).
+  (VNNI / AMX-INT8 kernels) except the first and the last weighted layer (convolution or matrix
+  product), which stay in bf16 (f32 without native bf16); activation ranges are the calibration
+  set's min-max. Both choices are what makes a random ResNet-50 pass the gate on the calibration
+  set (value Spearman 0.9989 without them, 0.9998 with). Only image towers are quantized; LIV's
+  text tower runs fp32 under int8. ``auto`` never picks int8 (FAST_PRECISIONS).
 * ``onnxruntime``: ONNX -> CPU execution provider, fp32 only (it has no bf16 kernels on the CPU).
 
 The input's other dimensions are fixed per compiled model (the cache key holds them): every tower
@@ -324,45 +324,38 @@ def _import_quietly(name: str):
             os.environ["CI"] = ci
 
 
-_QUANTIZE_LOCK = threading.Lock()  # NNCF's logger levels are process-wide; one quantization at a time
+_QUANTIZE_LOCK = threading.Lock()  # one quantization at a time
 
 
 def _quantize(model, inputs: np.ndarray):
     """int8 post-training quantization (NNCF) of an OpenVINO model on ``inputs`` (model inputs,
-    one calibration sample per row); see the module docstring for the two choices made.
-
-    NNCF is imported without its usage telemetry (`_import_quietly`).
-    """
-    with _QUANTIZE_LOCK:
-        return _quantize_locked(model, inputs)
-
-
-def _quantize_locked(model, inputs: np.ndarray):
+    one calibration sample per row); see the module docstring for the two choices made. NNCF is
+    imported without its usage telemetry (`_import_quietly`)."""
     weighted = [op.get_friendly_name() for op in model.get_ordered_ops()
                 if op.get_type_name() in ("Convolution", "MatMul")]
     samples = [inputs[i : i + 1] for i in range(len(inputs))]
     # Importing NNCF imports torch's extension builder, which warns that this machine has no CUDA;
     # NNCF's INFO lines (its logger's level is set by its import) list every layer it leaves alone.
-    quiet = [(logging.getLogger("torch.utils.cpp_extension"), logging.ERROR),
-             (logging.getLogger("nncf"), logging.WARNING)]
-    levels = [(logger, logger.level) for logger, _ in quiet]
-    try:
-        quiet[0][0].setLevel(quiet[0][1])
-        nncf = _import_quietly("nncf")
-        from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
-        from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+    cpp_extension, nncf_log = logging.getLogger("torch.utils.cpp_extension"), logging.getLogger("nncf")
+    with _QUANTIZE_LOCK:  # the loggers' levels are process-wide
+        levels = {cpp_extension: cpp_extension.level, nncf_log: nncf_log.level}
+        try:
+            cpp_extension.setLevel(logging.ERROR)
+            nncf = _import_quietly("nncf")
+            from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+            from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
-        quiet[1][0].setLevel(quiet[1][1])
-        return nncf.quantize(
-            model, nncf.Dataset(samples), subset_size=len(samples),
-            ignored_scope=nncf.IgnoredScope(names=[weighted[0], weighted[-1]]),
-            advanced_parameters=AdvancedQuantizationParameters(
-                activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX
-            ),
-        )
-    finally:
-        for logger, level in levels:
-            logger.setLevel(level)
+            nncf_log.setLevel(logging.WARNING)
+            return nncf.quantize(
+                model, nncf.Dataset(samples), subset_size=len(samples),
+                ignored_scope=nncf.IgnoredScope(names=[weighted[0], weighted[-1]]),
+                advanced_parameters=AdvancedQuantizationParameters(
+                    activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX
+                ),
+            )
+        finally:
+            for logger, level in levels.items():
+                logger.setLevel(level)
 
 
 def _build_openvino(
