@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,26 +318,64 @@ def launch_plan(ros, specs: list) -> dict[str, Node]:
     return nodes
 
 
-def rate_hz(arrivals: list, since_ns: int = 0) -> float:
-    """Messages per second among ``(t_mono_ns, msg)`` pairs that arrived after ``since_ns``."""
-    t = [a for a, _ in arrivals if a > since_ns]
-    return (len(t) - 1) / ((t[-1] - t[0]) / 1e9) if len(t) > 2 else 0.0
+def header_stamps(arrivals: list) -> np.ndarray:
+    """The header stamps (ROS time, ns) of collected ``(t_mono_ns, msg)`` pairs, ascending."""
+    return np.sort([m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for _, m in arrivals])
 
 
-def validate_episodes(dataset: Path, kitchen_hz: float, nominal_hz: float = 25.0) -> None:
-    """`vipflow episodes validate` must pass. If kitchen_sim itself could not keep real time (a
-    CPU shared with other work), the episodes cannot meet the 25 Hz cadence: then the only
-    failure allowed is CadenceOutOfTolerance, and the test is skipped with the measured rate."""
+def _sent_during(episode: Path, sent: np.ndarray, stream: str = "joint_states") -> tuple[np.ndarray, ...]:
+    """(recorded stamps, source stamps in the same span): a bag's stamps are the messages'
+    header stamps re-expressed on the recorder's clocks, equal to within a millisecond."""
+    from vipflow.episodes import read_episode
+
+    got = read_episode(episode).stamps()[stream]
+    return got, sent[(sent >= got[0] - 2_000_000) & (sent <= got[-1] + 2_000_000)]
+
+
+def validate_episodes(dataset: Path, source: list, nominal_hz: float = 25.0) -> None:
+    """`vipflow episodes validate` must pass. On a CPU shared with other work kitchen_sim itself
+    may pause (it publishes in real time): an episode may then fail on cadence alone, and only
+    if the joint states kitchen_sim sent during it (``source``, the probe's arrivals) fail the
+    same grading; the test is then skipped with kitchen_sim's own numbers."""
     import pytest
+
+    from vipflow.episodes.cadence import cadence_report
+    from vipflow.episodes.errors import EpisodeError
 
     result = vipflow_cli("episodes", "validate", str(dataset), "--json")
     if result.returncode == 0:
         return
-    report = yaml.safe_load(result.stdout)
-    errors = {e.get("error") for e in report if e.get("status") == "fail"}
-    if kitchen_hz < 0.9 * nominal_hz and errors == {"CadenceOutOfTolerance"}:
+    failing = [e for e in yaml.safe_load(result.stdout) if e.get("status") == "fail"]
+    sent = header_stamps(source)
+    kitchen = {}
+    for e in failing:
+        with contextlib.suppress(EpisodeError, KeyError, IndexError):  # unreadable: fails on its own error
+            _, span = _sent_during(Path(e["path"]), sent)
+            report = cadence_report({"joint_states": span}, {"joint_states": nominal_hz})
+            kitchen[e["name"]] = report.streams["joint_states"]
+    kitchen_failed = all(e["name"] in kitchen and kitchen[e["name"]].status == "fail" for e in failing)
+    cadence_only = all(e.get("error") == "CadenceOutOfTolerance" for e in failing)
+    if failing and cadence_only and kitchen_failed:
         pytest.skip(
-            f"kitchen_sim ran at {kitchen_hz:.1f} Hz, slower than real time ({nominal_hz:g} Hz) on this "
-            "loaded CPU: the episodes are complete but their cadence cannot be judged"
+            "kitchen_sim itself broke the 25 Hz cadence on this loaded CPU ("
+            + "; ".join(f"{name}: {', '.join(k.reasons)}" for name, k in kitchen.items())
+            + "): the episodes are complete but their cadence cannot be judged"
         )
-    raise AssertionError(f"episodes fail validation (kitchen at {kitchen_hz:.1f} Hz):\n{result.stdout}")
+    said = {name: k.reasons or "on cadence" for name, k in kitchen.items()}
+    raise AssertionError(f"episodes fail validation (kitchen_sim's joint states: {said}):\n{result.stdout}")
+
+
+def assert_recorded_everything(dataset: Path, source: list) -> None:
+    """Every joint state kitchen_sim sent while an episode was recording is in that episode."""
+    from vipflow.episodes import list_episodes
+
+    sent = header_stamps(source)
+    for episode in list_episodes(dataset):
+        got, span = _sent_during(episode.path, sent)
+        nearest = np.abs(got[np.clip(np.searchsorted(got, span), 0, len(got) - 1)] - span)
+        before = np.abs(got[np.clip(np.searchsorted(got, span) - 1, 0, len(got) - 1)] - span)
+        missing = span[np.minimum(nearest, before) > 2_000_000]
+        assert missing.size == 0, (
+            f"{episode.name}: {missing.size} of the {span.size} joint states kitchen_sim sent while it "
+            f"recorded are not in it ({got.size} recorded)"
+        )

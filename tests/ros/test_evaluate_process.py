@@ -8,7 +8,7 @@ episodes (with actions and [value, reward]) that pass `vipflow episodes validate
 from __future__ import annotations
 
 import pytest
-from rosproc import launch_plan, plan_specs, rate_hz, validate_episodes
+from rosproc import launch_plan, plan_specs, validate_episodes
 
 from vipflow.episodes import list_episodes, read_episode
 from vipflow.evaluation.ledger import Ledger
@@ -53,4 +53,4 @@ def test_evaluate_plan_writes_a_ledger_and_valid_rollouts(ros, kitchen_policy, t
     grid = read_episode(episodes[0].path).on_grid(25.0, frames=False)
     assert grid.actions is not None and grid.actions.shape[1] == 7
     assert grid.rewards is not None, "rollouts carry [value, reward] against the demos' goal"
-    validate_episodes(out / "episodes", rate_hz(states))
+    validate_episodes(out / "episodes", states)

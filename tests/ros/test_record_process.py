@@ -1,14 +1,14 @@
 """record.launch.py's plan for slide_cabinet: kitchen_sim (scripted expert), vip_reward_node and
 demo_recorder as processes; the operator's keys arrive over /vip/keys as the keys tool sends them.
 
-Two demos are recorded (labelled success and failure); both pass `vipflow episodes validate` with
-the plan's defaults (the recorder samples the state at the simulator's 25 Hz).
+Two demos are recorded (labelled success and failure); each holds every joint state the simulator
+sent while it recorded, and both pass `vipflow episodes validate` with the plan's defaults.
 """
 
 from __future__ import annotations
 
 import pytest
-from rosproc import launch_plan, plan_specs, rate_hz, validate_episodes, wait_until
+from rosproc import assert_recorded_everything, launch_plan, plan_specs, validate_episodes, wait_until
 
 from vipflow.episodes import list_episodes
 from vipflow.ros.remote_keys import PROMPT_TOPIC, prompt_qos
@@ -67,4 +67,5 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
 
     episodes = list_episodes(dataset)
     assert [e.label for e in episodes] == ["success", "failure"] and all(e.usable for e in episodes)
-    validate_episodes(dataset, rate_hz(states))
+    assert_recorded_everything(dataset, states)
+    validate_episodes(dataset, states)

@@ -9,15 +9,25 @@ import time
 import numpy as np
 import pytest
 
-from demo_recorder.params import RecorderNodeParams
+from demo_recorder.params import INPUT_BACKLOG, RecorderNodeParams
 from vipflow.episodes import list_episodes, read_episode
+from vipflow.episodes import messages as m
 from vipflow.evaluation.operator import ConsoleOperator, OperatorAbort
-from vipflow.hardware import MonotonicClock
+from vipflow.hardware import Frame, MonotonicClock
 from vipflow.hardware.fake import FakeCamera, FakeRobot
 from vipflow.record.keys import QueueKeys
 from vipflow.record.session import RecorderSession
 from vipflow.ros.remote_keys import OperatorLink, PromptWriter, operator_answer
-from vipflow.ros.topic_hardware import string_cdr, string_of
+from vipflow.ros.topic_hardware import (
+    FRANKA_FINGER_JOINTS,
+    TopicCamera,
+    TopicRobot,
+    image_cdr,
+    joint_state_cdr,
+    pose_cdr,
+    string_cdr,
+    string_of,
+)
 
 
 def test_prompt_writer_emits_whole_lines():
@@ -128,3 +138,59 @@ def test_closing_the_node_mid_episode_keeps_it_unlabeled(tmp_path, ros_bus):
     assert [e.label for e in result.episodes] == ["unlabeled"]
     (summary,) = list_episodes(tmp_path / "data")
     assert read_episode(summary.path).meta.label == "unlabeled"  # nothing lost
+
+
+def test_a_recorder_that_falls_behind_still_records_every_frame_and_state(tmp_path):
+    """Messages arrive in bursts, as when the recorder's process was descheduled for 200 ms and
+    DDS hands over its queue at once: the episode holds every instant the arm and camera sent."""
+    sent: list[int] = []  # header stamps, in the order they were "published"
+    camera, robot = TopicCamera("/camera", backlog=INPUT_BACKLOG), TopicRobot()
+    stop = threading.Event()
+
+    def deliver(stamp: int) -> None:
+        pixels = np.full((8, 8, 3), len(sent) % 250, np.uint8)
+        camera.on_image(image_cdr(Frame(stamp_ns=0, rgb=pixels), stamp))
+        robot.on_joint_state(joint_state_cdr(m.DEFAULT_JOINT_NAMES, np.full(7, len(sent) * 1e-3), stamp))
+        robot.on_pose(pose_cdr(np.array([0.4, 0, 0.4, 1.0, 0, 0, 0]), stamp, "fr3_link0"))
+        robot.on_gripper(joint_state_cdr(FRANKA_FINGER_JOINTS, [0.02, 0.02], stamp))
+
+    def publish() -> None:
+        held: list[int] = []
+        tick = 0
+        while not stop.is_set():
+            stamp = time.time_ns()
+            sent.append(stamp)
+            held.append(stamp)
+            if tick % 10 < 5 or tick % 10 == 9:  # five ticks in ten reach us late, all at once
+                for s in held:
+                    deliver(s)
+                held.clear()
+            tick += 1
+            time.sleep(0.04)
+
+    feeder = threading.Thread(target=publish, daemon=True)
+    feeder.start()
+    camera.start()
+    robot.start()
+    params = RecorderNodeParams(task="slide", dataset=str(tmp_path / "data"), num_episodes=1,
+                                episode_time_s=30.0, reset_time_s=0.0, rate_hz=25.0, state_rate_hz=25.0)
+    prompts: list[str] = []
+    link = OperatorLink(lambda raw: prompts.append(string_of(raw)), lambda line: None)
+    session = RecorderSession(params.session_config(), camera, robot, link.keys, PromptWriter(link.say))
+    thread = threading.Thread(target=session.run, daemon=True)
+    thread.start()
+    _wait_for(prompts, "[space] start")
+    link.on_key(string_cdr("space"))
+    _wait_for(prompts, "REC episode_0000")
+    time.sleep(2.0)
+    link.on_key(string_cdr("s"))
+    thread.join(30.0)
+    stop.set()
+    assert not thread.is_alive()
+    (summary,) = list_episodes(tmp_path / "data")
+    stamps = read_episode(summary.path).stamps()
+    for stream in ("camera", "joint_states"):
+        got = stamps[stream]
+        expected = [s for s in sent if got[0] - 2_000_000 <= s <= got[-1] + 2_000_000]
+        assert len(got) >= 40 and len(got) == len(expected), (stream, len(got), len(expected))
+        assert np.abs(got - np.asarray(expected)).max() < 2_000_000  # the same instants, none missing

@@ -170,6 +170,19 @@ def test_camera_returns_only_new_frames_and_the_newest_one():
     assert cam.read(1.0).rgb[0, 0, 0] == 4  # a reader blocked in read() wakes on arrival
 
 
+def test_a_camera_with_a_backlog_hands_out_every_frame_oldest_first():
+    """The recorder's camera: a reader that was late gets the frames that arrived meanwhile."""
+    cam = TopicCamera("/cam", backlog=3)
+    cam.start()
+    for value in (1, 2, 3, 4, 5):
+        cam.on_image(image_cdr(np.full((2, 2, 3), value, np.uint8), "rgb8", time.time_ns()))
+    assert [cam.read(0.1).rgb[0, 0, 0] for _ in range(3)] == [3, 4, 5]  # the backlog's size is kept
+    with pytest.raises(CameraTimeout, match=r"\(5 received so far\)"):
+        cam.read(0.05)
+    with pytest.raises(ValueError, match="camera backlog must be at least 1, got 0"):
+        TopicCamera("/cam", backlog=0)
+
+
 def test_camera_stop_unblocks_a_reader():
     cam = TopicCamera("/cam")
     cam.start()
@@ -212,6 +225,27 @@ def test_state_combines_the_topics_with_the_older_stamp():
     assert state.stamp_ns == clocks.mono - 9_000_000  # the pose is the older input
     assert state.joint_pos == pytest.approx(np.arange(7) * 0.1)
     assert state.ee_pose.tolist() == HOME_POSE.tolist() and state.gripper_width == pytest.approx(0.02)
+
+
+def test_drained_states_are_every_state_since_the_last_call_however_late_the_reader():
+    """What a late recorder thread gets: one state per instant, each with that instant's inputs
+    (the gripper message arrives after the pose that completes the instant), and nothing twice."""
+    robot, _ = make_robot()
+    t0 = time.time_ns() - 1_000_000_000
+    feed(robot, stamp_ns=t0, width=0.01)
+    (first,) = robot.drain_states()  # the first call starts the buffer with the present state
+    assert first.gripper_width == pytest.approx(0.01)
+    for i in range(1, 11):  # ten instants arrive while nobody reads (a descheduled thread)
+        feed(robot, stamp_ns=t0 + i * 40_000_000, q=np.full(7, i * 0.01), width=0.01 + i * 0.001)
+    states = robot.drain_states()
+    assert len(states) == 10
+    assert np.diff([s.stamp_ns for s in states]) == pytest.approx([40_000_000] * 9, abs=1e6)
+    assert [s.joint_pos[0] for s in states] == pytest.approx([i * 0.01 for i in range(1, 11)])
+    assert [s.gripper_width for s in states] == pytest.approx([0.01 + i * 0.001 for i in range(1, 11)])
+    assert robot.drain_states() == []  # nothing new
+    robot.on_joint_state(joints_cdr(ARM, np.zeros(7), t0 + 11 * 40_000_000))
+    assert robot.drain_states() == []  # the pose of that instant has not arrived: not a state yet
+    assert robot.state().stamp_ns == pytest.approx(states[-1].stamp_ns, abs=1e6)  # the older input rules
 
 
 def test_send_publishes_the_pose_target_and_gripper_goals_past_the_deadband():

@@ -12,6 +12,9 @@ from vipflow.ros.topic_hardware import TopicHardwareConfig
 from vipflow.task_config import TaskConfig, TopicSpec
 
 CAMERA_BACKENDS = ("pyrealsense2", "replay")
+# Unread messages the recorder keeps per input, in its DDS queues and its camera (1 s at 30 fps):
+# when its process is descheduled on a busy CPU it still writes every frame and state that arrived.
+INPUT_BACKLOG = 30
 
 
 @dataclass(frozen=True)

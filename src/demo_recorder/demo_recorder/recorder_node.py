@@ -2,7 +2,8 @@
 
 A thin rclpy adapter around ``vipflow.record.session.RecorderSession``: the camera image and
 the arm's joint states, end-effector pose (best-effort, as franka_ros2 publishes it) and gripper
-joints arrive as raw CDR and feed the ROS-free ``TopicCamera``/``TopicRobot``; the operator's
+joints arrive as raw CDR and feed the ROS-free ``TopicCamera``/``TopicRobot``, which buffer what
+arrives until the session's threads take it (no frame or state is lost to a late thread); the operator's
 keys come from ``key_topic`` (run ``ros2 run demo_recorder keys`` in a terminal) and the
 session's prompts go to ``prompt_topic`` and the log. The node exits when the session ends.
 """
@@ -16,10 +17,10 @@ import rclpy.executors
 import rclpy.qos
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from demo_recorder.params import RecorderNodeParams
+from demo_recorder.params import INPUT_BACKLOG, RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.record.session import RecorderSession
@@ -33,14 +34,13 @@ class RecorderNode(Node):
         super().__init__("demo_recorder")
         self.params: RecorderNodeParams = declare_parameters(self, RecorderNodeParams, ParameterDescriptor)
         p, hw = self.params, self.params.hardware
-        self.camera = TopicCamera(hw.image_topic, ros_now_ns=self._ros_now)
+        self.camera = TopicCamera(hw.image_topic, backlog=INPUT_BACKLOG, ros_now_ns=self._ros_now)
         self.robot = TopicRobot(config=hw, ros_now_ns=self._ros_now)  # read-only: a person moves the arm
-        # Best effort (sensor data QoS) receives franka_ros2's best-effort pose topics and reliable
-        # publishers alike.
+        # Best effort receives franka_ros2's best-effort pose topics and reliable publishers alike;
+        # the queue holds what arrives while this process waits for a CPU.
+        inputs = QoSProfile(depth=INPUT_BACKLOG, reliability=ReliabilityPolicy.BEST_EFFORT)
         for msgtype, topic, callback in hardware_subscriptions(hw, self.camera, self.robot):
-            self.create_subscription(
-                message_type(msgtype), topic, callback, qos_profile_sensor_data, raw=True
-            )
+            self.create_subscription(message_type(msgtype), topic, callback, inputs, raw=True)
         self.link = OperatorLink.on_node(self, rclpy.qos, String, p.key_topic, p.prompt_topic)
         out = PromptWriter(self.link.say)
         self.session = RecorderSession(p.session_config(), self.camera, self.robot, self.link.keys, out)

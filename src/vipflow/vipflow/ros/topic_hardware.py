@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -135,24 +136,34 @@ class TopicCamera(Clocks):
     """``Camera`` fed by sensor_msgs/Image CDR bytes (``on_image``, called by a subscription).
 
     Decoding happens in ``read`` (the consumer's thread, e.g. perception), not in the ROS
-    callback, so a slow decode never blocks the executor; only the newest message is kept.
+    callback, so a slow decode never blocks the executor. ``backlog`` is how many unread
+    messages are kept: 1 (the default) hands out the newest frame, for a control loop that must
+    act on the present; a recorder keeps more and reads them oldest first, so a reader that is
+    late (its process descheduled on a loaded CPU) loses no frame that arrived meanwhile.
     """
 
-    def __init__(self, topic: str = "", *, ros_now_ns: NowFn | None = None, mono_now_ns: NowFn | None = None):
+    def __init__(
+        self,
+        topic: str = "",
+        *,
+        backlog: int = 1,
+        ros_now_ns: NowFn | None = None,
+        mono_now_ns: NowFn | None = None,
+    ):
         super().__init__(ros_now_ns, mono_now_ns)
+        if backlog < 1:
+            raise ValueError(f"camera backlog must be at least 1, got {backlog}")
         self.topic = topic
         self._cond = threading.Condition()
-        self._raw: bytes | None = None
-        self._stamp = 0
-        self._seq = 0
-        self._read_seq = 0
+        self._unread: deque[tuple[bytes, int]] = deque(maxlen=backlog)
+        self._received = 0
         self._running = False
 
     def on_image(self, raw: bytes) -> None:
         msg_stamp = m.stamp_of(m.deserialize(raw, m.MSG_IMAGE))  # cheap: a view, no pixel copy
         with self._cond:
-            self._raw, self._stamp = raw, self.mono_stamp(msg_stamp)
-            self._seq += 1
+            self._unread.append((raw, self.mono_stamp(msg_stamp)))
+            self._received += 1
             self._cond.notify_all()
 
     def start(self) -> None:
@@ -162,17 +173,17 @@ class TopicCamera(Clocks):
         return self.read_stamped(timeout_s)[0]
 
     def read_stamped(self, timeout_s: float = 1.0) -> tuple[Frame, int]:
-        """The next new frame and its original header stamp (ROS time, to stamp derived messages)."""
+        """The next unread frame and its original header stamp (ROS time, to stamp derived messages)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._seq > self._read_seq or not self._running, timeout_s):
+            if not self._cond.wait_for(lambda: self._unread or not self._running, timeout_s):
                 raise CameraTimeout(
                     f"no new image on {self.topic or 'the image topic'} for {timeout_s:.2f} s "
-                    f"({self._seq} received so far); check `ros2 topic hz {self.topic}` and that the "
+                    f"({self._received} received so far); check `ros2 topic hz {self.topic}` and that the "
                     "camera driver runs (USB 3 port, realsense2_camera log)"
                 )
             if not self._running:
                 raise CameraTimeout(f"camera on {self.topic} was stopped")
-            raw, stamp, self._read_seq = self._raw, self._stamp, self._seq
+            raw, stamp = self._unread.popleft()
         msg = m.deserialize(raw, m.MSG_IMAGE)
         try:
             rgb = decode_rgb(msg)
@@ -232,6 +243,7 @@ class TopicHardwareConfig:
 class _Latest:
     value: object = None
     stamp_mono: int = 0
+    header_ns: int = 0  # the message's own stamp: equal for the inputs of one instant
     count: int = 0
 
 
@@ -246,6 +258,8 @@ class TopicRobot(Clocks):
     error (franka_msgs ErrorRecovery + controller re-activation). The arm state's stamp is the
     older of the joint-state and pose stamps, so the control loop's freshness check covers both.
     """
+
+    BACKLOG = 4096  # states drain_states() keeps for a late reader: 4 s of a 1 kHz arm
 
     def __init__(
         self,
@@ -268,6 +282,8 @@ class TopicRobot(Clocks):
         self._period_s = period_s
         self._lock = threading.Lock()
         self._joints, self._pose, self._gripper = _Latest(), _Latest(), _Latest()
+        self._backlog: deque[RobotState] | None = None  # drain_states() turns it on
+        self._buffered_ns = -1  # header stamp (``_instant``) of the newest state in the backlog
         self._last_gripper_goal: float | None = None
         self.commands_sent = 0
 
@@ -291,7 +307,17 @@ class TopicRobot(Clocks):
     def _store(self, slot: _Latest, value: object, header_ns: int) -> None:
         stamp = self.mono_stamp(header_ns)
         with self._lock:
-            slot.value, slot.stamp_mono, slot.count = value, stamp, slot.count + 1
+            slot.value, slot.stamp_mono, slot.header_ns, slot.count = value, stamp, header_ns, slot.count + 1
+            if self._backlog is not None and not self._missing():
+                # Instants are compared by header stamps: the monotonic ones of one instant's
+                # messages differ by the microseconds between their arrivals.
+                instant = self._instant()
+                if instant > self._buffered_ns:
+                    self._backlog.append(self._combined())
+                    self._buffered_ns = instant
+                elif slot is self._gripper and header_ns == instant == self._buffered_ns and self._backlog:
+                    # the gripper of the newest instant, arrived after its pose: not drained yet
+                    self._backlog[-1] = replace(self._backlog[-1], gripper_width=float(value))
 
     # -- Robot protocol ---------------------------------------------------------------------------
     def _missing(self) -> list[str]:
@@ -311,15 +337,42 @@ class TopicRobot(Clocks):
                 )
             time.sleep(0.01)
 
+    def _combined(self) -> RobotState:
+        """The newest value of every input as one state (call holding the lock, all received)."""
+        (q, dq), pose = self._joints.value, self._pose.value
+        width = float(self._gripper.value) if self.config.use_gripper else 0.0
+        stamp = min(self._joints.stamp_mono, self._pose.stamp_mono)
+        return RobotState(stamp_ns=stamp, joint_pos=q, joint_vel=dq, ee_pose=pose, gripper_width=width)
+
+    def _instant(self) -> int:
+        """The header stamp ``_combined`` takes its stamp from (the older arm input)."""
+        return min(self._joints.header_ns, self._pose.header_ns)
+
     def state(self) -> RobotState:
         with self._lock:
             missing = self._missing()
             if missing:
                 raise RobotError(f"no robot state received yet on {missing}; call start() first")
-            (q, dq), pose = self._joints.value, self._pose.value
-            width = float(self._gripper.value) if self.config.use_gripper else 0.0
-            stamp = min(self._joints.stamp_mono, self._pose.stamp_mono)
-        return RobotState(stamp_ns=stamp, joint_pos=q, joint_vel=dq, ee_pose=pose, gripper_width=width)
+            return self._combined()
+
+    def drain_states(self) -> list[RobotState]:
+        """Every new state since the last call, oldest first (the recorder's lossless stream).
+
+        The first call starts the buffering and returns the current state: a control loop that
+        only ever asks for ``state()`` pays nothing. A state is buffered whenever the combined
+        stamp (the older of the joint-state and pose stamps) moves on, i.e. each value a perfect
+        poller of ``state()`` would have seen, however late the caller is (up to ``BACKLOG``).
+        """
+        with self._lock:
+            if self._backlog is None:
+                self._backlog = deque(maxlen=self.BACKLOG)
+                if self._missing():
+                    return []
+                self._buffered_ns = self._instant()
+                return [self._combined()]
+            states = list(self._backlog)
+            self._backlog.clear()
+        return states
 
     def _fresh_state(self) -> RobotState:
         state = self.state()
