@@ -190,3 +190,30 @@ def test_real_full_disk(tiny_disk):
     rec, _, _ = session(tiny_disk / "ds", [])
     with pytest.raises(DiskFullError, match="MB free"):  # the session checks space before recording
         rec.run()
+
+
+def test_a_new_scene_is_set_up_before_every_start_key_never_inside_an_episode(dataset):
+    """The simulator's reset (``new_scene``) happens while the session waits for the start key:
+    once per episode, also for the one re-recorded after a discard, and never while recording."""
+    script = [(0.05, "space"), (0.15, "s"), (0.05, "space"), (0.1, "r"), (0.05, "space"), (0.15, "f")]
+    rec, out, _ = session(dataset, script, n=2)
+    calls: list[str] = []
+    rec.new_scene = lambda: calls.append(out.getvalue().splitlines()[-1] if out.getvalue() else "")
+    result = rec.run()
+    assert [e.label for e in result.episodes] == ["success", "discarded", "failure"]
+    assert len(calls) == 3  # before episode_0000, episode_0001, and episode_0001 again
+    assert all(not line.startswith("REC") for line in calls)  # the last prompt before it was no recording
+
+
+def test_a_failed_new_scene_ends_the_session_with_the_episodes_kept(dataset):
+    rec, _, _ = session(dataset, [(0.05, "space"), (0.15, "s")], n=2)
+    scenes = iter([None])
+
+    def new_scene() -> None:
+        if next(scenes, "gone") == "gone":
+            raise HardwareError("service /kitchen/reset (scene reset) is not available")
+
+    rec.new_scene = new_scene
+    with pytest.raises(HardwareError, match="scene reset"):
+        rec.run()
+    assert [(s.name, s.label) for s in list_episodes(dataset)] == [("episode_0000", "success")]

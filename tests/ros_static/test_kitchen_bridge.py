@@ -79,23 +79,30 @@ def test_pose_targets_move_the_arm_and_it_holds_when_they_stop(bridge):
     assert drift < 0.01, f"the arm kept moving {drift:.3f} m without targets"
 
 
-def test_expert_mode_restarts_the_demo_on_the_recorders_start_key():
+def test_expert_mode_starts_each_demo_on_the_start_key_in_a_new_scene():
     params = KitchenSimParams(task="slide_cabinet", image_size=32, expert=True, expert_horizon=50)
     b = KitchenBridge(params)
+
+    def position() -> np.ndarray:
+        return pose_vector(decode(b.tick()[0], params)["pose_msg"])[:3]
+
+    def moves(ticks: int = 25) -> float:
+        first = position()
+        for _ in range(ticks - 1):
+            last = position()
+        return float(np.linalg.norm(last - first))
+
     try:
-        still = pose_vector(decode(b.tick()[0], params)["pose_msg"])
-        for _ in range(25):  # the hand waits for the operator's first start key
-            out, _ = b.tick()
-        assert np.linalg.norm(pose_vector(decode(out, params)["pose_msg"])[:3] - still[:3]) < 0.005
+        assert moves() < 0.005  # the hand waits for the operator's first start key
         b.on_key(string_cdr("s"))  # not a start key
-        assert b.resets == 0
+        assert moves() < 0.005
         b.on_key(string_cdr("space"))
-        assert b.resets == 1
-        first = pose_vector(decode(b.tick()[0], params)["pose_msg"])
-        for _ in range(25):
-            out, _ = b.tick()
-        assert (
-            np.linalg.norm(pose_vector(decode(out, params)["pose_msg"])[:3] - first[:3]) > 0.02
-        )  # the hand moved
+        assert b.resets == 0 and moves() > 0.02  # the first scene was untouched: no reset, the hand moves
+        b.on_key(string_cdr("space"))  # the keys tool alone: the used scene is replaced on the key
+        assert b.resets == 1 and moves() > 0.02
+        b.reset()  # what the recorder's reset_service call does before it asks for the key
+        assert b.resets == 2 and moves() < 0.005  # a new scene, the hand still
+        b.on_key(string_cdr("enter"))
+        assert b.resets == 2 and moves() > 0.02  # the prepared scene: the key only starts the hand
     finally:
         b.close()

@@ -339,6 +339,7 @@ def _graph(specs, values):
                 subs.append((s.name, "command", p["gripper_command_topic"]))
             if p.get("judge") == "topic":
                 subs.append((s.name, "input", p["success_topic"]))
+            if p.get("judge") == "topic" or (s.executable == "demo_recorder" and p.get("reset_service")):
                 subs.append((s.name, "service", p["reset_service"]))
             if s.executable in ("demo_recorder", "evaluate"):
                 subs.append((s.name, "keys", p.get("key_topic", KEY_TOPIC)))
@@ -507,10 +508,14 @@ def test_node_schemas_document_every_parameter_and_declare_ros_types():
 )
 def test_sim_plans_fit_the_simulator(task):
     """The recorder samples the state at the kitchen's rate (a faster poll records a rate the
-    episode never had: CadenceOutOfTolerance), and the policy's targets are in the kitchen's frame."""
+    episode never had: CadenceOutOfTolerance) and asks the kitchen for each demo's new scene
+    before the start key (a reset on the key paused the first 0.1 s of every demo); the policy's
+    targets are in the kitchen's frame."""
     _v, specs = _plan("record", task)
-    kitchen_hz = _node(specs, "kitchen_sim").parameters["rate_hz"]
-    assert _node(specs, "demo_recorder").parameters["state_rate_hz"] == kitchen_hz
+    kitchen = _node(specs, "kitchen_sim").parameters
+    recorder = _node(specs, "demo_recorder").parameters
+    assert recorder["state_rate_hz"] == kitchen["rate_hz"]
+    assert recorder["reset_service"] == param_default(KitchenSimParams, "reset_service")
     for kind in ("task", "evaluate"):
         _v, specs = _plan(kind, task)
         policy = next(s for s in specs if isinstance(s, NodeSpec) and s.package == "rwr_policy_node")

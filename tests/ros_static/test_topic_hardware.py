@@ -248,6 +248,31 @@ def test_drained_states_are_every_state_since_the_last_call_however_late_the_rea
     assert robot.state().stamp_ns == pytest.approx(states[-1].stamp_ns, abs=1e6)  # the older input rules
 
 
+@pytest.mark.parametrize(
+    ("source_ms", "jitter_ms", "sample_ms", "kept"),
+    [
+        (1.0, 0.0, 10.0, (100, 126)),  # franka_ros2's 1 kHz at the recorder's 100 Hz: thinned
+        (40.0, 11.0, 40.0, (1000, 1000)),  # the kitchen's 25 Hz: its timer fires up to 11 ms late
+        (36.0, 0.0, 40.0, (1000, 1000)),  # a source 10 % faster than the period: every state
+        (44.0, 0.0, 40.0, (1000, 1000)),  # ... 10 % slower: every state
+        (40.0, 0.0, 0.0, (1000, 1000)),  # no sample period: every state
+    ],
+)
+def test_drained_states_are_thinned_to_the_sample_period(source_ms, jitter_ms, sample_ms, kept):
+    robot, _ = make_robot(sample_period_s=sample_ms / 1e3)
+    rng = np.random.default_rng(0)
+    t0 = time.time_ns() - 10**11
+    feed(robot, stamp_ns=t0)
+    robot.drain_states()
+    grid = t0 + np.arange(1, 1001) * source_ms * 1e6
+    stamps = grid + rng.uniform(0.0, jitter_ms, grid.size) * 1e6
+    got = []
+    for stamp in stamps.astype(np.int64):
+        feed(robot, stamp_ns=int(stamp))
+        got += robot.drain_states()
+    assert kept[0] <= len(got) <= kept[1]
+
+
 def test_send_publishes_the_pose_target_and_gripper_goals_past_the_deadband():
     robot, sent = make_robot()
     feed(robot)

@@ -38,6 +38,10 @@ class RecorderNodeParams:
     camera_timeout_s: float = option_from(SessionConfig, "camera_timeout_s")
     key_topic: str = option(KEY_TOPIC, "operator keys in (std_msgs/String; `ros2 run demo_recorder keys`)")
     prompt_topic: str = option(PROMPT_TOPIC, "prompts out to the operator's terminal (std_msgs/String)")
+    reset_service: str = option(
+        "", "std_srvs/Trigger called before each demo's start key: a simulator's new scene ('' = by hand)"
+    )
+    service_timeout_s: float = option(10.0, "how long reset_service may take to answer")
     hardware: TopicHardwareConfig = field(default_factory=TopicHardwareConfig)
 
     def session_config(self) -> SessionConfig:
@@ -55,6 +59,7 @@ class RecorderNodeParams:
             (self.reset_time_s >= 0, f"reset_time_s must be >= 0, got {self.reset_time_s}"),
             (self.rate_hz > 0 and self.state_rate_hz > 0, "rate_hz and state_rate_hz must be positive"),
             (self.camera_timeout_s > 0, f"camera_timeout_s must be positive, got {self.camera_timeout_s}"),
+            (self.service_timeout_s > 0, f"service_timeout_s must be positive, got {self.service_timeout_s}"),
         )
 
 

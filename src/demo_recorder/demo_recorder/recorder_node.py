@@ -19,12 +19,13 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from demo_recorder.params import INPUT_BACKLOG, RecorderNodeParams
 from vipflow.episodes.errors import EpisodeError
 from vipflow.hardware import HardwareError
 from vipflow.record.session import RecorderSession
-from vipflow.ros.node_support import declare_parameters, message_type, spin
+from vipflow.ros.node_support import call_service, declare_parameters, message_type, spin
 from vipflow.ros.remote_keys import OperatorLink, PromptWriter
 from vipflow.ros.topic_hardware import TopicCamera, TopicRobot, hardware_subscriptions
 
@@ -35,7 +36,8 @@ class RecorderNode(Node):
         self.params: RecorderNodeParams = declare_parameters(self, RecorderNodeParams, ParameterDescriptor)
         p, hw = self.params, self.params.hardware
         self.camera = TopicCamera(hw.image_topic, backlog=INPUT_BACKLOG, ros_now_ns=self._ros_now)
-        self.robot = TopicRobot(config=hw, ros_now_ns=self._ros_now)  # read-only: a person moves the arm
+        # read-only (a person moves the arm); states buffered at the session's state rate
+        self.robot = TopicRobot(config=hw, sample_period_s=1.0 / p.state_rate_hz, ros_now_ns=self._ros_now)
         # Best effort receives franka_ros2's best-effort pose topics and reliable publishers alike;
         # the queue holds what arrives while this process waits for a CPU.
         inputs = QoSProfile(depth=INPUT_BACKLOG, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -43,7 +45,13 @@ class RecorderNode(Node):
             self.create_subscription(message_type(msgtype), topic, callback, inputs, raw=True)
         self.link = OperatorLink.on_node(self, rclpy.qos, String, p.key_topic, p.prompt_topic)
         out = PromptWriter(self.link.say)
-        self.session = RecorderSession(p.session_config(), self.camera, self.robot, self.link.keys, out)
+        new_scene = None
+        if p.reset_service:
+            self.reset_client = self.create_client(Trigger, p.reset_service)
+            new_scene = self._new_scene
+        self.session = RecorderSession(
+            p.session_config(), self.camera, self.robot, self.link.keys, out, new_scene=new_scene
+        )
         self.finished = False
         self.exit_code = 0
         self._thread = threading.Thread(target=self._run, name="recorder-session", daemon=True)
@@ -55,6 +63,12 @@ class RecorderNode(Node):
 
     def _ros_now(self) -> int:
         return self.get_clock().now().nanoseconds
+
+    def _new_scene(self) -> None:
+        p = self.params
+        res = call_service(self.reset_client, Trigger.Request(), p.service_timeout_s, "scene reset")
+        if not res.success:
+            raise HardwareError(f"{p.reset_service} refused a new scene: {res.message}")
 
     def _run(self) -> None:
         try:

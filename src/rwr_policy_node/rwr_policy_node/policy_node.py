@@ -44,7 +44,14 @@ from rwr_policy_node.policy_runner import (
 from vipflow.config_schema import ConfigError
 from vipflow.hardware import RobotError
 from vipflow.policy.errors import PolicyError
-from vipflow.ros.node_support import declare_parameters, import_interfaces, message_type, spin, wait_future
+from vipflow.ros.node_support import (
+    call_service,
+    declare_parameters,
+    import_interfaces,
+    message_type,
+    spin,
+    wait_future,
+)
 from vipflow.ros.remote_keys import OperatorLink
 from vipflow.ros.topic_hardware import (
     TopicCamera,
@@ -180,10 +187,7 @@ class PolicyNode(Node):
         self.get_logger().info("robot recovered")
 
     def _call(self, client, request, what: str):
-        t = self.params.service_timeout_s
-        if not client.wait_for_service(timeout_sec=t):
-            raise RobotError(f"service {client.srv_name} ({what}) is not available")
-        return wait_future(client.call_async(request), t, what)
+        return call_service(client, request, self.params.service_timeout_s, what)
 
     # -- output ------------------------------------------------------------------------------------
     def publish_tick(self, rec: TickRecord) -> None:

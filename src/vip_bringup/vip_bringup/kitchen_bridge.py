@@ -6,7 +6,9 @@ robot). It takes pose targets (PoseStamped, the impedance controller's interface
 widths (Float64), holds still when targets stop arriving, and returns every output message as
 CDR bytes: the camera image, joint states, end-effector pose, finger joints and the success
 flag. In expert mode a scripted expert moves the arm, started anew by each of the recorder's start
-keys (the arm holds still until the first), as a stand-in for the person of kinesthetic teaching.
+keys (the arm holds still until the first), as a stand-in for the person of kinesthetic teaching;
+the recorder asks for each demo's new scene (``reset``, its ``reset_service``) before the key, so
+the ~0.1 s a reset takes never falls inside a recording.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class KitchenBridge:
         self._gripper = float(self.sim.state().gripper_width)
         self._holding = True
         self._success = False
+        self._untouched = True  # no demo has moved the arm in this scene yet
         self.resets = 0
         self.publish_camera = params.publish_camera  # False: a camera dropout (fault injection)
 
@@ -62,24 +65,28 @@ class KitchenBridge:
                 self._gripper = width
 
     def on_key(self, raw: bytes) -> None:
-        if self.p.expert and string_of(raw) in START_KEYS:
+        """Expert mode: a start key sets the hand moving, on a new scene unless the scene is
+        still untouched (the recorder's ``reset_service`` call before the key made it)."""
+        if not (self.p.expert and string_of(raw) in START_KEYS):
+            return
+        if not self._untouched:  # no reset since the last demo (keys tool alone): one now, ~0.1 s
             self.reset()
-
-    def reset(self) -> str:
-        """A new scene (next seed); in expert mode a fresh expert starts moving the arm."""
-        with self._lock:
-            self.sim.reset(None)
-            self._pose, self._gripper = None, float(self.sim.state().gripper_width)
-            self._success = False
-            self.resets += 1
-            if self.p.expert:
-                self._new_expert()
-        return f"kitchen {self.p.task}: new scene #{self.resets}"
-
-    def _new_expert(self) -> None:
         from vipflow.sim.experts import make_expert
 
-        self.sim.set_driver(make_expert(self.p.task, horizon=self.p.expert_horizon, seed=self.resets))
+        with self._lock:
+            self.sim.set_driver(make_expert(self.p.task, horizon=self.p.expert_horizon, seed=self.resets))
+            self._untouched = False
+
+    def reset(self) -> str:
+        """A new scene (next seed), the arm holding still in it."""
+        with self._lock:
+            self.sim.reset(None)
+            self.sim.set_driver(None)
+            self._pose, self._gripper = None, float(self.sim.state().gripper_width)
+            self._success = False
+            self._untouched = True
+            self.resets += 1
+        return f"kitchen {self.p.task}: new scene #{self.resets}"
 
     # -- one control period -------------------------------------------------------------------------
     def tick(self) -> tuple[dict[str, bytes], str | None]:

@@ -27,9 +27,9 @@ class KitchenSimParams:
         SIM_GRIPPER_COMMAND_TOPIC, "gripper width targets in (std_msgs/Float64)"
     )
     success_topic: str = option(SIM_SUCCESS_TOPIC, "task success out (std_msgs/Bool, FrankaKitchen's test)")
-    reset_service: str = option(SIM_RESET_SERVICE, "std_srvs/Trigger: a new scene (evaluation rollouts)")
+    reset_service: str = option(SIM_RESET_SERVICE, "std_srvs/Trigger: a new scene (each rollout; each demo)")
     key_topic: str = option(
-        KEY_TOPIC, "expert mode: a start key (space/enter) resets the scene and the expert"
+        KEY_TOPIC, "expert mode: a start key (space/enter) starts the expert (in a new scene if needed)"
     )
     prompt_topic: str = option(PROMPT_TOPIC, "success changes are announced here (std_msgs/String)")
     expert: bool = option(

@@ -369,7 +369,8 @@ def plan_record(values: dict[str, str], share: Path) -> list[Spec]:
         # the episode's nominal state rate would not match what arrived (CadenceOutOfTolerance)
         params["state_rate_hz"] = kitchen_params_from_task(task)["rate_hz"]
         params.update(SIM_HARDWARE)
-        params["camera_timeout_s"] = 5.0  # a scene reset (the start key) pauses the kitchen's frames
+        params["reset_service"] = SIM_RESET_SERVICE  # a new scene before each start key, not after it
+        params["camera_timeout_s"] = 5.0  # the kitchen publishes nothing while it resets (loaded CPU: long)
     recorder = _our_node(
         "demo_recorder",
         "demo_recorder",

@@ -17,6 +17,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -234,10 +235,13 @@ class RecorderSession:
 
     def __init__(
         self, config: SessionConfig, camera: Camera, robot: Robot, keys: KeySource, out: TextIO | None = None,
-        live: LivePublisher | None = None,
+        live: LivePublisher | None = None, new_scene: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = config
         self.live = live  # optional Foxglove viewer: camera, robot state, episode start/end
+        # Sets the next scene up before its start key is asked for: a simulator's reset (the rig's
+        # operator resets by hand). Done then, a slow reset never pauses the streams mid-episode.
+        self.new_scene = new_scene
         self.camera, self.robot, self.keys = camera, robot, keys
         self.out = out or sys.stdout
         self.dataset = Path(config.dataset)
@@ -411,6 +415,8 @@ class RecorderSession:
     def _wait_for_start(self, acq: _Acquisition, recorded: int, index: int) -> bool:
         """Reset phase (after the first episode), then wait for the start key. False = quit."""
         n = f"episode_{index:04d} ({recorded + 1}/{self.cfg.num_episodes})"
+        if self.new_scene is not None:
+            self.new_scene()
         reset = self.cfg.reset_time_s if recorded else 0.0
         t_end = time.monotonic() + reset
         if reset:

@@ -89,6 +89,20 @@ def wait_future(future, timeout_s: float, what: str) -> Any:
     return future.result()
 
 
+def call_service(client, request, timeout_s: float, what: str) -> Any:
+    """Call an rclpy service from outside the executor's threads; its response.
+
+    HardwareError when the service is missing or does not answer within ``timeout_s``: the
+    services our nodes call stand for hardware (a simulator's reset, the arm's error recovery).
+    """
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        raise HardwareError(f"service {client.srv_name} ({what}) is not available")
+    try:
+        return wait_future(client.call_async(request), timeout_s, what)
+    except TimeoutError as exc:
+        raise HardwareError(f"service {client.srv_name}: {exc}") from None
+
+
 def message_type(name: str) -> type:
     """The rclpy message class of ``"pkg/msg/Type"`` (what rosidl_runtime_py's get_message did)."""
     package, kind, cls = name.split("/")

@@ -251,7 +251,9 @@ class TopicRobot(Clocks):
     """``Robot`` fed by JointState / PoseStamped / gripper JointState CDR bytes; commands out as CDR.
 
     Without ``publish_pose`` the robot is read-only (the recorder: a person moves the arm);
-    ``send`` then refuses and ``hold``/``stop`` do nothing. ``publish_pose`` receives
+    ``send`` then refuses and ``hold``/``stop`` do nothing. ``sample_period_s`` thins what
+    ``drain_states`` buffers to about one state per period (the recorder's state rate) for an arm
+    that publishes faster (franka_ros2: 1 kHz); 0 keeps every state. ``publish_pose`` receives
     geometry_msgs/PoseStamped bytes for Cartesian targets (the impedance controller's
     equilibrium pose); ``publish_joints`` (optional) trajectory_msgs/JointTrajectory bytes for
     joint targets; ``send_gripper(width)`` starts a gripper motion; ``recover_fn`` clears an FCI
@@ -270,6 +272,7 @@ class TopicRobot(Clocks):
         recover_fn: Callable[[], None] | None = None,
         config: TopicHardwareConfig | None = None,
         period_s: float = 0.04,
+        sample_period_s: float = 0.0,
         ros_now_ns: NowFn | None = None,
         mono_now_ns: NowFn | None = None,
     ):
@@ -284,6 +287,8 @@ class TopicRobot(Clocks):
         self._joints, self._pose, self._gripper = _Latest(), _Latest(), _Latest()
         self._backlog: deque[RobotState] | None = None  # drain_states() turns it on
         self._buffered_ns = -1  # header stamp (``_instant``) of the newest state in the backlog
+        self._sample_period_ns = round(sample_period_s * 1e9)
+        self._due_ns = 0  # header stamp from which the next state is buffered
         self._last_gripper_goal: float | None = None
         self.commands_sent = 0
 
@@ -312,7 +317,7 @@ class TopicRobot(Clocks):
                 # Instants are compared by header stamps: the monotonic ones of one instant's
                 # messages differ by the microseconds between their arrivals.
                 instant = self._instant()
-                if instant > self._buffered_ns:
+                if instant > self._buffered_ns and self._sample_due(instant):
                     self._backlog.append(self._combined())
                     self._buffered_ns = instant
                 elif slot is self._gripper and header_ns == instant == self._buffered_ns and self._backlog:
@@ -344,6 +349,20 @@ class TopicRobot(Clocks):
         stamp = min(self._joints.stamp_mono, self._pose.stamp_mono)
         return RobotState(stamp_ns=stamp, joint_pos=q, joint_vel=dq, ee_pose=pose, gripper_width=width)
 
+    def _sample_due(self, instant: int) -> bool:
+        """Whether the buffered stream takes this instant: one per sample period on a grid that
+        forgives a quarter period of jitter and follows the source's own pace. A source at the
+        period (or up to a third faster, or slower) passes whole; a faster one is thinned to at
+        most 4/3 of the rate (franka_ros2's 1 kHz at a 100 Hz period: 125 Hz)."""
+        period = self._sample_period_ns
+        if period <= 0:
+            return True
+        slack = period // 4
+        if instant < self._due_ns - slack:
+            return False
+        self._due_ns = min(max(self._due_ns + period, instant + period - slack), instant + period)
+        return True
+
     def _instant(self) -> int:
         """The header stamp ``_combined`` takes its stamp from (the older arm input)."""
         return min(self._joints.header_ns, self._pose.header_ns)
@@ -369,6 +388,7 @@ class TopicRobot(Clocks):
                 if self._missing():
                     return []
                 self._buffered_ns = self._instant()
+                self._sample_due(self._buffered_ns)
                 return [self._combined()]
             states = list(self._backlog)
             self._backlog.clear()
