@@ -22,7 +22,7 @@ from vipflow.episodes import (
 )
 from vipflow.hardware import Frame, HardwareError
 from vipflow.hardware.fake import FakeCamera, FakeRobot
-from vipflow.record.keys import ScriptedKeys
+from vipflow.record.keys import QueueKeys, ScriptedKeys
 from vipflow.record.session import RecorderSession, SessionConfig
 
 
@@ -217,3 +217,32 @@ def test_a_failed_new_scene_ends_the_session_with_the_episodes_kept(dataset):
     with pytest.raises(HardwareError, match="scene reset"):
         rec.run()
     assert [(s.name, s.label) for s in list_episodes(dataset)] == [("episode_0000", "success")]
+
+
+def test_a_start_key_typed_before_the_new_scene_is_ready_must_come_again(dataset):
+    """The simulator may take such a key before its reset, which then stops the demo the key
+    began: the session must not record that demo's still arm, so it asks for the key again."""
+    import time
+
+    keys = QueueKeys()
+    cfg = SessionConfig(dataset=dataset, task="t", num_episodes=1, episode_time_s=5.0, reset_time_s=0.0)
+    out = io.StringIO()
+    rec = RecorderSession(cfg, FakeCamera(fps=30, height=24, width=32), FakeRobot(state_rate_hz=100), keys,
+                          out=out, new_scene=lambda: keys.push("space"))  # typed during the reset
+    thread = threading.Thread(target=rec.run, daemon=True)
+    thread.start()
+
+    def wait_for(text: str) -> None:
+        end = time.monotonic() + 10
+        while text not in out.getvalue() and time.monotonic() < end:
+            time.sleep(0.02)
+        assert text in out.getvalue(), out.getvalue()
+
+    wait_for("press it again")
+    time.sleep(0.3)
+    assert "REC " not in out.getvalue()  # the early key started nothing
+    keys.push("space")
+    wait_for("REC ")
+    keys.push("s")
+    thread.join(10)
+    assert [e.label for e in list_episodes(dataset)] == ["success"]

@@ -318,6 +318,9 @@ def launch_plan(ros, specs: list) -> dict[str, Node]:
     return nodes
 
 
+MATCH_NS = 10_000_000  # a recorded stamp within a quarter period of 25 Hz is the same message
+
+
 def header_stamps(arrivals: list) -> np.ndarray:
     """The header stamps (ROS time, ns) of collected ``(t_mono_ns, msg)`` pairs, ascending."""
     return np.sort([m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for _, m in arrivals])
@@ -325,11 +328,12 @@ def header_stamps(arrivals: list) -> np.ndarray:
 
 def _sent_during(episode: Path, sent: np.ndarray, stream: str = "joint_states") -> tuple[np.ndarray, ...]:
     """(recorded stamps, source stamps in the same span): a bag's stamps are the messages'
-    header stamps re-expressed on the recorder's clocks, equal to within a millisecond."""
+    header stamps re-expressed on the recorder's clocks (read one after the other: a thread
+    switch between the reads moves a stamp by milliseconds)."""
     from vipflow.episodes import read_episode
 
     got = read_episode(episode).stamps()[stream]
-    return got, sent[(sent >= got[0] - 2_000_000) & (sent <= got[-1] + 2_000_000)]
+    return got, sent[(sent >= got[0] - MATCH_NS) & (sent <= got[-1] + MATCH_NS)]
 
 
 def validate_episodes(dataset: Path, source: list, nominal_hz: float = 25.0) -> None:
@@ -374,7 +378,7 @@ def assert_recorded_everything(dataset: Path, source: list) -> None:
         got, span = _sent_during(episode.path, sent)
         nearest = np.abs(got[np.clip(np.searchsorted(got, span), 0, len(got) - 1)] - span)
         before = np.abs(got[np.clip(np.searchsorted(got, span) - 1, 0, len(got) - 1)] - span)
-        missing = span[np.minimum(nearest, before) > 2_000_000]
+        missing = span[np.minimum(nearest, before) > MATCH_NS]
         assert missing.size == 0, (
             f"{episode.name}: {missing.size} of the {span.size} joint states kitchen_sim sent while it "
             f"recorded are not in it ({got.size} recorded)"

@@ -7,17 +7,17 @@ sent while it recorded, and both pass `vipflow episodes validate` with the plan'
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from rosproc import assert_recorded_everything, launch_plan, plan_specs, validate_episodes, wait_until
 
-from vipflow.episodes import list_episodes
+from vipflow.episodes import list_episodes, read_episode
 from vipflow.ros.remote_keys import PROMPT_TOPIC, prompt_qos
 
 
 @pytest.mark.slow
 def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
     import rclpy.qos
-    from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool, String
 
@@ -42,7 +42,7 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
     probe = ros.probe
     success = probe.collect(Bool, "/kitchen/success")
     keys = probe.publisher(String, "/vip/keys")
-    states = probe.collect(JointState, "/kitchen/joint_states", qos_profile_sensor_data)
+    states = probe.collect(JointState, "/kitchen/joint_states", 100)  # reliable and deep: all it sent
     first = ("ready for episode_0000", "reset the scene for episode_0000")
     wait_until(lambda: any(q in recorder.log() for q in first), 180, "the recorder", *nodes.values())
     # like a keys tool started late: the prompt topic is latched, so the question already asked arrives
@@ -57,6 +57,8 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
     wait_until(lambda: any(said(q) for q in first), 30, "the latched first prompt", recorder)
     wait_until(lambda: keys.get_subscription_count() >= 2, 30, "recorder and kitchen on /vip/keys")
     for i, label in enumerate(("s", "f")):
+        if i:  # the operator waits for the prompt: the recorder asks kitchen_sim for a new scene first
+            wait_until(lambda: said("for episode_0001 (2/2)") > 0, 30, "the second prompt", recorder)
         press("space")
         wait_until(lambda i=i: said("time up for") > i, 30, f"demo {i} to end", recorder)
         if label == "s":  # the operator judges: the scripted expert opens the cabinet (in real time)
@@ -67,5 +69,8 @@ def test_record_plan_records_two_valid_episodes(ros, encoder_file, tmp_path):
 
     episodes = list_episodes(dataset)
     assert [e.label for e in episodes] == ["success", "failure"] and all(e.usable for e in episodes)
+    for e in episodes:  # the expert moved the arm in each demo, from the first frame on
+        q = read_episode(e.path).states().joint_pos
+        assert np.abs(q[-1] - q[0]).max() > 0.05, f"{e.name}: the arm stood still"
     assert_recorded_everything(dataset, states)
     validate_episodes(dataset, states)

@@ -191,6 +191,6 @@ def test_a_recorder_that_falls_behind_still_records_every_frame_and_state(tmp_pa
     stamps = read_episode(summary.path).stamps()
     for stream in ("camera", "joint_states"):
         got = stamps[stream]
-        expected = [s for s in sent if got[0] - 2_000_000 <= s <= got[-1] + 2_000_000]
+        expected = [s for s in sent if got[0] - 10_000_000 <= s <= got[-1] + 10_000_000]
         assert len(got) >= 40 and len(got) == len(expected), (stream, len(got), len(expected))
-        assert np.abs(got - np.asarray(expected)).max() < 2_000_000  # the same instants, none missing
+        assert np.abs(got - np.asarray(expected)).max() < 10_000_000  # the same instants, none missing

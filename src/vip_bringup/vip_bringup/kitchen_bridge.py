@@ -42,7 +42,7 @@ class KitchenBridge:
         self.p = params
         self.ros_now_ns = ros_now_ns or time.time_ns
         self.sim = KitchenSim(params.task, seed=params.seed, image_size=params.image_size)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # on_key resets inside its own locked step
         self._pose: np.ndarray | None = None
         self._pose_at = 0.0
         self._gripper = float(self.sim.state().gripper_width)
@@ -69,11 +69,11 @@ class KitchenBridge:
         still untouched (the recorder's ``reset_service`` call before the key made it)."""
         if not (self.p.expert and string_of(raw) in START_KEYS):
             return
-        if not self._untouched:  # no reset since the last demo (keys tool alone): one now, ~0.1 s
-            self.reset()
         from vipflow.sim.experts import make_expert
 
-        with self._lock:
+        with self._lock:  # one step with the reset service's: the scene cannot change in between
+            if not self._untouched:  # no reset since the last demo (keys tool alone): one now, ~0.1 s
+                self.reset()
             self.sim.set_driver(make_expert(self.p.task, horizon=self.p.expert_horizon, seed=self.resets))
             self._untouched = False
 

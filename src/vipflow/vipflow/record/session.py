@@ -412,11 +412,24 @@ class RecorderSession:
         if acq.error is not None:
             raise HardwareError(f"acquisition stopped: {acq.error}") from acq.error
 
+    def _typed_ahead(self) -> list[str]:
+        keys = []
+        while (key := self.keys.get(0.0)) is not None:
+            keys.append(key)
+        return keys
+
     def _wait_for_start(self, acq: _Acquisition, recorded: int, index: int) -> bool:
         """Reset phase (after the first episode), then wait for the start key. False = quit."""
         n = f"episode_{index:04d} ({recorded + 1}/{self.cfg.num_episodes})"
         if self.new_scene is not None:
             self.new_scene()
+            # A start key typed while the scene was being set up may have reached the simulator
+            # before its reset, which then stopped the demo that key began: it must come again.
+            early = self._typed_ahead()
+            if any(k in QUIT_KEYS for k in early):
+                return False
+            if any(k in START_KEYS for k in early):
+                self.say(f"a start key came before the new scene for {n} was ready: press it again")
         reset = self.cfg.reset_time_s if recorded else 0.0
         t_end = time.monotonic() + reset
         if reset:

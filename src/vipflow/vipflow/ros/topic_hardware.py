@@ -16,6 +16,7 @@ as "captured on arrival".
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import deque
@@ -247,13 +248,53 @@ class _Latest:
     count: int = 0
 
 
+class _StateStream:
+    """What ``TopicRobot.drain_states`` hands out: a state per new instant of the arm, thinned
+    when the arm publishes clearly faster than the sample period (franka_ros2's 1 kHz for a
+    100 Hz recording: every 10th), whole when it does not (the kitchen's jittery 25 Hz at 25 Hz).
+    The source's pace is the median of its last 16 intervals, so late and early ticks do not
+    make it drop states; a step back in the stamps (a restarted publisher) starts it over."""
+
+    def __init__(self, sample_period_ns: int, maxlen: int) -> None:
+        self.states: deque[RobotState] = deque(maxlen=maxlen)
+        self.period = sample_period_ns
+        self.last = -1  # the newest instant seen, taken or thinned out
+        self.taken = -1  # the instant of ``states[-1]``
+        self.intervals: deque[int] = deque(maxlen=16)
+        self.seen = 0
+
+    def offer(self, instant: int, make_state: Callable[[], RobotState]) -> None:
+        if instant == self.last:
+            return
+        if instant < self.last:
+            self.intervals.clear()
+        elif self.last >= 0:
+            self.intervals.append(instant - self.last)
+        self.last = instant
+        self.seen += 1
+        if self._take():
+            self.states.append(make_state())
+            self.taken = instant
+
+    def _take(self) -> bool:
+        if self.period <= 0 or len(self.intervals) < 4:
+            return True
+        stride = int(self.period // max(statistics.median(self.intervals), 1))
+        return stride <= 1 or self.seen % stride == 0
+
+    def drain(self) -> list[RobotState]:
+        states = list(self.states)
+        self.states.clear()
+        return states
+
+
 class TopicRobot(Clocks):
     """``Robot`` fed by JointState / PoseStamped / gripper JointState CDR bytes; commands out as CDR.
 
     Without ``publish_pose`` the robot is read-only (the recorder: a person moves the arm);
     ``send`` then refuses and ``hold``/``stop`` do nothing. ``sample_period_s`` thins what
-    ``drain_states`` buffers to about one state per period (the recorder's state rate) for an arm
-    that publishes faster (franka_ros2: 1 kHz); 0 keeps every state. ``publish_pose`` receives
+    ``drain_states`` buffers to one state per period (the recorder's state rate) for an arm that
+    publishes at least twice as fast (franka_ros2: 1 kHz); 0 keeps every state. ``publish_pose`` receives
     geometry_msgs/PoseStamped bytes for Cartesian targets (the impedance controller's
     equilibrium pose); ``publish_joints`` (optional) trajectory_msgs/JointTrajectory bytes for
     joint targets; ``send_gripper(width)`` starts a gripper motion; ``recover_fn`` clears an FCI
@@ -285,10 +326,8 @@ class TopicRobot(Clocks):
         self._period_s = period_s
         self._lock = threading.Lock()
         self._joints, self._pose, self._gripper = _Latest(), _Latest(), _Latest()
-        self._backlog: deque[RobotState] | None = None  # drain_states() turns it on
-        self._buffered_ns = -1  # header stamp (``_instant``) of the newest state in the backlog
         self._sample_period_ns = round(sample_period_s * 1e9)
-        self._due_ns = 0  # header stamp from which the next state is buffered
+        self._stream: _StateStream | None = None  # drain_states() starts it
         self._last_gripper_goal: float | None = None
         self.commands_sent = 0
 
@@ -311,18 +350,19 @@ class TopicRobot(Clocks):
 
     def _store(self, slot: _Latest, value: object, header_ns: int) -> None:
         stamp = self.mono_stamp(header_ns)
+        # Instants are told apart by header stamps (the monotonic ones of one instant's messages
+        # differ by the microseconds between their arrivals); an unset stamp counts as its arrival.
+        key = header_ns if header_ns > 0 else self.ros_now_ns()
         with self._lock:
-            slot.value, slot.stamp_mono, slot.header_ns, slot.count = value, stamp, header_ns, slot.count + 1
-            if self._backlog is not None and not self._missing():
-                # Instants are compared by header stamps: the monotonic ones of one instant's
-                # messages differ by the microseconds between their arrivals.
-                instant = self._instant()
-                if instant > self._buffered_ns and self._sample_due(instant):
-                    self._backlog.append(self._combined())
-                    self._buffered_ns = instant
-                elif slot is self._gripper and header_ns == instant == self._buffered_ns and self._backlog:
-                    # the gripper of the newest instant, arrived after its pose: not drained yet
-                    self._backlog[-1] = replace(self._backlog[-1], gripper_width=float(value))
+            slot.value, slot.stamp_mono, slot.header_ns, slot.count = value, stamp, key, slot.count + 1
+            stream = self._stream
+            if stream is None or self._missing():
+                return
+            instant = self._instant()
+            stream.offer(instant, self._combined)
+            if slot is self._gripper and key == instant == stream.taken and stream.states:
+                # the gripper of the newest instant, arrived after its pose: not drained yet
+                stream.states[-1] = replace(stream.states[-1], gripper_width=float(value))
 
     # -- Robot protocol ---------------------------------------------------------------------------
     def _missing(self) -> list[str]:
@@ -349,20 +389,6 @@ class TopicRobot(Clocks):
         stamp = min(self._joints.stamp_mono, self._pose.stamp_mono)
         return RobotState(stamp_ns=stamp, joint_pos=q, joint_vel=dq, ee_pose=pose, gripper_width=width)
 
-    def _sample_due(self, instant: int) -> bool:
-        """Whether the buffered stream takes this instant: one per sample period on a grid that
-        forgives a quarter period of jitter and follows the source's own pace. A source at the
-        period (or up to a third faster, or slower) passes whole; a faster one is thinned to at
-        most 4/3 of the rate (franka_ros2's 1 kHz at a 100 Hz period: 125 Hz)."""
-        period = self._sample_period_ns
-        if period <= 0:
-            return True
-        slack = period // 4
-        if instant < self._due_ns - slack:
-            return False
-        self._due_ns = min(max(self._due_ns + period, instant + period - slack), instant + period)
-        return True
-
     def _instant(self) -> int:
         """The header stamp ``_combined`` takes its stamp from (the older arm input)."""
         return min(self._joints.header_ns, self._pose.header_ns)
@@ -380,19 +406,15 @@ class TopicRobot(Clocks):
         The first call starts the buffering and returns the current state: a control loop that
         only ever asks for ``state()`` pays nothing. A state is buffered whenever the combined
         stamp (the older of the joint-state and pose stamps) moves on, i.e. each value a perfect
-        poller of ``state()`` would have seen, however late the caller is (up to ``BACKLOG``).
+        poller of ``state()`` would have seen however late the caller is (up to ``BACKLOG``),
+        thinned to about one per ``sample_period_s`` for an arm that publishes much faster.
         """
         with self._lock:
-            if self._backlog is None:
-                self._backlog = deque(maxlen=self.BACKLOG)
-                if self._missing():
-                    return []
-                self._buffered_ns = self._instant()
-                self._sample_due(self._buffered_ns)
-                return [self._combined()]
-            states = list(self._backlog)
-            self._backlog.clear()
-        return states
+            if self._stream is None:
+                self._stream = _StateStream(self._sample_period_ns, self.BACKLOG)
+                if not self._missing():
+                    self._stream.offer(self._instant(), self._combined)
+            return self._stream.drain()
 
     def _fresh_state(self) -> RobotState:
         state = self.state()
