@@ -376,9 +376,9 @@ def assert_recorded_everything(dataset: Path, source: list) -> None:
     sent = header_stamps(source)
     for episode in list_episodes(dataset):
         got, span = _sent_during(episode.path, sent)
-        nearest = np.abs(got[np.clip(np.searchsorted(got, span), 0, len(got) - 1)] - span)
-        before = np.abs(got[np.clip(np.searchsorted(got, span) - 1, 0, len(got) - 1)] - span)
-        missing = span[np.minimum(nearest, before) > MATCH_NS]
+        at = np.searchsorted(got, span)  # the recorded stamps either side of each sent one
+        after, before = got[np.minimum(at, len(got) - 1)], got[np.maximum(at - 1, 0)]
+        missing = span[np.minimum(np.abs(after - span), np.abs(before - span)) > MATCH_NS]
         assert missing.size == 0, (
             f"{episode.name}: {missing.size} of the {span.size} joint states kitchen_sim sent while it "
             f"recorded are not in it ({got.size} recorded)"

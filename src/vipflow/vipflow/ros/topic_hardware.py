@@ -244,7 +244,7 @@ class TopicHardwareConfig:
 class _Latest:
     value: object = None
     stamp_mono: int = 0
-    header_ns: int = 0  # the message's own stamp: equal for the inputs of one instant
+    header_ns: int = 0  # the message's stamp (its arrival if unset): equal for one instant's inputs
     count: int = 0
 
 
