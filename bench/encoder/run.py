@@ -10,7 +10,12 @@ Reported per path and thread count: batch-1 latency p50/p99, batch-32 images/s; 
 largest relative embedding difference from eager fp32 and the agreement gate on the calibration
 set (docs/encoders.md); the cost of the first start (export + compile) and of a cached start;
 preprocessing time (torch) at 224x224 and 480x640; ``machine`` (vipflow.benchmark: CPU model
-and instruction-set flags, load average at start and end). Top-level keys:
+and instruction-set flags, load average at start and end). ``hardware``: what this CPU delivers
+at all, measured in the same run: the network's FLOPs per image, a large matrix product's
+GFLOP/s per precision and thread count (oneDNN through torch: the AMX tiles for bf16 where
+present), and each fp32/bf16 path's batch-1 GFLOP/s as a share of that product's rate of its
+precision, so a ratio that misses its target on a slow or shared host shows whether the path
+or the host is short. Top-level keys:
 
 * ``speedup_exact_b1``: eager fp32 p50 / p50 of the fastest path within 1e-5 of it, at 2 threads;
 * ``speedup_fast_b1``: the same for the fastest path that passes the agreement gate among those
@@ -36,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from vipflow.benchmark import finished, machine, write_report
 from vipflow.encoders import Encoder, load_encoder
@@ -69,6 +75,28 @@ def interleaved(paths: dict[str, Callable], frames: np.ndarray, iters: int) -> d
             paths[name](frames)
             times[name].append(time.perf_counter() - t)
     return times
+
+
+def network_flops(encoder: Encoder, frame: np.ndarray) -> int:
+    """FLOPs (2 per multiply-add) of one image through the network, preprocessing excluded."""
+    x = encoder.transform(torch.from_numpy(frame))
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        encoder.module(x)
+    return int(counter.get_total_flops())
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """The median rate of an n x n matrix product: what the CPU's vector (fp32) or matrix (bf16
+    on AMX) units deliver to a well-tuned kernel at the current thread count."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / float(np.median(times)) / 1e9
 
 
 def startup_seconds(encoder: Encoder, name: str, frame: np.ndarray) -> dict:
@@ -129,8 +157,12 @@ def main() -> None:
               flush=True)
 
     timing: dict[str, dict] = {name: {} for name in paths}
+    flops = network_flops(encoder, one)
+    peak: dict[str, dict[str, float]] = {}
+    dtypes = {"fp32": torch.float32} | ({"bf16": torch.bfloat16} if "openvino-bf16" in paths else {})
     for threads in args.threads:
         torch.set_num_threads(threads)
+        peak[f"threads_{threads}"] = {p: matmul_gflops(dt) for p, dt in dtypes.items()}
         calls = {name: (lambda f, e=enc: e.embed_images(f, batch_size=len(f))) for name, enc in paths.items()}
         interleaved(calls, one, args.warmup)  # also loads each compiled model for this thread count
         b1 = interleaved(calls, one, args.iters)
@@ -144,9 +176,15 @@ def main() -> None:
                 f"batch{args.batch}_images_per_s": float(args.batch / np.median(bn[name])),
             }
             t = timing[name][f"threads_{threads}"]
+            gflops = float(flops / np.median(b1[name]) / 1e9)
+            t["batch1_gflops"] = gflops
+            if (precision := name.split("-")[1]) in dtypes:
+                t["batch1_share_of_matmul_rate"] = gflops / peak[f"threads_{threads}"][precision]
             print(f"{threads} thread(s) {name:<17} batch 1 p50 {t['batch1_ms']['p50']:7.1f} ms "
                   f"p99 {t['batch1_ms']['p99']:7.1f} ms; batch {args.batch} "
-                  f"{t[f'batch{args.batch}_images_per_s']:6.1f} images/s", flush=True)
+                  f"{t[f'batch{args.batch}_images_per_s']:6.1f} images/s; batch 1 {gflops:5.0f} GFLOP/s"
+                  + (f" ({t['batch1_share_of_matmul_rate']:.0%} of the matrix-product rate)"
+                     if "batch1_share_of_matmul_rate" in t else ""), flush=True)
 
     top = f"threads_{max(args.threads)}"
     base = timing["eager-fp32"][top]["batch1_ms"]["p50"]
@@ -169,6 +207,7 @@ def main() -> None:
         "targets": targets,
         "met": {k: achieved[k] >= v for k, v in targets.items()},
         "timing": timing,
+        "hardware": {"network_gflop_per_image": flops / 1e9, "matmul_gflops": peak},
         "agreement": quality,
         "startup": startup,
         "settings": {"iters": args.iters, "batch_iters": args.batch_iters, "warmup": args.warmup,
@@ -181,6 +220,7 @@ def main() -> None:
     print(f"speedup_exact_b1 {report['speedup_exact_b1']:.2f} ({best_exact}, max rel diff "
           f"{report['max_rel_diff_exact']:.1e}); speedup_fast_b1 {report['speedup_fast_b1']:.2f} "
           f"({best_fast}); targets {targets} met {report['met']}")
+    print(f"network {flops / 1e9:.1f} GFLOP per image; matrix-product GFLOP/s {peak}")
     print(f"startup {startup}; preprocessing (ms, 1 thread) {report['preprocessing_ms_1_thread']}")
 
 

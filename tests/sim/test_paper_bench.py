@@ -20,6 +20,7 @@ ROW_KEYS = {
 }  # fmt: skip
 MACHINE_KEYS = {
     "cpu_model", "cpus", "cpu_flags", "python", "platform", "torch", "load_avg_start", "load_avg_end",
+    "cpu_time_shares",
 }  # fmt: skip
 
 
