@@ -593,29 +593,47 @@ def markdown(paper: dict) -> str:
 
 
 def png(paper: dict, path: Path) -> None:
+    """Two panels per encoder row: each method's success % with its interval over seeds, and each
+    method's paired difference to BC with its interval (a zero line; filled: excludes 0)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    header, body = table_rows(paper)
-    if not body:
+    if not paper["rows"]:
         return
-    fig, ax = plt.subplots(figsize=(1.6 * len(header), 0.8 + 0.42 * (len(body) + 1)))
-    ax.axis("off")
-    table = ax.table(
-        cellText=[[t for t, _ in row] for row in body], colLabels=header, loc="center", cellLoc="center"
-    )
-    table.auto_set_font_size(False)
-    table.set_fontsize(8)
-    table.scale(1.0, 1.35)
-    for i, row in enumerate(body, start=1):
-        for j, (_, bold) in enumerate(row):
-            if bold:
-                table[i, j].set_text_props(fontweight="bold")
-    ax.set_title(
-        "Success % over seeds [95 % t-interval]; method − BC paired by seed (bold: excludes 0)", fontsize=9
-    )
+    labels = sorted({r["method"] for r in paper["rows"]}, key=method_order)
+    encoders = sorted({r["encoder"] for r in paper["rows"]})
+    tasks = sorted({r["task"] for r in paper["rows"]})
+    cells = {(r["task"], r["encoder"], r["method"]): r for r in paper["rows"]}
+    colors = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, axes = plt.subplots(len(encoders), 2, figsize=(11, 0.6 + 2.6 * len(encoders)), squeeze=False)
+    step = 0.8 / len(labels)
+    for row, encoder in zip(axes, encoders, strict=True):
+        for k, method in enumerate(labels):
+            y = [i + (k - (len(labels) - 1) / 2) * step for i in range(len(tasks))]
+            found = [(yi, cells.get((t, encoder, method))) for yi, t in zip(y, tasks, strict=True)]
+            found = [(yi, r) for yi, r in found if r is not None]
+            for ax, key, lo, hi in ((row[0], "success_mean", "success_lo", "success_hi"),
+                                    (row[1], "vs_bc_diff", "vs_bc_lo", "vs_bc_hi")):
+                pts = [(yi, r[key], r[lo], r[hi]) for yi, r in found if r[key] is not None]
+                for yi, mid, a, b in pts:
+                    a, b = (mid, mid) if a is None else (a, b)
+                    excludes = ax is row[1] and (a > 0 or b < 0)
+                    ax.errorbar(mid, yi, xerr=[[mid - a], [b - mid]], fmt="o", color=colors[method],
+                                mfc=colors[method] if excludes or ax is row[0] else "white", capsize=3)
+                if pts:
+                    ax.plot([], [], "o", color=colors[method], label=method)
+        row[1].axvline(0, color="0.4", lw=0.8)
+        for ax, title in ((row[0], "success %"), (row[1], "method − BC, paired by seed (points)")):
+            ax.set_yticks(range(len(tasks)), tasks)
+            ax.invert_yaxis()
+            ax.set_title(f"{encoder}: {title}", fontsize=9)
+            ax.grid(axis="x", alpha=0.3)
+        row[0].set_xlim(-2, 102)
+        row[1].set_xlim(-102, 102)
+        row[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Mean over seeds with 95 % t-intervals; a filled difference excludes 0", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
