@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.image
+
 from vipflow.encoders.inference import ISA_FLAGS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "paper" / "run.py"
@@ -60,6 +62,8 @@ def test_paper_json_schema_and_resume(tmp_path):
     machine = details["machine"]  # what every benchmark records (vipflow.benchmark)
     assert set(machine) == MACHINE_KEYS and set(machine["cpu_flags"]) <= set(ISA_FLAGS)
     assert len(machine["load_avg_start"]) == len(machine["load_avg_end"]) == 3
+    figure = matplotlib.image.imread(work / "paper.png")  # one encoder: success and difference panels
+    assert figure.shape[0] > 300 and figure.shape[1] > 1000
 
     # run again: everything is found finished; nothing is recorded, trained or evaluated again
     stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file() and "paper" not in p.name}
