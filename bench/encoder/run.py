@@ -159,7 +159,8 @@ def main() -> None:
     timing: dict[str, dict] = {name: {} for name in paths}
     flops = network_flops(encoder, one)
     peak: dict[str, dict[str, float]] = {}
-    dtypes = {"fp32": torch.float32} | ({"bf16": torch.bfloat16} if "openvino-bf16" in paths else {})
+    native_bf16 = any(n.endswith("bf16") for n in paths)  # paths_for offers bf16 only where native
+    dtypes = {"fp32": torch.float32} | ({"bf16": torch.bfloat16} if native_bf16 else {})
     for threads in args.threads:
         torch.set_num_threads(threads)
         peak[f"threads_{threads}"] = {p: matmul_gflops(dt) for p, dt in dtypes.items()}
@@ -193,7 +194,6 @@ def main() -> None:
     fast = [n for n in paths if quality[n]["passes_gate"] and n.endswith(("fp32", *FAST_PRECISIONS))]
     best_exact = max(exact, key=speedup.__getitem__)
     best_fast = max(fast, key=speedup.__getitem__)
-    native_bf16 = any(n.endswith("bf16") for n in paths)
     targets = TARGETS["native_bf16" if native_bf16 else "no_bf16"]
     achieved = {"speedup_exact_b1": speedup[best_exact], "speedup_fast_b1": speedup[best_fast]}
     report = {

@@ -540,6 +540,12 @@ def method_order(label: str) -> tuple:
     return (PAPER_METHODS.index(base) if base in PAPER_METHODS else len(PAPER_METHODS), label)
 
 
+def excludes_zero(row: dict) -> bool:
+    """Whether a row's paired difference to BC has a 95 % interval that excludes 0."""
+    lo, hi = row["vs_bc_lo"], row["vs_bc_hi"]
+    return lo is not None and (lo > 0 or hi < 0)
+
+
 def table_rows(paper: dict) -> tuple[list[str], list[list[tuple[str, bool]]]]:
     """Header and rows of (text, bold) cells: one row per (task, encoder); bold: the paired
     difference's interval excludes 0."""
@@ -565,7 +571,7 @@ def table_rows(paper: dict) -> tuple[list[str], list[list[tuple[str, bool]]]]:
                 continue
             lo, hi = r["vs_bc_lo"], r["vs_bc_hi"]
             text = f"{fmt(r['vs_bc_diff'], True)} [{fmt(lo, True)}, {fmt(hi, True)}]"
-            row.append((text, lo is not None and (lo > 0 or hi < 0)))
+            row.append((text, excludes_zero(r)))
         first = next(r for r in paper["rows"] if (r["task"], r["encoder"]) == (task, encoder))
         row.append((f"{first['seeds']} × {first['rollouts_per_seed']}", False))
         body.append(row)
@@ -616,12 +622,13 @@ def png(paper: dict, path: Path) -> None:
             found = [(yi, r) for yi, r in found if r is not None]
             for ax, key, lo, hi in ((row[0], "success_mean", "success_lo", "success_hi"),
                                     (row[1], "vs_bc_diff", "vs_bc_lo", "vs_bc_hi")):
-                pts = [(yi, r[key], r[lo], r[hi]) for yi, r in found if r[key] is not None]
-                for yi, mid, a, b in pts:
-                    a, b = (mid, mid) if a is None else (a, b)
-                    excludes = ax is row[1] and (a > 0 or b < 0)
+                pts = [(yi, r) for yi, r in found if r[key] is not None]
+                for yi, r in pts:
+                    mid = r[key]
+                    a, b = (mid, mid) if r[lo] is None else (r[lo], r[hi])
+                    filled = ax is row[0] or excludes_zero(r)  # success always; a difference if it excludes 0
                     ax.errorbar(mid, yi, xerr=[[mid - a], [b - mid]], fmt="o", color=colors[method],
-                                mfc=colors[method] if excludes or ax is row[0] else "white", capsize=3)
+                                mfc=colors[method] if filled else "white", capsize=3)
                 if pts:
                     ax.plot([], [], "o", color=colors[method], label=method)
         row[1].axvline(0, color="0.4", lw=0.8)
